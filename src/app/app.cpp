@@ -1,0 +1,261 @@
+#include "app/app.hpp"
+
+#include "app/report.hpp"
+#include "cli/cli.hpp"
+#include "config/keys.hpp"
+#include "config/secrets.hpp"
+#include "config/server_url.hpp"
+#include "diagnosis/explain.hpp"
+#include "message/compose.hpp"
+#include "transport/transport.hpp"
+#include "util/strings.hpp"
+#include "version.hpp"
+
+#include <chrono>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace smtpsend::app {
+
+namespace {
+
+using diagnosis::Class;
+using diagnosis::Diagnosis;
+using transport::Stage;
+
+Class class_for_kind(const std::string& kind) {
+    if (kind == "usage") return Class::usage;
+    if (kind == "input") return Class::input;
+    if (kind == "noinput") return Class::noinput;
+    if (kind == "io") return Class::io;
+    return Class::config;
+}
+
+Stage stage_for_class(Class c) {
+    return c == Class::config ? Stage::config : Stage::input;
+}
+
+// Reports a failure that happened before any connection: text or JSON.
+int report_local(const cli::Invocation& inv, Io& io, const Diagnosis& d,
+                 const std::string& server = {}) {
+    if (inv.json) {
+        SendReport r;
+        r.status = "failed";
+        r.exit_code = static_cast<int>(d.exit_code);
+        r.server = server;
+        r.diagnosis = &d;
+        io.out << send_json(r).dump() << "\n";
+    } else {
+        print_diagnosis(io.err, d);
+    }
+    return static_cast<int>(d.exit_code);
+}
+
+int fail_local(const cli::Invocation& inv, Io& io, const util::Error& e,
+               const std::string& default_kind = "config") {
+    Class c = class_for_kind(e.kind.empty() ? default_kind : e.kind);
+    return report_local(inv, io, diagnosis::local_failure(c, stage_for_class(c), e.message, e.hint));
+}
+
+int run_explain(const cli::Invocation& inv, Io& io) {
+    std::string text = util::join(inv.explain_text, " ");
+    if (text.empty()) {
+        std::ostringstream all;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(io.stdin_fd, buf, sizeof buf)) > 0)
+            all.write(buf, n);
+        text = all.str();
+    }
+    std::optional<Stage> stage;
+    if (!inv.explain_stage.empty()) {
+        stage = transport::parse_stage(inv.explain_stage);
+        if (!stage) {
+            io.err << "smtpsend: unknown stage \"" << inv.explain_stage << "\"\n"
+                   << "hint: use one of greeting, ehlo, starttls, auth, mail, rcpt, data, "
+                      "end-of-data\n";
+            return static_cast<int>(diagnosis::ExitCode::usage);
+        }
+    }
+    auto ex = diagnosis::explain(text, stage, inv.explain_server);
+    if (!ex.understood) {
+        if (inv.json)
+            io.out << nlohmann::json{{"understood", false}, {"exit_code", 65}}.dump() << "\n";
+        else
+            io.err << "smtpsend: found no SMTP reply or known error in the text\n"
+                   << "hint: paste the server's reply including its three-digit code, e.g. "
+                      "\"535 5.7.8 ...\"\n";
+        return static_cast<int>(diagnosis::ExitCode::dataerr);
+    }
+    const auto& d = ex.diagnosis;
+    if (inv.json) {
+        nlohmann::json j = error_json(d);
+        j["exit_code"] = static_cast<int>(d.exit_code);
+        j["tool"] = ex.tool.empty() ? nlohmann::json() : nlohmann::json(ex.tool);
+        io.out << j.dump() << "\n";
+    } else {
+        io.out << "class:     " << diagnosis::class_name(d.cls)
+               << (d.temporary ? " (temporary)" : "") << "\n"
+               << "exit code: " << static_cast<int>(d.exit_code) << "\n"
+               << "stage:     " << transport::stage_name(d.stage) << "\n";
+        if (d.reply)
+            io.out << "reply:     " << d.reply->code
+                   << (d.reply->enhanced.empty() ? "" : " " + d.reply->enhanced) << "\n";
+        if (!ex.tool.empty())
+            io.out << "tool:      " << ex.tool << "\n";
+        io.out << "summary:   " << d.summary << "\n";
+        for (const auto& h : d.hints)
+            io.out << "hint:      " << h << "\n";
+    }
+    return 0;
+}
+
+void print_dry_run(std::ostream& out, const message::Envelope& env, const std::string& message,
+                   const std::string& server) {
+    out << "--- envelope (dry run: nothing was sent) ---\n";
+    if (!server.empty())
+        out << "server: " << server << "\n";
+    out << "from: <" << env.from << ">\n";
+    for (const auto& r : env.recipients)
+        out << "to: <" << r << ">\n";
+    out << "--- message (" << message.size() << " bytes) ---\n" << message;
+    if (!message.empty() && message.back() != '\n')
+        out << "\n";
+}
+
+int run_send(const cli::Invocation& inv, Io& io) {
+    // Settings: built-in defaults < environment < flags.
+    config::Settings settings;
+    if (auto st = config::apply_environment(settings, io.env); !st)
+        return fail_local(inv, io, st.error());
+    for (const auto& [key, value] : inv.settings) {
+        const auto* info = config::find_key(key);
+        if (auto st = info->assign(settings, value, config::Origin::flag(config::flag_name(key))); !st)
+            return fail_local(inv, io, util::make_error(config::flag_name(key) + ": " + st.error().message,
+                                                        "", "usage"));
+    }
+
+    message::ComposeContext ctx;
+    ctx.stdin_fd = io.stdin_fd;
+    ctx.hostname = util::local_hostname();
+    auto prepared = message::prepare_message(inv.message, settings, ctx);
+    if (!prepared)
+        return fail_local(inv, io, prepared.error(), "input");
+    auto& msg = *prepared;
+
+    auto endpoint = config::resolve_endpoint(settings);
+    if (inv.dry_run) {
+        auto text = message::read_all(*msg.source);
+        if (!text)
+            return fail_local(inv, io, text.error(), "noinput");
+        print_dry_run(io.out, msg.envelope, *text, endpoint ? endpoint->curl_url() : "");
+        return 0;
+    }
+    if (!endpoint)
+        return fail_local(inv, io, endpoint.error(), "config");
+    if (endpoint->mode == config::TlsMode::none && settings.user.set && !settings.user.value.empty())
+        return fail_local(inv, io,
+                          util::make_error("refusing to send a password over an unencrypted "
+                                           "connection (tls = none from " +
+                                               settings.tls.origin.describe() + ")",
+                                           "use STARTTLS (smtp://HOST:587) or smtps://HOST:465; "
+                                           "--tls none is only for a relay that needs no login"));
+    auto credentials = config::load_credentials(settings, io.env);
+    if (!credentials)
+        return fail_local(inv, io, credentials.error());
+
+    transport::TransportOptions options;
+    options.endpoint = *endpoint;
+    options.credentials = &*credentials;
+    options.auth = settings.auth.value;
+    options.cafile = settings.cafile.value;
+    options.helo = settings.helo.set ? settings.helo.value : ctx.hostname;
+    options.timeout_seconds = settings.timeout.value;
+    if (inv.verbose)
+        options.on_line = [&io](const transport::TranscriptLine& line) {
+            io.err << line.who << ": " << line.text << "\n";
+        };
+    auto transport = transport::make_curl_transport(std::move(options));
+    auto outcome = transport->send(msg.envelope, *msg.source);
+
+    diagnosis::Context dctx;
+    dctx.host = endpoint->host;
+    dctx.port = endpoint->port;
+    dctx.tls_mode = endpoint->mode;
+    dctx.server_origin = settings.server.origin.describe();
+    dctx.user = credentials->user;
+    dctx.credentials_configured = outcome.credentials_configured;
+    dctx.auth_sent = outcome.auth_sent;
+    dctx.tls_active = outcome.tls_active;
+    dctx.capabilities = outcome.capabilities;
+    dctx.timeout_seconds = settings.timeout.value;
+    dctx.message_size = outcome.body_bytes;
+    dctx.from = msg.envelope.from;
+    Diagnosis d = diagnosis::diagnose_outcome(outcome, dctx);
+    int code = static_cast<int>(d.exit_code);
+
+    if (inv.json) {
+        SendReport r;
+        r.status = transport::status_name(outcome.status);
+        r.exit_code = code;
+        r.server = endpoint->curl_url();
+        r.message_id = msg.message_id;
+        r.from = msg.envelope.from;
+        r.outcome = &outcome;
+        r.diagnosis = outcome.status == transport::Outcome::Status::sent ? nullptr : &d;
+        r.elapsed_ms = outcome.elapsed_ms;
+        io.out << send_json(r).dump() << "\n";
+    } else {
+        if (outcome.status == transport::Outcome::Status::partial)
+            for (const auto& rc : outcome.recipients)
+                if (!rc.accepted && rc.reply)
+                    io.err << "smtpsend: rejected <" << rc.address << ">: "
+                           << util::one_line(rc.reply->text()) << "\n";
+        if (outcome.status != transport::Outcome::Status::sent)
+            print_diagnosis(io.err, d);
+        else if (inv.verbose)
+            io.err << "smtpsend: sent " << msg.message_id << " to "
+                   << outcome.recipients.size() << " recipient(s)\n";
+    }
+    return code;
+}
+
+} // namespace
+
+int run(int argc, const char* const* argv, Io io) {
+    try {
+        auto parsed = cli::parse(argc, argv);
+        if (!parsed) {
+            io.err << "smtpsend: " << parsed.error().message << "\n";
+            if (!parsed.error().hint.empty())
+                io.err << "hint: " << parsed.error().hint << "\n";
+            return static_cast<int>(diagnosis::ExitCode::usage);
+        }
+        auto& inv = *parsed;
+        switch (inv.command) {
+        case cli::Command::help:
+            io.out << inv.help_text;
+            return 0;
+        case cli::Command::version:
+            io.out << "smtpsend " << SMTPSEND_VERSION << "\n"
+                   << transport::curl_version_text() << "\n";
+            return 0;
+        case cli::Command::explain:
+            return run_explain(inv, io);
+        case cli::Command::send:
+            return run_send(inv, io);
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        io.err << "smtpsend: error: " << e.what() << "\n";
+        return static_cast<int>(diagnosis::ExitCode::software);
+    }
+}
+
+int run(int argc, const char* const* argv) {
+    util::ProcessEnvironment env;
+    return run(argc, argv, Io{env, STDIN_FILENO, std::cout, std::cerr});
+}
+
+} // namespace smtpsend::app

@@ -1,0 +1,25 @@
+// The top level: runs one invocation from argv to an exit code.
+#pragma once
+
+#include "util/system.hpp"
+
+#include <ostream>
+
+namespace smtpsend::app {
+
+// What a run reads and writes besides the network. Injectable for tests.
+struct Io {
+    const util::Environment& env;
+    int stdin_fd;
+    std::ostream& out;
+    std::ostream& err;
+};
+
+// Runs smtpsend; returns the process exit code. Holds the one top-level
+// catch that turns an unexpected exception into "smtpsend: error: ..." and 70.
+int run(int argc, const char* const* argv, Io io);
+
+// run() with the process's real environment, stdin, stdout and stderr.
+int run(int argc, const char* const* argv);
+
+} // namespace smtpsend::app

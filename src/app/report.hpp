@@ -1,0 +1,32 @@
+// Turns a result into what the user sees: stderr lines, or one JSON object.
+#pragma once
+
+#include "diagnosis/diagnosis.hpp"
+#include "transport/outcome.hpp"
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+
+namespace smtpsend::app {
+
+// "smtpsend: <summary> (<reply>)" and "hint: ..." lines.
+void print_diagnosis(std::ostream& err, const diagnosis::Diagnosis& d);
+
+// The diagnosis as the --json "error" object.
+nlohmann::json error_json(const diagnosis::Diagnosis& d);
+
+// The --json result of a send (or of a failure before sending).
+struct SendReport {
+    std::string status; // sent, partial, failed, unconfirmed
+    int exit_code = 0;
+    std::string server;
+    std::string message_id;
+    std::string from;
+    const transport::Outcome* outcome = nullptr; // null when nothing was attempted
+    const diagnosis::Diagnosis* diagnosis = nullptr; // null on success
+    long elapsed_ms = 0;
+};
+nlohmann::json send_json(const SendReport& report);
+
+} // namespace smtpsend::app

@@ -1,0 +1,114 @@
+#include "cli/cli.hpp"
+
+#include "config/keys.hpp"
+
+#include <CLI/CLI.hpp>
+#include <map>
+
+namespace smtpsend::cli {
+
+namespace {
+
+const char* description =
+    "Send mail from scripts through an SMTP server, with an honest exit code and a hint\n"
+    "when it fails. The body is read from standard input unless --body-file is given.\n";
+
+const char* footer =
+    "Commands:\n"
+    "  smtpsend [options] RECIPIENT...     compose and send a plain-text message\n"
+    "  smtpsend -t [options] [RECIPIENT...] send a complete message read from stdin\n"
+    "  smtpsend explain [--stage S] [--server HOST] [--json] TEXT...\n"
+    "                                      diagnose an error text from any mail tool\n"
+    "\n"
+    "Every setting flag has an environment variable of the same name:\n"
+    "--password-cmd is SMTPSEND_PASSWORD_CMD. The password itself is read from\n"
+    "SMTPSEND_PASSWORD, --password-file or --password-cmd, never from a flag.\n"
+    "\n"
+    "Exit codes (sysexits): 0 sent, 64 usage, 65 bad input, 66 no input, 67 unknown\n"
+    "recipient, 68 unknown host, 69 refused, 70 internal, 74 I/O error, 75 temporary\n"
+    "(retry later), 76 protocol, 77 login or permission, 78 configuration.\n"
+    "See smtpsend(1) and docs/exit-codes.md.";
+
+} // namespace
+
+util::Result<Invocation> parse(int argc, const char* const* argv) {
+    Invocation inv;
+    CLI::App app{description, "smtpsend"};
+    app.footer(footer);
+    app.set_help_flag("-h,--help", "Print this help and exit");
+    bool version = false;
+    app.add_flag("--version", version, "Print the version of smtpsend and libcurl");
+
+    // Settings: one flag per profile key, from the key table.
+    std::map<std::string, std::string> values;
+    std::vector<std::pair<CLI::Option*, std::string>> setting_options;
+    for (const auto& key : config::keys()) {
+        if (!key.has_flag)
+            continue;
+        std::string flag = config::flag_name(key.name);
+        auto* opt = app.add_option(flag, values[std::string(key.name)],
+                                   std::string(key.help) + " [" + config::env_name(key.name) + "]")
+                        ->option_text(std::string(key.value_name))
+                        ->group("Settings");
+        setting_options.emplace_back(opt, std::string(key.name));
+    }
+
+    auto& m = inv.message;
+    app.add_option("-s,--subject", m.subject, "The subject")->group("Message");
+    app.add_option("--to", m.to, "A recipient shown in To: (repeatable; comma lists allowed)")
+        ->group("Message");
+    app.add_option("--cc", m.cc, "A recipient shown in Cc: (repeatable)")->group("Message");
+    app.add_option("--bcc", m.bcc, "A hidden recipient (repeatable); never shown in the message")
+        ->group("Message");
+    app.add_option("--reply-to", m.reply_to, "Where replies go (repeatable)")->group("Message");
+    app.add_option("-H,--header", m.headers, "Add a header \"Name: value\" (repeatable)")
+        ->group("Message");
+    app.add_option("--body-file", m.body_file, "Read the body from FILE instead of stdin")
+        ->group("Message");
+    app.add_flag("-t,--read-recipients", m.extract_recipients,
+                 "Stdin is a complete message: take the recipients from To, Cc and Bcc")
+        ->group("Message");
+
+    app.add_flag("-v,--verbose", inv.verbose,
+                 "Print the SMTP dialogue on stderr (passwords masked)")->group("Output");
+    app.add_flag("--json", inv.json, "Print one JSON object with the result on stdout")
+        ->group("Output");
+    app.add_flag("--dry-run", inv.dry_run, "Print the envelope and message; send nothing")
+        ->group("Output");
+
+    std::vector<std::string> recipients;
+    app.add_option("recipients", recipients, "Recipients (shown in To:)");
+
+    auto* explain = app.add_subcommand("explain", "Diagnose an error text from any mail tool");
+    explain->add_option("--stage", inv.explain_stage,
+                        "The stage the error came from (greeting, ehlo, starttls, auth, mail, "
+                        "rcpt, data, end-of-data)");
+    explain->add_option("--server", inv.explain_server, "The server's host name, for provider hints");
+    explain->add_flag("--json", inv.json, "Print the diagnosis as JSON");
+    explain->add_option("text", inv.explain_text, "The error text (else read from stdin)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        inv.command = Command::help;
+        inv.help_text = app.help();
+        return inv;
+    } catch (const CLI::ParseError& e) {
+        return util::make_error(e.what(), "run smtpsend --help for the options", "usage");
+    }
+    if (version) {
+        inv.command = Command::version;
+        return inv;
+    }
+    if (explain->parsed()) {
+        inv.command = Command::explain;
+        return inv;
+    }
+    for (auto& [opt, key] : setting_options)
+        if (opt->count() > 0)
+            inv.settings.emplace_back(key, values[key]);
+    m.to.insert(m.to.begin(), recipients.begin(), recipients.end());
+    return inv;
+}
+
+} // namespace smtpsend::cli

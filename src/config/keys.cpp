@@ -1,0 +1,138 @@
+#include "config/keys.hpp"
+
+#include "util/strings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace smtpsend::config {
+
+namespace {
+
+using util::make_error;
+using util::Status;
+
+template <auto Member> KeyInfo text_key(std::string_view name, std::string_view value_name,
+                                        std::string_view help, bool secret = false,
+                                        bool has_flag = true) {
+    KeyInfo k{name, value_name, help, secret, has_flag, {}, {}, {}, {}};
+    k.assign = [](Settings& s, const std::string& v, const Origin& o) -> Status {
+        (s.*Member).assign(v, o);
+        return util::Ok{};
+    };
+    k.text = [](const Settings& s) { return (s.*Member).value; };
+    k.origin = [](const Settings& s) -> const Origin& { return (s.*Member).origin; };
+    k.is_set = [](const Settings& s) { return (s.*Member).set; };
+    return k;
+}
+
+template <auto Member> KeyInfo choice_key(std::string_view name, std::string_view value_name,
+                                          std::string_view help,
+                                          std::vector<std::string> accepted) {
+    KeyInfo k = text_key<Member>(name, value_name, help);
+    k.assign = [accepted, name](Settings& s, const std::string& v, const Origin& o) -> Status {
+        std::string lower = util::to_lower(util::trim(v));
+        if (std::find(accepted.begin(), accepted.end(), lower) == accepted.end())
+            return make_error(std::string(name) + " = \"" + v + "\" is not one of " +
+                              util::join(accepted, ", "));
+        (s.*Member).assign(lower, o);
+        return util::Ok{};
+    };
+    return k;
+}
+
+template <auto Member> KeyInfo number_key(std::string_view name, std::string_view value_name,
+                                          std::string_view help, long min, long max) {
+    KeyInfo k{name, value_name, help, false, true, {}, {}, {}, {}};
+    k.assign = [name, min, max](Settings& s, const std::string& v, const Origin& o) -> Status {
+        std::string t = util::trim(v);
+        long n = 0;
+        auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+        if (t.empty() || ec != std::errc() || ptr != t.data() + t.size() || n < min || n > max)
+            return make_error(std::string(name) + " = \"" + v + "\" is not a whole number from " +
+                              std::to_string(min) + " to " + std::to_string(max));
+        (s.*Member).assign(n, o);
+        return util::Ok{};
+    };
+    k.text = [](const Settings& s) { return std::to_string((s.*Member).value); };
+    k.origin = [](const Settings& s) -> const Origin& { return (s.*Member).origin; };
+    k.is_set = [](const Settings& s) { return (s.*Member).set; };
+    return k;
+}
+
+std::vector<KeyInfo> make_keys() {
+    return {
+        text_key<&Settings::server>("server", "URL",
+                                    "smtp://host[:port] (STARTTLS, port 587) or "
+                                    "smtps://host[:port] (TLS from the first byte, port 465)"),
+        choice_key<&Settings::tls>("tls", "MODE",
+                                   "starttls, implicit or none; overrides the URL's mode",
+                                   {"starttls", "implicit", "none"}),
+        text_key<&Settings::user>("user", "NAME", "the login name"),
+        text_key<&Settings::password>("password", "SECRET",
+                                      "the password (environment or profile only; never a flag)",
+                                      true, false),
+        text_key<&Settings::password_file>("password_file", "FILE",
+                                           "read the password from the first line of FILE"),
+        text_key<&Settings::password_cmd>("password_cmd", "CMD",
+                                          "run CMD and use the first line it prints as the password"),
+        text_key<&Settings::password_env>("password_env", "NAME",
+                                          "read the password from the environment variable NAME"),
+        choice_key<&Settings::auth>("auth", "MECH",
+                                    "auto (PLAIN or LOGIN), plain, login or cram-md5",
+                                    {"auto", "plain", "login", "cram-md5"}),
+        text_key<&Settings::from>("from", "ADDRESS", "the sender address (From and envelope)"),
+        text_key<&Settings::cafile>("cafile", "FILE",
+                                    "trust the CA certificates in FILE (PEM) instead of the system's"),
+        text_key<&Settings::helo>("helo", "NAME",
+                                  "the name to give in EHLO (default: this machine's name)"),
+        number_key<&Settings::timeout>("timeout", "SECONDS",
+                                       "bound on connecting and on each wait for a reply", 1, 3600),
+    };
+}
+
+} // namespace
+
+const std::vector<KeyInfo>& keys() {
+    static const std::vector<KeyInfo> table = make_keys();
+    return table;
+}
+
+const KeyInfo* find_key(std::string_view name) {
+    for (const auto& k : keys())
+        if (k.name == name)
+            return &k;
+    return nullptr;
+}
+
+std::string flag_name(std::string_view key) {
+    std::string out = "--";
+    for (char c : key)
+        out += c == '_' ? '-' : c;
+    return out;
+}
+
+std::string env_name(std::string_view key) {
+    std::string out = "SMTPSEND_";
+    for (char c : key)
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string suggest_key(std::string_view unknown) {
+    std::string best;
+    size_t best_distance = 3;
+    std::string wanted = util::to_lower(unknown);
+    std::replace(wanted.begin(), wanted.end(), '-', '_');
+    for (const auto& k : keys()) {
+        size_t d = util::edit_distance(wanted, k.name);
+        if (d < best_distance) {
+            best_distance = d;
+            best = k.name;
+        }
+    }
+    return best;
+}
+
+} // namespace smtpsend::config

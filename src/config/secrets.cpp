@@ -1,0 +1,109 @@
+#include "config/secrets.hpp"
+
+#include "config/keys.hpp"
+#include "util/system.hpp"
+
+#include <string.h>
+
+namespace smtpsend::config {
+
+using util::make_error;
+
+Secret& Secret::operator=(Secret&& other) noexcept {
+    if (this != &other) {
+        wipe();
+        value_ = std::move(other.value_);
+        other.wipe();
+    }
+    return *this;
+}
+
+void Secret::wipe() {
+    if (!value_.empty())
+        explicit_bzero(value_.data(), value_.size());
+    value_.clear();
+}
+
+namespace {
+
+// Keeps the first line, without its line break.
+std::string first_line(const std::string& text) {
+    auto end = text.find_first_of("\r\n");
+    return end == std::string::npos ? text : text.substr(0, end);
+}
+
+int rank(const Origin& o) { return static_cast<int>(o.kind); }
+
+} // namespace
+
+std::string password_source_key(const Settings& s) {
+    const Value<std::string>* candidates[] = {&s.password_cmd, &s.password_file, &s.password_env,
+                                              &s.password};
+    const char* names[] = {"password_cmd", "password_file", "password_env", "password"};
+    int best = -1;
+    std::string best_name;
+    for (size_t i = 0; i < 4; ++i) {
+        if (!candidates[i]->set)
+            continue;
+        if (rank(candidates[i]->origin) > best) {
+            best = rank(candidates[i]->origin);
+            best_name = names[i];
+        }
+    }
+    return best_name;
+}
+
+util::Result<Credentials> load_credentials(const Settings& s, const util::Environment& env) {
+    Credentials c;
+    if (!s.user.set || s.user.value.empty()) {
+        if (has_password_source(s))
+            return make_error("a password source is set (" + password_source_key(s) +
+                                  ") but no user name",
+                              "set --user or SMTPSEND_USER, or remove the password setting");
+        return c;
+    }
+    c.user = s.user.value;
+    std::string key = password_source_key(s);
+    if (key.empty())
+        return make_error("user \"" + s.user.value + "\" (" + s.user.origin.describe() +
+                              ") has no password source",
+                          "set SMTPSEND_PASSWORD, --password-file FILE or --password-cmd CMD");
+    const KeyInfo* info = find_key(key);
+    const Origin& origin = info->origin(s);
+    c.source = key + " (" + origin.describe() + ")";
+    std::string raw;
+    if (key == "password") {
+        raw = s.password.value;
+    } else if (key == "password_env") {
+        auto v = env.get(s.password_env.value);
+        if (!v)
+            return make_error("password_env names $" + s.password_env.value + " (" +
+                                  origin.describe() + "), which is not set",
+                              "export " + s.password_env.value + " or change password_env");
+        raw = first_line(*v);
+    } else if (key == "password_file") {
+        auto data = util::read_small_file(s.password_file.value, 64 * 1024);
+        if (!data)
+            return make_error("cannot read the password file: " + data.error().message + " (" +
+                                  origin.describe() + ")",
+                              "check the path and its permissions");
+        raw = first_line(*data);
+        explicit_bzero(data->data(), data->size());
+    } else {
+        auto out = util::run_command_output(s.password_cmd.value, std::chrono::seconds(s.timeout.value),
+                                            64 * 1024);
+        if (!out)
+            return make_error("the password command failed: " + out.error().message + " (" +
+                                  origin.describe() + ")",
+                              "run the command by hand and check that it prints the password");
+        raw = first_line(*out);
+        explicit_bzero(out->data(), out->size());
+    }
+    if (raw.empty())
+        return make_error("the password from " + c.source + " is empty",
+                          "check that the source prints or holds the password on its first line");
+    c.password = Secret(std::move(raw));
+    return c;
+}
+
+} // namespace smtpsend::config

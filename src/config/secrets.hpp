@@ -1,0 +1,47 @@
+// The login: a user name and a password read from the configured source.
+#pragma once
+
+#include "config/settings.hpp"
+#include "util/system.hpp"
+
+#include <string>
+
+namespace smtpsend::config {
+
+// A string that is wiped from memory when destroyed.
+class Secret {
+  public:
+    Secret() = default;
+    explicit Secret(std::string value) : value_(std::move(value)) {}
+    Secret(const Secret&) = delete;
+    Secret& operator=(const Secret&) = delete;
+    Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
+    Secret& operator=(Secret&& other) noexcept;
+    ~Secret() { wipe(); }
+
+    const std::string& reveal() const { return value_; }
+    bool empty() const { return value_.empty(); }
+    void wipe();
+
+  private:
+    std::string value_;
+};
+
+struct Credentials {
+    std::string user;
+    Secret password;
+    std::string source; // "password_cmd (flag --password-cmd)" etc., never the secret
+};
+
+// Which password source is in force: the one from the latest layer; within
+// one layer password_cmd, then password_file, then password_env, then password.
+// Returns the key name, or "" when none is set.
+std::string password_source_key(const Settings& settings);
+
+// Reads the password when a user is configured. Returns empty credentials
+// (user "") when no user is set. Fails when a user is set without a
+// password source, or when the source cannot be read (a failing command is an
+// error, never an empty password).
+util::Result<Credentials> load_credentials(const Settings& settings, const util::Environment& env);
+
+} // namespace smtpsend::config

@@ -1,0 +1,66 @@
+// The one Settings struct. Every value carries the place it came from, so
+// `config show` and the diagnosis can name the setting to change.
+#pragma once
+
+#include "util/result.hpp"
+#include "util/system.hpp"
+
+#include <string>
+
+namespace smtpsend::config {
+
+// Where an effective value came from. Layers are ranked in this order;
+// a later layer overrides an earlier one.
+struct Origin {
+    enum class Kind { builtin, file, env, flag };
+    Kind kind = Kind::builtin;
+    std::string where; // "flag --server", "env SMTPSEND_SERVER", "/etc/x.ini:4"
+
+    static Origin builtin() { return {}; }
+    static Origin env(std::string name) { return {Kind::env, "env " + std::move(name)}; }
+    static Origin flag(std::string name) { return {Kind::flag, "flag " + std::move(name)}; }
+    static Origin file(std::string path_and_line) { return {Kind::file, std::move(path_and_line)}; }
+    // "default" for built-ins, otherwise `where`.
+    std::string describe() const { return kind == Kind::builtin ? "default" : where; }
+};
+
+// A value and its origin. `set` is false while the built-in default is in force.
+template <class T> struct Value {
+    T value{};
+    Origin origin{};
+    bool set = false;
+
+    void assign(T v, Origin o) {
+        value = std::move(v);
+        origin = std::move(o);
+        set = true;
+    }
+};
+
+enum class TlsMode { starttls, implicit, none };
+
+// Every setting that a profile key, a flag and an environment variable can
+// hold (see keys.cpp for the table that names them).
+struct Settings {
+    Value<std::string> server;        // smtp://host[:port] or smtps://host[:port]
+    Value<std::string> tls;           // "", "starttls", "implicit", "none" ("" = from the URL)
+    Value<std::string> user;
+    Value<std::string> password;      // secret; only from the environment or a profile
+    Value<std::string> password_file;
+    Value<std::string> password_cmd;
+    Value<std::string> password_env;  // the name of a variable that holds the password
+    Value<std::string> auth{"auto"};  // auto, plain, login, cram-md5
+    Value<std::string> from;
+    Value<std::string> cafile;
+    Value<std::string> helo;
+    Value<long> timeout{30};          // seconds: connect and every wait for a reply
+};
+
+// Fills `settings` from SMTPSEND_* variables, in the order of the key table.
+// Fails on the first invalid value, naming the variable.
+util::Status apply_environment(Settings& settings, const util::Environment& env);
+
+// True when a password source of any kind is configured.
+bool has_password_source(const Settings& settings);
+
+} // namespace smtpsend::config

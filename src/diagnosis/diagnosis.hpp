@@ -1,0 +1,67 @@
+// Diagnosis: from what happened (stage, reply, transport error) and the
+// settings in force, to a class, an exit code, a one-line summary and hints
+// that name the setting to change.
+#pragma once
+
+#include "config/settings.hpp"
+#include "diagnosis/exit_codes.hpp"
+#include "transport/outcome.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smtpsend::diagnosis {
+
+// The settings and observations that shape the hints.
+struct Context {
+    std::string host;               // "" when unknown (explain without --server)
+    int port = 0;
+    std::optional<config::TlsMode> tls_mode;
+    std::string server_origin;      // where `server` came from, e.g. "flag --server"
+    std::string user;               // "" when no login is configured
+    bool credentials_configured = false;
+    bool auth_sent = false;
+    bool tls_active = false;
+    transport::Capabilities capabilities;
+    long timeout_seconds = 0;
+    uint64_t message_size = 0;      // 0 when unknown
+    std::string from;
+    std::string tool;               // explain: "dotnet", "powershell", "msmtp", "curl", "python"
+};
+
+struct Diagnosis {
+    Class cls = Class::ok;
+    bool temporary = false;
+    ExitCode exit_code = ExitCode::ok;
+    transport::Stage stage = transport::Stage::connect;
+    std::string summary;            // one line, without the server's reply
+    std::vector<std::string> hints; // one to three
+    std::optional<transport::Reply> reply;
+};
+
+// The class of a server reply at a stage, from its structure (code, enhanced
+// code, stage) first and well-known phrases second. `temporary` is set for
+// failures a later retry can fix.
+struct ReplyClass {
+    Class cls;
+    bool temporary;
+};
+ReplyClass classify_reply(transport::Stage stage, const transport::Reply& reply);
+
+// Diagnoses a failed reply or transport error.
+Diagnosis diagnose(transport::Stage stage, const std::optional<transport::Reply>& reply,
+                   transport::NetError error, const Context& context);
+
+// Diagnoses a whole send: the failure, or the worst rejected recipient of a
+// partial delivery. Returns Class::ok for a complete delivery.
+Diagnosis diagnose_outcome(const transport::Outcome& outcome, const Context& context);
+
+// A diagnosis for a local failure (bad flags, unreadable file, settings).
+Diagnosis local_failure(Class cls, transport::Stage stage, std::string summary,
+                        std::string hint);
+
+// Known providers, from the server's host name. "" when unknown.
+std::string provider_for_host(const std::string& host);
+
+} // namespace smtpsend::diagnosis

@@ -1,0 +1,36 @@
+// Mail addresses: parsing "Name <user@host>" and checking RFC 5321 syntax
+// before anything reaches libcurl (7.88 passes CR/LF inside addresses on to
+// the server as extra commands).
+#pragma once
+
+#include "util/result.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smtpsend::message {
+
+struct Address {
+    std::string display_name; // decoded text, may be empty
+    std::string addr_spec;    // local@domain, as used in the envelope
+
+    // "Name <local@domain>" or "local@domain", with the name quoted and
+    // RFC 2047-encoded as needed, for a header.
+    std::string to_header() const;
+};
+
+// Checks local@domain against RFC 5321 (dot-atom or quoted local part, a
+// domain of labels or an address literal). The error quotes the address.
+util::Status check_addr_spec(std::string_view addr_spec);
+
+// Parses one address: "user@host", "<user@host>", "Name <user@host>",
+// "\"Last, First\" <user@host>" or "user@host (Name)". Rejects control
+// characters and invalid syntax.
+util::Result<Address> parse_address(std::string_view text);
+
+// Parses a comma-separated list (a header value or a flag's value). Groups
+// ("team: a@x, b@y;") contribute their members; an empty group is allowed.
+util::Result<std::vector<Address>> parse_address_list(std::string_view text);
+
+} // namespace smtpsend::message

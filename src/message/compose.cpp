@@ -1,0 +1,302 @@
+#include "message/compose.hpp"
+
+#include "message/headers.hpp"
+#include "util/strings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <random>
+#include <set>
+
+namespace smtpsend::message {
+
+using util::make_error;
+
+namespace {
+
+constexpr size_t max_header_block = 1 << 20;
+
+util::Error input_error(std::string message, std::string hint = {}) {
+    return make_error(std::move(message), std::move(hint), "input");
+}
+
+// Headers we generate; -H may replace only Date and Message-ID among them.
+bool reserved_for_flags(const std::string& lower) {
+    static const std::set<std::string> reserved = {
+        "from", "to", "cc", "bcc", "subject", "reply-to",
+        "mime-version", "content-type", "content-transfer-encoding"};
+    return reserved.count(lower) > 0;
+}
+
+util::Result<std::vector<Address>> parse_lists(const std::vector<std::string>& values,
+                                               const std::string& what) {
+    std::vector<Address> out;
+    for (const auto& v : values) {
+        if (util::has_line_break_or_nul(v))
+            return input_error(what + " \"" + util::one_line(v) + "\" contains a line break",
+                               "a header value from a flag may not span lines");
+        auto list = parse_address_list(v);
+        if (!list)
+            return input_error(what + ": " + list.error().message, list.error().hint);
+        out.insert(out.end(), list->begin(), list->end());
+    }
+    return out;
+}
+
+std::string join_header(const std::vector<Address>& list) {
+    std::vector<std::string> parts;
+    for (const auto& a : list)
+        parts.push_back(a.to_header());
+    return util::join(parts, ", ");
+}
+
+void add_recipients(std::vector<std::string>& into, const std::vector<Address>& list) {
+    for (const auto& a : list) {
+        bool seen = std::any_of(into.begin(), into.end(), [&](const std::string& r) {
+            return util::to_lower(r) == util::to_lower(a.addr_spec);
+        });
+        if (!seen)
+            into.push_back(a.addr_spec);
+    }
+}
+
+std::string domain_of(const std::string& addr) {
+    auto at = addr.rfind('@');
+    return at == std::string::npos ? std::string() : addr.substr(at + 1);
+}
+
+// The sender from settings, or nothing when unset.
+util::Result<std::optional<Address>> configured_sender(const config::Settings& settings) {
+    if (!settings.from.set || util::trim(settings.from.value).empty())
+        return std::optional<Address>();
+    auto a = parse_address(settings.from.value);
+    if (!a) {
+        util::Error e = a.error();
+        e.message = "from (" + settings.from.origin.describe() + "): " + e.message;
+        e.kind = "config";
+        return e;
+    }
+    return std::optional<Address>(*a);
+}
+
+util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
+                                                 const config::Settings& settings,
+                                                 const ComposeContext& ctx,
+                                                 std::shared_ptr<Spool> body) {
+    auto sender = configured_sender(settings);
+    if (!sender)
+        return sender.error();
+    if (!*sender)
+        return make_error("no sender address is set",
+                          "give --from ADDRESS, or set SMTPSEND_FROM or `from` in a profile",
+                          "config");
+    const Address& from = **sender;
+    if (util::has_line_break_or_nul(req.subject))
+        return input_error("the subject contains a line break",
+                           "a header value from a flag may not span lines");
+    auto to = parse_lists(req.to, "recipient");
+    auto cc = parse_lists(req.cc, "--cc");
+    auto bcc = parse_lists(req.bcc, "--bcc");
+    auto reply_to = parse_lists(req.reply_to, "--reply-to");
+    for (auto* r : {&to, &cc, &bcc, &reply_to})
+        if (!*r)
+            return r->error();
+
+    PreparedMessage msg;
+    msg.envelope.from = from.addr_spec;
+    add_recipients(msg.envelope.recipients, *to);
+    add_recipients(msg.envelope.recipients, *cc);
+    add_recipients(msg.envelope.recipients, *bcc);
+    if (msg.envelope.recipients.empty())
+        return make_error("no recipients", "name at least one: smtpsend [options] ADDRESS...",
+                          "usage");
+
+    std::string date = rfc5322_date(ctx.now);
+    std::string domain = domain_of(from.addr_spec);
+    msg.message_id = make_message_id(ctx.now, domain.empty() ? ctx.hostname : domain);
+    std::vector<std::pair<std::string, std::string>> extra;
+    for (const auto& h : req.headers) {
+        if (util::has_line_break_or_nul(h))
+            return input_error("header \"" + util::one_line(h) + "\" contains a line break",
+                               "a header value from a flag may not span lines");
+        auto colon = h.find(':');
+        std::string name = colon == std::string::npos ? "" : util::trim(h.substr(0, colon));
+        bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return c > 32 && c < 127 && c != ':';
+        });
+        if (!name_ok)
+            return input_error("header \"" + h + "\" is not of the form \"Name: value\"");
+        std::string value = util::trim(h.substr(colon + 1));
+        std::string lower = util::to_lower(name);
+        if (reserved_for_flags(lower))
+            return make_error("-H cannot set " + name, "use --subject, --from, --to, --cc, "
+                              "--bcc or --reply-to; MIME headers are set by smtpsend", "usage");
+        if (lower == "date")
+            date = value;
+        else if (lower == "message-id")
+            msg.message_id = value;
+        else
+            extra.emplace_back(name, encode_word(value));
+    }
+
+    const ContentStats& st = body->stats();
+    BodyEncoding encoding = BodyEncoding::crlf;
+    std::string cte = "7bit";
+    if (st.has_8bit || st.has_nul || st.longest_line > 998) {
+        // libcurl 7.88 cannot send BODY=8BITMIME, so 8-bit text goes as
+        // quoted-printable, which every server accepts.
+        encoding = BodyEncoding::quoted_printable;
+        cte = "quoted-printable";
+    }
+
+    std::string h;
+    h += fold_header("Date", date);
+    h += fold_header("From", from.to_header());
+    if (!to->empty())
+        h += fold_header("To", join_header(*to));
+    if (!cc->empty())
+        h += fold_header("Cc", join_header(*cc));
+    if (!reply_to->empty())
+        h += fold_header("Reply-To", join_header(*reply_to));
+    h += fold_header("Subject", encode_word(req.subject));
+    h += fold_header("Message-ID", msg.message_id);
+    for (const auto& [name, value] : extra)
+        h += fold_header(name, value);
+    h += "MIME-Version: 1.0\r\n";
+    h += "Content-Type: text/plain; charset=UTF-8\r\n";
+    h += "Content-Transfer-Encoding: " + cte + "\r\n";
+    h += "\r\n";
+    msg.source = std::make_unique<ComposedSource>(std::move(h), std::move(body), 0, encoding);
+    return msg;
+}
+
+util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
+                                                   const config::Settings& settings,
+                                                   const ComposeContext& ctx,
+                                                   std::shared_ptr<Spool> input) {
+    if (input->stats().has_nul)
+        return input_error("the message contains NUL bytes",
+                           "a message on standard input must be text; send binary data with "
+                           "--attach");
+    auto head = input->head(max_header_block);
+    if (!head)
+        return head.error();
+    auto block = parse_header_block(*head);
+    if (!block)
+        return input_error(block.error().message, block.error().hint);
+    if (block->body_offset >= max_header_block && block->had_separator == false &&
+        input->size() > max_header_block)
+        return input_error("the header block is larger than 1 MiB");
+
+    PreparedMessage msg;
+    std::vector<std::string> read_headers;
+    for (const char* name : {"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"}) {
+        auto values = block->values(name);
+        if (values.empty())
+            continue;
+        read_headers.push_back(name);
+        std::vector<std::string> decoded;
+        auto list = parse_lists(values, std::string(name) + ":");
+        if (!list)
+            return list.error();
+        add_recipients(msg.envelope.recipients, *list);
+    }
+    auto extra = parse_lists(req.to, "recipient");
+    if (!extra)
+        return extra.error();
+    add_recipients(msg.envelope.recipients, *extra);
+    if (msg.envelope.recipients.empty())
+        return input_error("the message names no recipients (read To, Cc, Bcc, Resent-To, "
+                           "Resent-Cc and Resent-Bcc)",
+                           "add a To: header, or name recipients on the command line");
+
+    auto sender = configured_sender(settings);
+    if (!sender)
+        return sender.error();
+    std::optional<Address> header_from;
+    auto from_values = block->values("From");
+    if (!from_values.empty()) {
+        auto list = parse_address_list(from_values.front());
+        if (!list || list->empty())
+            return input_error("the message's From: header \"" + from_values.front() +
+                               "\" is not a valid address");
+        header_from = list->front();
+    }
+    if (*sender)
+        msg.envelope.from = (*sender)->addr_spec;
+    else if (header_from)
+        msg.envelope.from = header_from->addr_spec;
+    else
+        return make_error("no sender address: the message has no From: header and none is set",
+                          "give --from ADDRESS, or set SMTPSEND_FROM or `from` in a profile",
+                          "config");
+
+    std::string h;
+    for (const auto& f : block->fields) {
+        std::string lower = util::to_lower(f.name);
+        if (lower == "bcc" || lower == "resent-bcc")
+            continue;
+        h += f.raw + "\r\n";
+    }
+    // Normalise line ends inside the kept raw header lines.
+    std::string normalised;
+    BodyEncoder crlf(BodyEncoding::crlf);
+    crlf.feed(h, normalised);
+    h = std::move(normalised);
+    if (!header_from)
+        h += fold_header("From", (*sender)->to_header());
+    if (!block->has("Date"))
+        h += fold_header("Date", rfc5322_date(ctx.now));
+    auto ids = block->values("Message-ID");
+    if (ids.empty()) {
+        std::string domain = domain_of(msg.envelope.from);
+        msg.message_id = make_message_id(ctx.now, domain.empty() ? ctx.hostname : domain);
+        h += fold_header("Message-ID", msg.message_id);
+    } else {
+        msg.message_id = ids.front();
+    }
+    h += "\r\n";
+    msg.source = std::make_unique<ComposedSource>(std::move(h), std::move(input),
+                                                  block->body_offset, BodyEncoding::crlf);
+    return msg;
+}
+
+} // namespace
+
+std::string rfc5322_date(std::chrono::system_clock::time_point when) {
+    std::time_t t = std::chrono::system_clock::to_time_t(when);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
+    return buf;
+}
+
+std::string make_message_id(std::chrono::system_clock::time_point when, const std::string& domain) {
+    std::time_t t = std::chrono::system_clock::to_time_t(when);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
+    std::random_device rd;
+    std::uniform_int_distribution<unsigned long long> dist;
+    char rnd[32];
+    std::snprintf(rnd, sizeof rnd, "%016llx", dist(rd));
+    return "<" + std::string(stamp) + "." + rnd + "@" + (domain.empty() ? "localhost" : domain) + ">";
+}
+
+util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
+                                              const config::Settings& settings,
+                                              const ComposeContext& context) {
+    util::Result<std::shared_ptr<Spool>> spool =
+        request.body_file.empty() ? Spool::from_fd(context.stdin_fd, "standard input")
+                                  : Spool::from_path(request.body_file);
+    if (!spool)
+        return spool.error();
+    if (request.extract_recipients)
+        return compose_from_message(request, settings, context, std::move(*spool));
+    return compose_from_flags(request, settings, context, std::move(*spool));
+}
+
+} // namespace smtpsend::message

@@ -1,0 +1,59 @@
+// Turns what the user asked for (flags, or a complete message with -t) into
+// an envelope and a MessageSource ready for the transport.
+#pragma once
+
+#include "config/settings.hpp"
+#include "message/address.hpp"
+#include "message/body_source.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace smtpsend::message {
+
+// The per-run message options from the command line.
+struct MessageRequest {
+    std::string subject;
+    std::vector<std::string> to;       // positional recipients and --to, comma lists allowed
+    std::vector<std::string> cc;
+    std::vector<std::string> bcc;
+    std::vector<std::string> reply_to;
+    std::vector<std::string> headers;  // "Name: value"
+    std::string body_file;             // "" = standard input
+    bool extract_recipients = false;   // -t: the input is a complete message
+};
+
+struct Envelope {
+    std::string from;                  // addr-spec for MAIL FROM
+    std::vector<std::string> recipients;
+};
+
+struct PreparedMessage {
+    Envelope envelope;
+    std::string message_id;            // with angle brackets
+    std::unique_ptr<MessageSource> source;
+};
+
+// Inputs the composer needs from outside, injectable for tests.
+struct ComposeContext {
+    int stdin_fd = 0;
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+    std::string hostname;              // for Message-ID when the sender has no domain
+};
+
+// Builds the message. Fails with kind "usage" (no recipients), "input"
+// (invalid address, header injection, bad -t input), "noinput" (unreadable
+// body file) or "config" (no sender).
+util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
+                                              const config::Settings& settings,
+                                              const ComposeContext& context);
+
+// "Sat, 28 Nov 2026 01:22:08 +0000" in local time.
+std::string rfc5322_date(std::chrono::system_clock::time_point when);
+
+// "<20261128012208.3f9a1c2e7b@example.com>"
+std::string make_message_id(std::chrono::system_clock::time_point when, const std::string& domain);
+
+} // namespace smtpsend::message

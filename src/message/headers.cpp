@@ -1,0 +1,222 @@
+#include "message/headers.hpp"
+
+#include "util/strings.hpp"
+
+#include <cctype>
+
+namespace smtpsend::message {
+
+using util::make_error;
+
+namespace {
+
+// Length of the UTF-8 sequence starting with byte `c` (1 for invalid bytes).
+size_t utf8_len(unsigned char c) {
+    if (c >= 0xf0 && c < 0xf8)
+        return 4;
+    if (c >= 0xe0)
+        return c < 0xf0 ? 3 : 1;
+    if (c >= 0xc0)
+        return 2;
+    return 1;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+std::string base64_decode(std::string_view in) {
+    std::string out;
+    unsigned buf = 0;
+    int bits = 0;
+    for (char c : in) {
+        int v;
+        if (c >= 'A' && c <= 'Z') v = c - 'A';
+        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') v = c - '0' + 52;
+        else if (c == '+') v = 62;
+        else if (c == '/') v = 63;
+        else continue;
+        buf = (buf << 6) | static_cast<unsigned>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((buf >> bits) & 0xff);
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+std::string encode_word(std::string_view text) {
+    if (util::is_ascii(text) && !util::has_line_break_or_nul(text))
+        return std::string(text);
+    // "=?UTF-8?B?" + 4*ceil(n/3) + "?=" <= 75  =>  at most 45 input bytes.
+    constexpr size_t max_chunk = 45;
+    std::string out;
+    size_t i = 0;
+    while (i < text.size()) {
+        size_t end = i;
+        while (end < text.size()) {
+            size_t len = utf8_len(static_cast<unsigned char>(text[end]));
+            if (end + len - i > max_chunk)
+                break;
+            end += len;
+        }
+        if (end == i)
+            end = std::min(text.size(), i + max_chunk);
+        if (!out.empty())
+            out += "\r\n ";
+        out += "=?UTF-8?B?" + util::base64_encode(text.substr(i, end - i)) + "?=";
+        i = end;
+    }
+    return out;
+}
+
+std::string decode_words(std::string_view text) {
+    std::string out;
+    size_t i = 0;
+    bool last_was_word = false;
+    while (i < text.size()) {
+        size_t start = text.find("=?", i);
+        if (start == std::string_view::npos) {
+            out += text.substr(i);
+            break;
+        }
+        size_t q1 = text.find('?', start + 2);
+        size_t q2 = q1 == std::string_view::npos ? q1 : text.find('?', q1 + 1);
+        size_t end = q2 == std::string_view::npos ? q2 : text.find("?=", q2 + 1);
+        if (end == std::string_view::npos) {
+            out += text.substr(i);
+            break;
+        }
+        std::string_view between = text.substr(i, start - i);
+        if (!(last_was_word && util::trim(between).empty()))
+            out += between;
+        char enc = static_cast<char>(std::toupper(static_cast<unsigned char>(text[q1 + 1])));
+        std::string_view payload = text.substr(q2 + 1, end - q2 - 1);
+        if (enc == 'B') {
+            out += base64_decode(payload);
+        } else {
+            for (size_t k = 0; k < payload.size(); ++k) {
+                if (payload[k] == '_')
+                    out += ' ';
+                else if (payload[k] == '=' && k + 2 < payload.size() &&
+                         hex_value(payload[k + 1]) >= 0 && hex_value(payload[k + 2]) >= 0) {
+                    out += static_cast<char>(hex_value(payload[k + 1]) * 16 + hex_value(payload[k + 2]));
+                    k += 2;
+                } else
+                    out += payload[k];
+            }
+        }
+        last_was_word = true;
+        i = end + 2;
+    }
+    return out;
+}
+
+std::string fold_header(std::string_view name, std::string_view value) {
+    std::string out(name);
+    out += ": ";
+    size_t line_len = out.size();
+    size_t i = 0;
+    while (i < value.size()) {
+        // The next word, including its leading space.
+        size_t next = value.find(' ', i + 1);
+        if (next == std::string_view::npos)
+            next = value.size();
+        std::string_view word = value.substr(i, next - i);
+        if (word.find("\r\n") != std::string_view::npos) {
+            // Already folded (encoded words): keep it as is.
+            out += word;
+            line_len = word.size() - word.rfind('\n') - 1;
+        } else if (line_len + word.size() > 78 && line_len > name.size() + 2 && word.front() == ' ') {
+            out += "\r\n";
+            out += word;
+            line_len = word.size();
+        } else {
+            out += word;
+            line_len += word.size();
+        }
+        i = next;
+    }
+    out += "\r\n";
+    return out;
+}
+
+std::vector<std::string> HeaderBlock::values(std::string_view name) const {
+    std::vector<std::string> out;
+    for (const auto& f : fields)
+        if (util::to_lower(f.name) == util::to_lower(name))
+            out.push_back(f.value);
+    return out;
+}
+
+bool HeaderBlock::has(std::string_view name) const { return !values(name).empty(); }
+
+util::Result<HeaderBlock> parse_header_block(std::string_view data) {
+    HeaderBlock block;
+    size_t pos = 0;
+    size_t line_no = 0;
+    while (pos < data.size()) {
+        size_t eol = data.find_first_of("\r\n", pos);
+        size_t next = eol;
+        if (eol == std::string_view::npos) {
+            eol = next = data.size();
+        } else {
+            next = eol + 1;
+            if (data[eol] == '\r' && next < data.size() && data[next] == '\n')
+                ++next;
+        }
+        std::string_view line = data.substr(pos, eol - pos);
+        ++line_no;
+        if (line.empty()) { // the separator
+            block.body_offset = next;
+            return block;
+        }
+        if ((line.front() == ' ' || line.front() == '\t')) {
+            if (block.fields.empty())
+                return make_error("line 1 of the message starts with white space, not a header field");
+            block.fields.back().raw += "\r\n";
+            block.fields.back().raw += line;
+            block.fields.back().value += " " + util::trim(line);
+            pos = next;
+            continue;
+        }
+        auto colon = line.find(':');
+        bool name_ok = colon != std::string_view::npos && colon > 0;
+        for (size_t k = 0; name_ok && k < colon; ++k) {
+            unsigned char c = static_cast<unsigned char>(line[k]);
+            if (c <= 32 || c >= 127)
+                name_ok = false;
+        }
+        if (!name_ok) {
+            if (block.fields.empty())
+                return make_error("the message does not start with a header field (line 1: \"" +
+                                      std::string(line.substr(0, 60)) + "\")",
+                                  "with -t the input must be a complete message: headers such as "
+                                  "To: and Subject:, a blank line, then the body");
+            // A body line without the blank line before it: the body starts here.
+            block.body_offset = pos;
+            block.had_separator = false;
+            return block;
+        }
+        HeaderField f;
+        f.name = std::string(line.substr(0, colon));
+        f.value = util::trim(line.substr(colon + 1));
+        f.raw = std::string(line);
+        block.fields.push_back(std::move(f));
+        pos = next;
+    }
+    block.body_offset = data.size();
+    block.had_separator = false;
+    return block;
+}
+
+} // namespace smtpsend::message

@@ -1,0 +1,46 @@
+// Header fields: RFC 2047 encoding for non-ASCII text, folding, and the
+// parser for a complete message's header block (the -t mode).
+#pragma once
+
+#include "util/result.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smtpsend::message {
+
+// Encodes UTF-8 text as RFC 2047 "=?UTF-8?B?...?=" words, each at most 75
+// characters, separated by folding whitespace. ASCII text is returned as is.
+std::string encode_word(std::string_view text);
+
+// Decodes "=?charset?B|Q?...?=" words (UTF-8 and ASCII only); other text is
+// kept. Used to show display names and subjects.
+std::string decode_words(std::string_view text);
+
+// Folds "Name: value" at spaces so that no line exceeds 78 characters where a
+// space allows it. Returns the field with CRLF line ends, ending in CRLF.
+std::string fold_header(std::string_view name, std::string_view value);
+
+struct HeaderField {
+    std::string name;  // as written
+    std::string value; // unfolded, continuation lines joined with CRLF kept out
+    std::string raw;   // exactly as read, continuation lines included, no final line break
+};
+
+struct HeaderBlock {
+    std::vector<HeaderField> fields;
+    size_t body_offset = 0;          // where the body starts in the input
+    bool had_separator = true;       // false when no blank line separated the body
+
+    // The values of every field named `name` (case-insensitive).
+    std::vector<std::string> values(std::string_view name) const;
+    bool has(std::string_view name) const;
+};
+
+// Parses the header block at the start of `data` (which may hold more than
+// the headers). Lines may end in CRLF, LF or CR. Fails when the first line is
+// not a header field, or a field name holds invalid characters.
+util::Result<HeaderBlock> parse_header_block(std::string_view data);
+
+} // namespace smtpsend::message

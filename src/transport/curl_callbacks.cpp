@@ -1,0 +1,47 @@
+#include "transport/curl_callbacks.hpp"
+
+namespace smtpsend::transport::detail {
+
+int debug_callback(CURL*, curl_infotype type, char* data, size_t size, void* userp) {
+    auto* st = static_cast<TransferState*>(userp);
+    std::string_view text(data, size);
+    switch (type) {
+    case CURLINFO_HEADER_OUT:
+        st->dialogue->on_command(text);
+        break;
+    case CURLINFO_HEADER_IN:
+        st->dialogue->on_reply_line(text);
+        break;
+    case CURLINFO_DATA_OUT:
+        st->dialogue->on_body_bytes(size);
+        break;
+    default:
+        break; // libcurl's own notes and TLS records are not shown
+    }
+    return 0;
+}
+
+size_t read_callback(char* buffer, size_t size, size_t nitems, void* userp) {
+    auto* st = static_cast<TransferState*>(userp);
+    if (!st->body_started) {
+        st->body_started = true;
+        // libcurl skips AUTH when the server does not offer it. A configured
+        // login is never silently dropped: close without the final dot, so
+        // the server discards the transaction.
+        if (st->require_auth && !st->dialogue->auth_sent()) {
+            st->aborted_no_auth = true;
+            return CURL_READFUNC_ABORT;
+        }
+    }
+    auto got = st->source->read(buffer, size * nitems);
+    if (!got) {
+        st->aborted_read_error = true;
+        st->read_error = got.error().message;
+        return CURL_READFUNC_ABORT;
+    }
+    if (*got == 0)
+        st->dialogue->on_body_complete();
+    return *got;
+}
+
+} // namespace smtpsend::transport::detail

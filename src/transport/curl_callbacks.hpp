@@ -1,0 +1,27 @@
+// libcurl callbacks: the debug stream that feeds the Dialogue, and the read
+// callback that streams the message. Internal to the transport.
+#pragma once
+
+#include "message/body_source.hpp"
+#include "transport/dialogue.hpp"
+
+#include <curl/curl.h>
+#include <string>
+
+namespace smtpsend::transport::detail {
+
+// Everything a transfer's callbacks share.
+struct TransferState {
+    Dialogue* dialogue = nullptr;
+    message::MessageSource* source = nullptr;
+    bool require_auth = false;       // credentials are configured
+    bool aborted_no_auth = false;    // we stopped: credentials would go unused
+    bool aborted_read_error = false;
+    std::string read_error;
+    bool body_started = false;
+};
+
+int debug_callback(CURL* handle, curl_infotype type, char* data, size_t size, void* userp);
+size_t read_callback(char* buffer, size_t size, size_t nitems, void* userp);
+
+} // namespace smtpsend::transport::detail

@@ -1,0 +1,43 @@
+// The seam between "what to send" and "how it goes on the wire". Abstract so
+// the app can be tested with a recording fake and later batch/queue code can
+// reuse one connection.
+#pragma once
+
+#include "config/secrets.hpp"
+#include "config/server_url.hpp"
+#include "message/body_source.hpp"
+#include "message/compose.hpp"
+#include "transport/outcome.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace smtpsend::transport {
+
+struct TransportOptions {
+    config::Endpoint endpoint;
+    const config::Credentials* credentials = nullptr; // nullptr or empty user: no login
+    std::string auth = "auto";                        // auto, plain, login, cram-md5
+    std::string cafile;
+    std::string helo;                                 // EHLO name
+    long timeout_seconds = 30;
+    // Receives each transcript line as it happens (for -v); may be empty.
+    std::function<void(const TranscriptLine&)> on_line;
+};
+
+class Transport {
+  public:
+    virtual ~Transport() = default;
+    // Sends one message. Never throws for network or server failures: they
+    // are described in the Outcome.
+    virtual Outcome send(const message::Envelope& envelope, message::MessageSource& source) = 0;
+};
+
+// The libcurl SMTP transport.
+std::unique_ptr<Transport> make_curl_transport(TransportOptions options);
+
+// "libcurl/7.88.1 OpenSSL/3.0.x ..." for --version.
+std::string curl_version_text();
+
+} // namespace smtpsend::transport

@@ -1,0 +1,48 @@
+// A tiny expected-like type: expected failures are values, not exceptions.
+// std::expected is C++23 and Debian 12 has no tl::expected, so we keep this.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace smtpsend::util {
+
+// An error with a message meant for the user. `hint` optionally says what to change.
+struct Error {
+    std::string message;
+    std::string hint;
+    // What kind of failure, for the exit code: "usage", "input", "noinput",
+    // "config", "io" or "" (the caller decides).
+    std::string kind;
+};
+
+// Holds either a T or an Error. Check with ok() before calling value().
+template <class T> class [[nodiscard]] Result {
+  public:
+    Result(T value) : data_(std::move(value)) {}
+    Result(Error error) : data_(std::move(error)) {}
+
+    bool ok() const { return std::holds_alternative<T>(data_); }
+    explicit operator bool() const { return ok(); }
+    T& value() { return std::get<T>(data_); }
+    const T& value() const { return std::get<T>(data_); }
+    T& operator*() { return value(); }
+    const T& operator*() const { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+    const Error& error() const { return std::get<Error>(data_); }
+
+  private:
+    std::variant<T, Error> data_;
+};
+
+// Result<void> stand-in: success carries nothing.
+struct Ok {};
+using Status = Result<Ok>;
+
+inline Error make_error(std::string message, std::string hint = {}, std::string kind = {}) {
+    return Error{std::move(message), std::move(hint), std::move(kind)};
+}
+
+} // namespace smtpsend::util

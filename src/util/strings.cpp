@@ -1,0 +1,123 @@
+#include "util/strings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <numeric>
+
+namespace smtpsend::util {
+
+std::string to_lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string trim(std::string_view s) {
+    const char* ws = " \t\r\n";
+    auto b = s.find_first_not_of(ws);
+    if (b == std::string_view::npos)
+        return {};
+    auto e = s.find_last_not_of(ws);
+    return std::string(s.substr(b, e - b + 1));
+}
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && to_lower(s.substr(0, prefix.size())) == to_lower(prefix);
+}
+
+bool contains_icase(std::string_view haystack, std::string_view needle) {
+    return to_lower(haystack).find(to_lower(needle)) != std::string::npos;
+}
+
+std::vector<std::string> split_list(std::string_view s, char sep) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= s.size()) {
+        size_t end = s.find(sep, start);
+        if (end == std::string_view::npos)
+            end = s.size();
+        std::string piece = trim(s.substr(start, end - start));
+        if (!piece.empty())
+            out.push_back(std::move(piece));
+        start = end + 1;
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+    std::string out;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (i)
+            out += sep;
+        out += parts[i];
+    }
+    return out;
+}
+
+std::string one_line(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    bool in_break = false;
+    for (char c : s) {
+        if (c == '\r' || c == '\n') {
+            in_break = true;
+            continue;
+        }
+        if (in_break && !out.empty())
+            out += ' ';
+        in_break = false;
+        out += c;
+    }
+    return out;
+}
+
+std::string base64_encode(std::string_view data) {
+    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((data.size() + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < data.size(); i += 3) {
+        unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
+                     (static_cast<unsigned char>(data[i + 1]) << 8) |
+                     static_cast<unsigned char>(data[i + 2]);
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += table[(v >> 6) & 63];
+        out += table[v & 63];
+    }
+    if (i < data.size()) {
+        unsigned v = static_cast<unsigned char>(data[i]) << 16;
+        if (i + 1 < data.size())
+            v |= static_cast<unsigned char>(data[i + 1]) << 8;
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += (i + 1 < data.size()) ? table[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+bool is_ascii(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+bool has_line_break_or_nul(std::string_view s) {
+    return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    std::iota(prev.begin(), prev.end(), size_t{0});
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+} // namespace smtpsend::util

@@ -1,0 +1,29 @@
+// Small string helpers shared by every module.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smtpsend::util {
+
+std::string to_lower(std::string_view s);
+std::string trim(std::string_view s);
+bool starts_with_icase(std::string_view s, std::string_view prefix);
+bool contains_icase(std::string_view haystack, std::string_view needle);
+// Splits on `sep`, trimming each piece and dropping empty ones.
+std::vector<std::string> split_list(std::string_view s, char sep);
+// Joins with `sep`.
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+// Replaces CR/LF sequences by a single space (for one-line log output).
+std::string one_line(std::string_view s);
+// Standard base64 (RFC 4648) with padding and no line breaks.
+std::string base64_encode(std::string_view data);
+// True when every byte is 7-bit ASCII.
+bool is_ascii(std::string_view s);
+// True when the text contains CR, LF or NUL.
+bool has_line_break_or_nul(std::string_view s);
+// Damerau-free Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(std::string_view a, std::string_view b);
+
+} // namespace smtpsend::util

@@ -1,0 +1,134 @@
+#include "util/system.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <netdb.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace smtpsend::util {
+
+std::optional<std::string> ProcessEnvironment::get(const std::string& name) const {
+    const char* v = std::getenv(name.c_str());
+    if (!v)
+        return std::nullopt;
+    return std::string(v);
+}
+
+std::optional<std::string> MapEnvironment::get(const std::string& name) const {
+    auto it = values.find(name);
+    if (it == values.end())
+        return std::nullopt;
+    return it->second;
+}
+
+Result<std::string> run_command_output(const std::string& command, std::chrono::seconds timeout,
+                                       size_t max_bytes) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return make_error(std::string("cannot create a pipe: ") + std::strerror(errno));
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char**>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return make_error(std::string("cannot start /bin/sh: ") + std::strerror(rc));
+    }
+    std::string out;
+    bool too_long = false, timed_out = false;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            timed_out = true;
+            break;
+        }
+        pollfd p{fds[0], POLLIN, 0};
+        int pr = poll(&p, 1, static_cast<int>(left.count()));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0) {
+            timed_out = pr == 0;
+            break;
+        }
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (out.size() + static_cast<size_t>(n) > max_bytes) {
+            too_long = true;
+            break;
+        }
+        out.append(buf, static_cast<size_t>(n));
+    }
+    close(fds[0]);
+    if (timed_out || too_long)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out)
+        return make_error("it did not finish within " + std::to_string(timeout.count()) + " s");
+    if (too_long)
+        return make_error("it printed more than " + std::to_string(max_bytes) + " bytes");
+    if (WIFSIGNALED(status))
+        return make_error("it was killed by signal " + std::to_string(WTERMSIG(status)));
+    if (WEXITSTATUS(status) != 0)
+        return make_error("it exited with status " + std::to_string(WEXITSTATUS(status)));
+    return out;
+}
+
+Result<std::string> read_small_file(const std::string& path, size_t max_bytes) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0)
+        return make_error(path + ": " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return make_error(path + ": is a directory");
+    if (!S_ISREG(st.st_mode))
+        return make_error(path + ": not a regular file");
+    if (static_cast<size_t>(st.st_size) > max_bytes)
+        return make_error(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return make_error(path + ": " + std::strerror(errno));
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return data;
+}
+
+std::string local_hostname() {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) != 0 || !name[0])
+        return "localhost";
+    std::string host = name;
+    if (host.find('.') == std::string::npos) {
+        addrinfo hints{};
+        hints.ai_flags = AI_CANONNAME;
+        addrinfo* res = nullptr;
+        if (getaddrinfo(name, nullptr, &hints, &res) == 0 && res) {
+            if (res->ai_canonname && std::strchr(res->ai_canonname, '.'))
+                host = res->ai_canonname;
+            freeaddrinfo(res);
+        }
+    }
+    return host;
+}
+
+} // namespace smtpsend::util

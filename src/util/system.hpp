@@ -1,0 +1,46 @@
+// Seams to the operating system: the environment, the clock, commands.
+// Abstract so unit tests can run without touching the real environment.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace smtpsend::util {
+
+// Read access to environment variables. The real one reads getenv();
+// tests pass a MapEnvironment.
+class Environment {
+  public:
+    virtual ~Environment() = default;
+    // The variable's value, or nothing when it is unset.
+    virtual std::optional<std::string> get(const std::string& name) const = 0;
+};
+
+class ProcessEnvironment final : public Environment {
+  public:
+    std::optional<std::string> get(const std::string& name) const override;
+};
+
+class MapEnvironment final : public Environment {
+  public:
+    std::map<std::string, std::string> values;
+    std::optional<std::string> get(const std::string& name) const override;
+};
+
+// Runs `command` through /bin/sh -c and returns its standard output.
+// Fails when the command cannot start, exits non-zero, is killed, or runs
+// longer than `timeout`. Its stderr is passed through to ours.
+Result<std::string> run_command_output(const std::string& command, std::chrono::seconds timeout,
+                                       size_t max_bytes);
+
+// Reads a whole (small) file. Fails with the system's reason.
+Result<std::string> read_small_file(const std::string& path, size_t max_bytes);
+
+// This machine's fully qualified host name when known, else its short name.
+std::string local_hostname();
+
+} // namespace smtpsend::util
