@@ -56,12 +56,17 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     auto& m = inv.message;
     app.add_option("-s,--subject", m.subject, "The subject")->group("Message");
     app.add_option("--to", m.to, "A recipient shown in To: (repeatable; comma lists allowed)")
+        ->allow_extra_args(false)
         ->group("Message");
-    app.add_option("--cc", m.cc, "A recipient shown in Cc: (repeatable)")->group("Message");
+    app.add_option("--cc", m.cc, "A recipient shown in Cc: (repeatable)")->allow_extra_args(false)
+        ->group("Message");
     app.add_option("--bcc", m.bcc, "A hidden recipient (repeatable); never shown in the message")
+        ->allow_extra_args(false)
         ->group("Message");
-    app.add_option("--reply-to", m.reply_to, "Where replies go (repeatable)")->group("Message");
+    app.add_option("--reply-to", m.reply_to, "Where replies go (repeatable)")->allow_extra_args(false)
+        ->group("Message");
     app.add_option("-H,--header", m.headers, "Add a header \"Name: value\" (repeatable)")
+        ->allow_extra_args(false)
         ->group("Message");
     app.add_option("--body-file", m.body_file, "Read the body from FILE instead of stdin")
         ->group("Message");

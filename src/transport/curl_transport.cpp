@@ -95,6 +95,8 @@ void CurlTransport::set_auth(CURL* h) const {
     else if (options_.auth == "cram-md5")
         mechs = "AUTH=CRAM-MD5";
     curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS, mechs);
+    // The initial response goes with the AUTH command: one round trip less.
+    curl_easy_setopt(h, CURLOPT_SASL_IR, 1L);
 }
 
 Slist CurlTransport::set_envelope(CURL* h, const message::Envelope& envelope) const {
@@ -163,7 +165,7 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
 
     // The stage a failure happened in: where the dialogue was, refined for
     // failures before any reply arrived.
-    Stage stage = dlg.stage();
+    Stage stage = dlg.stage() == Stage::quit ? dlg.stage_before_quit() : dlg.stage();
     if (stage == Stage::connect && connect_time > 0)
         stage = implicit_tls && appconnect_time == 0 ? Stage::tls : Stage::greeting;
     out.stage = stage;

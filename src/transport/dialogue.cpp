@@ -166,10 +166,11 @@ void Dialogue::on_command(std::string_view data) {
         } else if (upper.rfind("AUTH ", 0) == 0) {
             stage_ = Stage::auth;
             auth_sent_ = true;
+            auth_complete_ = false;
             auto parts = util::split_list(line, ' ');
             auth_mechanism_ = parts.size() > 1 ? parts[1] : "";
             emit('C', parts.size() > 2 ? "AUTH " + auth_mechanism_ + " ***" : line);
-        } else if (stage_ == Stage::auth) {
+        } else if (stage_ == Stage::auth && !auth_complete_) {
             emit('C', "***"); // a SASL response: never shown
         } else if (upper.rfind("MAIL FROM", 0) == 0) {
             stage_ = Stage::mail;
@@ -181,6 +182,8 @@ void Dialogue::on_command(std::string_view data) {
             stage_ = Stage::data;
             emit('C', line);
         } else if (upper == "QUIT") {
+            if (stage_ != Stage::quit)
+                stage_before_quit_ = stage_;
             stage_ = Stage::quit;
             emit('C', line);
         } else {
@@ -257,6 +260,10 @@ void Dialogue::finish_reply() {
                     caps_.dsn = true;
             }
         }
+        break;
+    case Stage::auth:
+        if (r.code != 334)
+            auth_complete_ = true;
         break;
     case Stage::starttls:
         if (r.code == 220) {

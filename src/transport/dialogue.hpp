@@ -30,6 +30,9 @@ class Dialogue {
     void on_body_bytes(uint64_t n) { body_bytes_ += n; }
 
     Stage stage() const { return stage_; }
+    // The stage the dialogue was in when QUIT was sent: libcurl 7.88 sends
+    // QUIT on the failed transfer's handle, so this is where it failed.
+    Stage stage_before_quit() const { return stage_before_quit_; }
     bool auth_sent() const { return auth_sent_; }
     bool tls_started() const { return tls_started_; }
     bool saw_garbage() const { return garbage_; }
@@ -50,8 +53,10 @@ class Dialogue {
     std::vector<RecipientResult> recipients_;
     LineSink sink_;
     Stage stage_ = Stage::connect;
+    Stage stage_before_quit_ = Stage::connect;
     size_t rcpt_index_ = 0;
     bool auth_sent_ = false;
+    bool auth_complete_ = false;
     bool tls_started_ = false;
     bool body_complete_ = false;
     bool garbage_ = false;

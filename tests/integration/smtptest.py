@@ -1,0 +1,440 @@
+"""Helpers for the integration suites: certificates, a real aiosmtpd server
+with STARTTLS/implicit TLS and AUTH, a scripted responder for exact failure
+replies and faults, and a runner for the real smtpsend binary.
+
+Everything listens on 127.0.0.1 only. Each suite starts its servers and
+always stops them (tearDown), and on failure prints the transcript."""
+
+import asyncio
+import datetime
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+BIN = os.environ.get("SMTPSEND_BIN", os.path.join(os.path.dirname(__file__), "../../build/smtpsend"))
+TESTDATA = os.environ.get("SMTPSEND_TESTDATA", os.path.join(os.path.dirname(__file__), "../data"))
+LOOPBACK = "127.0.0.1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+# --- Certificates -------------------------------------------------------------
+
+class Certificates:
+    """A private CA and server certificates made for this run: a good one for
+    127.0.0.1 and localhost, one for the wrong name, one expired, and a
+    self-signed one."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtpsend test CA")])
+        self.ca_cert = (x509.CertificateBuilder()
+                        .subject_name(ca_name).issuer_name(ca_name)
+                        .public_key(self.ca_key.public_key())
+                        .serial_number(x509.random_serial_number())
+                        .not_valid_before(now - datetime.timedelta(days=1))
+                        .not_valid_after(now + datetime.timedelta(days=30))
+                        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                        .sign(self.ca_key, hashes.SHA256()))
+        self.cafile = self._write("ca.pem", self.ca_cert.public_bytes(serialization.Encoding.PEM))
+        self.good = self._leaf("good", ["localhost"], ["127.0.0.1"], now - datetime.timedelta(days=1),
+                               now + datetime.timedelta(days=30))
+        self.wrong_name = self._leaf("wrongname", ["mail.example.net"], [],
+                                     now - datetime.timedelta(days=1), now + datetime.timedelta(days=30))
+        self.expired = self._leaf("expired", ["localhost"], ["127.0.0.1"],
+                                  now - datetime.timedelta(days=30), now - datetime.timedelta(days=2))
+        self.self_signed = self._leaf("selfsigned", ["localhost"], ["127.0.0.1"],
+                                      now - datetime.timedelta(days=1), now + datetime.timedelta(days=30),
+                                      self_signed=True)
+
+    def _write(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def _leaf(self, name, dns_names, ips, not_before, not_after, self_signed=False):
+        import ipaddress
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (dns_names or ips)[0])])
+        sans = [x509.DNSName(n) for n in dns_names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        builder = (x509.CertificateBuilder()
+                   .subject_name(subject)
+                   .issuer_name(subject if self_signed else self.ca_cert.subject)
+                   .public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(not_before).not_valid_after(not_after)
+                   .add_extension(x509.SubjectAlternativeName(sans), critical=False))
+        cert = builder.sign(key if self_signed else self.ca_key, hashes.SHA256())
+        cert_path = self._write(name + ".pem", cert.public_bytes(serialization.Encoding.PEM))
+        key_path = self._write(name + ".key", key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        return (cert_path, key_path)
+
+    def server_context(self, which="good"):
+        cert, key = getattr(self, which)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        return ctx
+
+
+# --- A real server: aiosmtpd ----------------------------------------------------
+
+class RecordingHandler:
+    """Keeps every message that arrived; rejects chosen recipients."""
+
+    def __init__(self, reject=None):
+        self.messages = []
+        self.reject = reject or {}  # address -> reply
+        self.connections = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            return self.reject[address]
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append({
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "content": envelope.original_content,
+            "authenticated": bool(session.authenticated),
+            "login": session.auth_data.login.decode() if session.auth_data else None,
+            "tls": server.transport.get_extra_info("ssl_object") is not None,
+        })
+        return "250 2.0.0 Ok: queued"
+
+
+class AioServer:
+    """aiosmtpd on 127.0.0.1 with STARTTLS (or implicit TLS) and AUTH."""
+
+    def __init__(self, certs, implicit_tls=False, users=None, reject=None, cert="good"):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        self.users = users if users is not None else {"alice@example.com": "s3cret"}
+        self.handler = RecordingHandler(reject)
+        self.auth_attempts = []
+        self.port = free_port()
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            if not isinstance(auth_data, LoginPassword):
+                return AuthResult(success=False, handled=False)
+            login = auth_data.login.decode("utf-8", "replace")
+            password = auth_data.password.decode("utf-8", "replace")
+            self.auth_attempts.append((mechanism, login, password))
+            ok = self.users.get(login) == password
+            return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+        ctx = certs.server_context(cert)
+        # aiosmtpd 1.4 does not count implicit TLS as TLS for auth_require_tls.
+        kwargs = dict(hostname=LOOPBACK, port=self.port, authenticator=authenticator,
+                      auth_require_tls=not implicit_tls, auth_required=bool(self.users))
+        if implicit_tls:
+            kwargs["ssl_context"] = ctx
+        else:
+            kwargs["tls_context"] = ctx
+            kwargs["require_starttls"] = True
+        self.controller = Controller(self.handler, ready_timeout=10, **kwargs)
+        self.controller.start()
+        wait_for_port(self.port)
+
+    @property
+    def messages(self):
+        return self.handler.messages
+
+    def stop(self):
+        self.controller.stop()
+
+
+def wait_for_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server on port %d did not start" % port)
+
+
+# --- A scripted responder ---------------------------------------------------------
+
+DEFAULT_EHLO = ["250-responder.test", "250-PIPELINING", "250-SIZE 10240000", "250-8BITMIME",
+                "250-STARTTLS", "250-AUTH PLAIN LOGIN", "250 ENHANCEDSTATUSCODES"]
+
+
+class Responder:
+    """A small SMTP server that answers from a script, for replies a real
+    server will not give on demand. `script` maps a stage to a reply (a
+    string, a list of lines, or an action):
+
+      greeting, ehlo, ehlo_tls, starttls, auth, mail, rcpt, data, body, eod, quit
+
+    Actions: "CLOSE" (close the connection), "HANG" (never answer),
+    "SLEEP:n" (wait n seconds, then the reply in `after`), raw bytes.
+    `rcpt` may be a dict address -> reply. It records every line received
+    in `log`; `log_commands()` gives just the command verbs."""
+
+    def __init__(self, certs=None, script=None, implicit_tls=False, cert="good"):
+        self.script = dict(script or {})
+        self.certs = certs
+        self.cert = cert
+        self.implicit_tls = implicit_tls
+        self.log = []
+        self.messages = []
+        self.connections = 0
+        self.port = free_port()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((LOOPBACK, self.port))
+        self.sock.listen(16)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def log_commands(self):
+        return [l.split(" ")[0].split(":")[0].upper() for l in self.log if not l.startswith("<")]
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _send(self, conn, reply):
+        """Sends a reply; returns False when the connection is to be closed."""
+        if reply is None:
+            return True
+        if reply == "CLOSE":
+            conn.close()
+            return False
+        if reply == "HANG":
+            time.sleep(3600)
+            return False
+        if isinstance(reply, bytes):
+            conn.sendall(reply)
+            return True
+        if isinstance(reply, str) and reply.startswith("SLEEP:"):
+            time.sleep(float(reply.split(":", 1)[1]))
+            return True
+        lines = reply if isinstance(reply, list) else [reply]
+        conn.sendall(("".join(l + "\r\n" for l in lines)).encode())
+        return True
+
+    def _readline(self, f):
+        line = f.readline()
+        if not line:
+            return None
+        return line.decode("utf-8", "replace").rstrip("\r\n")
+
+    def _session(self, conn):
+        try:
+            self._dialogue(conn)
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _dialogue(self, conn):
+        s = self.script
+        tls = False
+        if self.implicit_tls:
+            conn = self.certs.server_context(self.cert).wrap_socket(conn, server_side=True)
+            tls = True
+        if not self._send(conn, s.get("greeting", "220 responder.test ESMTP")):
+            return
+        f = conn.makefile("rb")
+        in_auth = False
+        while True:
+            line = self._readline(f)
+            if line is None:
+                return
+            upper = line.upper()
+            if in_auth:
+                self.log.append("<auth-data>")
+                in_auth = False
+                if not self._send(conn, s.get("auth", "235 2.7.0 Authentication successful")):
+                    return
+                continue
+            self.log.append(line)
+            if upper.startswith("EHLO") or upper.startswith("HELO"):
+                default = DEFAULT_EHLO if not tls else [l for l in DEFAULT_EHLO if "STARTTLS" not in l]
+                reply = s.get("ehlo_tls", s.get("ehlo", default)) if tls else s.get("ehlo", default)
+                if not self._send(conn, reply):
+                    return
+            elif upper == "STARTTLS":
+                reply = s.get("starttls", "220 2.0.0 Ready to start TLS")
+                if not self._send(conn, reply):
+                    return
+                if isinstance(reply, str) and reply.startswith("220"):
+                    f.close()
+                    conn = self.certs.server_context(self.cert).wrap_socket(conn, server_side=True)
+                    f = conn.makefile("rb")
+                    tls = True
+            elif upper.startswith("AUTH"):
+                parts = line.split(" ")
+                self.log[-1] = " ".join(parts[:2]) + (" <initial-response>" if len(parts) > 2 else "")
+                if len(parts) > 2:
+                    reply = s.get("auth", "235 2.7.0 Authentication successful")
+                else:
+                    reply = "334 "
+                    in_auth = True
+                if not self._send(conn, reply):
+                    return
+            elif upper.startswith("MAIL FROM"):
+                if not self._send(conn, s.get("mail", "250 2.1.0 Ok")):
+                    return
+            elif upper.startswith("RCPT TO"):
+                reply = s.get("rcpt", "250 2.1.5 Ok")
+                if isinstance(reply, dict):
+                    addr = line[line.find("<") + 1:line.rfind(">")]
+                    reply = reply.get(addr, "250 2.1.5 Ok")
+                if not self._send(conn, reply):
+                    return
+            elif upper == "DATA":
+                reply = s.get("data", "354 End data with <CR><LF>.<CR><LF>")
+                if not self._send(conn, reply):
+                    return
+                if not (isinstance(reply, str) and reply.startswith("354")):
+                    continue
+                body = []
+                while True:
+                    raw = f.readline()
+                    if not raw:
+                        return
+                    if raw == b".\r\n":
+                        break
+                    body.append(raw)
+                    if "body" in s and len(body) == 1:
+                        if not self._send(conn, s["body"]):
+                            return
+                self.messages.append(b"".join(body))
+                if not self._send(conn, s.get("eod", "250 2.0.0 Ok: queued as 1")):
+                    return
+            elif upper == "QUIT":
+                self._send(conn, s.get("quit", "221 2.0.0 Bye"))
+                return
+            elif upper == "RSET":
+                self._send(conn, "250 2.0.0 Ok")
+            elif upper == "NOOP":
+                self._send(conn, "250 2.0.0 Ok")
+            else:
+                self._send(conn, "502 5.5.2 Command not recognized")
+
+
+# --- Running the binary -----------------------------------------------------------
+
+class Result:
+    def __init__(self, proc, elapsed):
+        self.code = proc.returncode
+        self.stdout = proc.stdout.decode("utf-8", "replace")
+        self.stderr = proc.stderr.decode("utf-8", "replace")
+        self.elapsed = elapsed
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def __repr__(self):
+        return "exit %d after %.2fs\n--- stdout\n%s--- stderr\n%s" % (
+            self.code, self.elapsed, self.stdout, self.stderr)
+
+
+class SmtpTestCase(unittest.TestCase):
+    """Gives each test a clean environment (no SMTPSEND_*, HOME in a temp
+    folder), certificates, and servers that are always stopped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.class_tmp = tempfile.mkdtemp(prefix="smtpsend-test-")
+        cls.certs = Certificates(cls.class_tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.class_tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="smtpsend-case-", dir=self.class_tmp)
+        self.servers = []
+        self.last = None
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop()
+        outcome = getattr(self, "_outcome", None)
+        failed = outcome is not None and any(err for _, err in getattr(outcome, "errors", []) if err)
+        if outcome is not None and hasattr(outcome, "result"):
+            failed = failed or bool(outcome.result.failures or outcome.result.errors)
+        if failed and self.last is not None:
+            print("\n=== last smtpsend run:\n%r" % self.last)
+            for s in self.servers:
+                print("=== server log (%s): %s" % (type(s).__name__, getattr(s, "log", "")))
+
+    def aio(self, **kw):
+        s = AioServer(self.certs, **kw)
+        self.servers.append(s)
+        return s
+
+    def responder(self, script=None, **kw):
+        s = Responder(self.certs, script, **kw)
+        self.servers.append(s)
+        return s
+
+    def env(self, **extra):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SMTPSEND_")}
+        env["HOME"] = self.tmp
+        env["XDG_CONFIG_HOME"] = os.path.join(self.tmp, ".config")
+        env["TMPDIR"] = self.tmp
+        env.update(extra)
+        return env
+
+    def run_smtpsend(self, args, stdin=b"", env=None, timeout=60, **extra_env):
+        started = time.time()
+        proc = subprocess.run([BIN] + list(args), input=stdin, capture_output=True,
+                              env=env if env is not None else self.env(**extra_env), timeout=timeout)
+        self.last = Result(proc, time.time() - started)
+        return self.last
+
+    def server_env(self, server, scheme="smtp", user="alice@example.com", password="s3cret", **extra):
+        env = dict(SMTPSEND_SERVER="%s://127.0.0.1:%d" % (scheme, server.port),
+                   SMTPSEND_CAFILE=self.certs.cafile,
+                   SMTPSEND_FROM="sender@example.com")
+        if user:
+            env["SMTPSEND_USER"] = user
+            env["SMTPSEND_PASSWORD"] = password
+        env.update(extra)
+        return env
+
+    def assertExit(self, result, code):
+        self.assertEqual(result.code, code, repr(result))
