@@ -56,7 +56,9 @@ bool says_sender_refused(const std::string& t) {
                       "not permitted to send", "from address does not match"});
 }
 bool says_relay(const std::string& t) {
-    return any_of(t, {"relay"});
+    // Specific forms only: "use the SMTP relay at your provider" is advice, not a refusal.
+    return any_of(t, {"unable to relay", "relay access", "relaying", "relay denied", "relay not",
+                      "open relay", "to relay", "for relay", "not relay"});
 }
 bool says_auth_required(const std::string& t) {
     return any_of(t, {"authentication required", "authentication is required",

@@ -1,0 +1,58 @@
+#include "cli/cli.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace smtpsend;
+
+namespace {
+util::Result<cli::Invocation> parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "smtpsend");
+    return cli::parse(static_cast<int>(args.size()), args.data());
+}
+} // namespace
+
+TEST_CASE("recipients, repeatable options and settings flags") {
+    auto inv = parse({"-s", "subj", "--cc", "c@x.org", "--bcc", "b1@x.org", "--bcc", "b2@x.org",
+                      "--server", "smtps://h.example", "--password-cmd", "pass show smtp",
+                      "-H", "X-A: 1", "a@x.org", "d@x.org"});
+    REQUIRE(inv);
+    CHECK(inv->command == cli::Command::send);
+    CHECK(inv->message.subject == "subj");
+    CHECK(inv->message.to == std::vector<std::string>{"a@x.org", "d@x.org"});
+    CHECK(inv->message.cc == std::vector<std::string>{"c@x.org"});
+    CHECK(inv->message.bcc == std::vector<std::string>{"b1@x.org", "b2@x.org"});
+    CHECK(inv->message.headers == std::vector<std::string>{"X-A: 1"});
+    bool server = false, cmd = false;
+    for (const auto& [k, v] : inv->settings) {
+        server |= k == "server" && v == "smtps://h.example";
+        cmd |= k == "password_cmd" && v == "pass show smtp";
+    }
+    CHECK(server);
+    CHECK(cmd);
+}
+
+TEST_CASE("-t, output flags and explain") {
+    auto inv = parse({"-t", "-v", "--json", "--dry-run"});
+    REQUIRE(inv);
+    CHECK(inv->message.extract_recipients);
+    CHECK(inv->verbose);
+    CHECK(inv->json);
+    CHECK(inv->dry_run);
+    inv = parse({"explain", "--stage", "mail", "530", "5.7.0", "Authentication", "required"});
+    REQUIRE(inv);
+    CHECK(inv->command == cli::Command::explain);
+    CHECK(inv->explain_stage == "mail");
+    CHECK(inv->explain_text.size() == 4);
+}
+
+TEST_CASE("bad command lines are usage errors; there is no --password flag") {
+    auto inv = parse({"--no-such-flag"});
+    REQUIRE_FALSE(inv);
+    CHECK(inv.error().kind == "usage");
+    CHECK_FALSE(parse({"--password", "x", "a@x.org"}));
+    auto help = parse({"--help"});
+    REQUIRE(help);
+    CHECK(help->command == cli::Command::help);
+    CHECK(help->help_text.find("--password-cmd") != std::string::npos);
+    CHECK(help->help_text.find("SMTPSEND_PASSWORD_CMD") != std::string::npos);
+}

@@ -1,0 +1,314 @@
+#include "diagnosis/diagnosis.hpp"
+#include "diagnosis/explain.hpp"
+#include "testutil.hpp"
+#include "util/strings.hpp"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+using namespace smtpsend;
+using namespace smtpsend::diagnosis;
+using transport::NetError;
+using transport::Stage;
+
+namespace {
+
+transport::Reply reply(const std::string& text) {
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t eol = text.find('\n', pos);
+        std::string line = text.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        lines.push_back(line);
+        if (eol == std::string::npos)
+            break;
+        pos = eol + 1;
+    }
+    return transport::make_reply(lines);
+}
+
+int exit_for(Stage stage, const std::string& text) {
+    auto c = classify_reply(stage, reply(text));
+    return static_cast<int>(exit_code_for(c.cls, c.temporary));
+}
+
+bool any_hint(const Diagnosis& d, const std::string& needle) {
+    for (const auto& h : d.hints)
+        if (h.find(needle) != std::string::npos)
+            return true;
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("every reply seen in the wild gets its exit code") {
+    std::ifstream in(testutil::data_dir() + "/smtp-replies.jsonl");
+    REQUIRE(in);
+    std::string line;
+    int rows = 0;
+    while (std::getline(in, line)) {
+        if (line.empty())
+            continue;
+        auto j = nlohmann::json::parse(line);
+        auto stage = transport::parse_stage(j["stage"].get<std::string>());
+        REQUIRE(stage);
+        auto r = reply(j["reply"].get<std::string>());
+        CHECK(r.code == j["code"].get<int>());
+        if (!j["enhanced"].is_null())
+            CHECK(r.enhanced == j["enhanced"].get<std::string>());
+        INFO(j["id"].get<std::string>() << ": " << j["reply"].get<std::string>());
+        CHECK(exit_for(*stage, j["reply"].get<std::string>()) == j["sysexit"].get<int>());
+        ++rows;
+    }
+    CHECK(rows >= 100);
+}
+
+// Cases written from RFC 3463, RFC 4954, RFC 3207, RFC 5321 and providers'
+// documentation, in wordings that the sample above does not hold.
+TEST_CASE("classification works by structure for replies not in the sample") {
+    struct Case {
+        Stage stage;
+        const char* reply;
+        int code;
+    };
+    const Case cases[] = {
+        // RFC 4954 section 6
+        {Stage::auth, "535 5.7.8 Credentials invalid", 77},
+        {Stage::auth, "534 5.7.9 Authentication mechanism is too weak", 77},
+        {Stage::auth, "454 4.7.0 Temporary authentication failure", 75},
+        {Stage::auth, "538 5.7.11 Encryption required for requested authentication mechanism", 78},
+        {Stage::mail, "530 5.7.0 Authentication required", 77},
+        {Stage::auth, "500 5.5.6 Authentication Exchange line is too long", 76},
+        // RFC 3207
+        {Stage::mail, "530 5.7.0 Must issue a STARTTLS command first", 78},
+        {Stage::starttls, "454 4.7.0 TLS not available due to temporary reason", 75},
+        {Stage::starttls, "501 5.5.4 Syntax error (no parameters allowed)", 76},
+        // RFC 3463 subjects, in other words than the sample's
+        {Stage::rcpt, "550 5.1.1 Mailbox does not exist here", 67},
+        {Stage::rcpt, "553 5.1.3 Bad destination mailbox address syntax", 65},
+        {Stage::rcpt, "550 5.1.2 Bad destination system address", 68},
+        {Stage::rcpt, "450 4.2.1 Mailbox disabled, not accepting messages for now", 75},
+        {Stage::rcpt, "552 5.2.2 Mailbox full", 69},
+        {Stage::end_of_data, "552 5.3.4 Message too big for system", 65},
+        {Stage::end_of_data, "554 5.6.0 Other or undefined media error", 65},
+        {Stage::end_of_data, "451 4.3.0 Local error in processing", 75},
+        {Stage::end_of_data, "554 5.7.1 Message refused by policy", 69},
+        {Stage::rcpt, "554 5.7.1 Relay access denied", 77},
+        {Stage::rcpt, "550 5.7.1 Sender not allowed to send as this address", 77},
+        {Stage::end_of_data, "550 5.7.25 Reverse DNS validation failed", 69},
+        {Stage::rcpt, "450 4.2.0 Greylisted, please try again in 300 seconds", 75},
+        {Stage::rcpt, "451 4.7.1 Greylisting in action, please come back later", 75},
+        // RFC 5321 codes without enhanced status codes
+        {Stage::greeting, "554 No SMTP service here", 69},
+        {Stage::data, "503 Bad sequence of commands", 76},
+        {Stage::rcpt, "550 Requested action not taken: mailbox unavailable", 69},
+        {Stage::end_of_data, "552 Requested mail action aborted: exceeded storage allocation", 65},
+        {Stage::end_of_data, "451 Requested action aborted: local error in processing", 75},
+        {Stage::rcpt, "550 No such user here", 67},
+        // Providers
+        {Stage::auth, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
+                      "for the Tenant.", 77},
+        {Stage::mail, "451 5.7.3 STARTTLS is required to send mail", 78},
+        {Stage::end_of_data, "550 5.4.5 Daily user sending quota exceeded.", 75},
+        {Stage::rcpt, "421 4.7.0 Too many connections, try again later", 75},
+        {Stage::mail, "553 5.7.1 Sender address rejected: not owned by user ops@example.com", 77},
+        {Stage::end_of_data, "554 5.7.1 Message rejected: Email address is not verified.", 77},
+        {Stage::mail, "550 5.7.1 Your IP is listed at zen.spamhaus.org", 69},
+        {Stage::ehlo, "501 5.5.2 Helo command rejected: need fully-qualified hostname", 78},
+    };
+    for (const auto& c : cases) {
+        INFO(c.reply);
+        CHECK(exit_for(c.stage, c.reply) == c.code);
+    }
+}
+
+TEST_CASE("the exit-code table") {
+    CHECK(static_cast<int>(exit_code_for(Class::auth, true)) == 77);
+    CHECK(static_cast<int>(exit_code_for(Class::tls, true)) == 78);
+    CHECK(static_cast<int>(exit_code_for(Class::recipient, false)) == 67);
+    CHECK(static_cast<int>(exit_code_for(Class::recipient, true)) == 75);
+    CHECK(static_cast<int>(exit_code_for(Class::policy, false)) == 69);
+    CHECK(static_cast<int>(exit_code_for(Class::dns, false)) == 68);
+    CHECK(static_cast<int>(exit_code_for(Class::network, false)) == 75);
+    CHECK(static_cast<int>(exit_code_for(Class::usage, false)) == 64);
+    CHECK(static_cast<int>(exit_code_for(Class::noinput, false)) == 66);
+    CHECK(static_cast<int>(exit_code_for(Class::io, false)) == 74);
+    CHECK(static_cast<int>(exit_code_for(Class::software, false)) == 70);
+    CHECK(static_cast<int>(exit_code_for(Class::protocol, false)) == 76);
+}
+
+TEST_CASE("hints speak about this run's settings") {
+    Context ctx;
+    ctx.host = "smtp.gmail.com";
+    ctx.port = 587;
+    ctx.tls_mode = config::TlsMode::starttls;
+
+    SECTION("auth required without credentials") {
+        auto d = diagnose(Stage::mail, reply("530 5.7.0 Authentication Required."), NetError::none, ctx);
+        CHECK(d.exit_code == ExitCode::noperm);
+        CHECK(d.summary == "the server requires a login, and none is configured");
+        CHECK(any_hint(d, "--user"));
+    }
+    SECTION("auth required although credentials were configured but not sent") {
+        ctx.credentials_configured = true;
+        ctx.user = "me@gmail.com";
+        ctx.tls_active = false;
+        auto d = diagnose(Stage::mail, reply("530 5.7.0 Authentication Required."), NetError::none, ctx);
+        CHECK(d.summary.find("credentials were not sent") != std::string::npos);
+        CHECK(any_hint(d, "after TLS"));
+    }
+    SECTION("Gmail app password") {
+        ctx.credentials_configured = ctx.auth_sent = true;
+        ctx.user = "me@gmail.com";
+        auto d = diagnose(Stage::auth,
+                          reply("534-5.7.9 Application-specific password required.\n534 5.7.9 "
+                                "https://support.google.com/mail/?p=InvalidSecondFactor"),
+                          NetError::none, ctx);
+        CHECK(d.exit_code == ExitCode::noperm);
+        CHECK(d.summary.find("app password") != std::string::npos);
+        CHECK(any_hint(d, "support.google.com/accounts/answer/185833"));
+    }
+    SECTION("Microsoft 365 SMTP AUTH disabled") {
+        ctx.host = "smtp.office365.com";
+        ctx.credentials_configured = ctx.auth_sent = true;
+        auto d = diagnose(Stage::auth,
+                          reply("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication "
+                                "is disabled for the Tenant."),
+                          NetError::none, ctx);
+        CHECK(d.summary.find("SMTP AUTH is disabled") != std::string::npos);
+        CHECK(any_hint(d, "OAuth2"));
+    }
+    SECTION("too big, with the server's SIZE limit") {
+        ctx.capabilities.size = 35882577;
+        ctx.message_size = 40000000;
+        auto d = diagnose(Stage::end_of_data, reply("552 5.3.4 Message size exceeds fixed limit"),
+                          NetError::none, ctx);
+        CHECK(d.exit_code == ExitCode::dataerr);
+        CHECK(any_hint(d, "35882577 bytes"));
+        CHECK(any_hint(d, "40000000 bytes"));
+    }
+    SECTION("TLS to a plain port, and plain to port 465") {
+        ctx.tls_mode = config::TlsMode::implicit;
+        auto d = diagnose(Stage::tls, std::nullopt, NetError::tls_wrong_version, ctx);
+        CHECK(d.exit_code == ExitCode::config);
+        CHECK(any_hint(d, "--tls starttls"));
+        ctx.tls_mode = config::TlsMode::starttls;
+        ctx.port = 465;
+        d = diagnose(Stage::greeting, std::nullopt, NetError::timeout, ctx);
+        CHECK(d.exit_code == ExitCode::config);
+        CHECK(d.summary.find("port 465 expects TLS") != std::string::npos);
+        CHECK(any_hint(d, "--tls implicit"));
+    }
+    SECTION("network failures are temporary and name the stage") {
+        ctx.timeout_seconds = 30;
+        auto d = diagnose(Stage::rcpt, std::nullopt, NetError::timeout, ctx);
+        CHECK(d.exit_code == ExitCode::tempfail);
+        CHECK(d.summary.find("stage rcpt") != std::string::npos);
+        d = diagnose(Stage::connect, std::nullopt, NetError::refused, ctx);
+        CHECK(d.exit_code == ExitCode::tempfail);
+        d = diagnose(Stage::resolve, std::nullopt, NetError::resolve, ctx);
+        CHECK(d.exit_code == ExitCode::nohost);
+    }
+}
+
+TEST_CASE("a partial delivery is judged by its worst rejected recipient") {
+    transport::Outcome out;
+    out.status = transport::Outcome::Status::partial;
+    out.recipients = {{"a@x.org", true, reply("250 ok")},
+                      {"b@x.org", false, reply("450 4.2.0 greylisted")},
+                      {"c@x.org", false, reply("550 5.1.1 user unknown")}};
+    auto d = diagnose_outcome(out, Context{});
+    CHECK(d.exit_code == ExitCode::nouser);
+    CHECK(d.summary.find("<c@x.org>") != std::string::npos);
+    out.recipients.pop_back();
+    d = diagnose_outcome(out, Context{});
+    CHECK(d.exit_code == ExitCode::tempfail);
+}
+
+TEST_CASE("an unconfirmed send is temporary and says the message may have arrived") {
+    transport::Outcome out;
+    out.status = transport::Outcome::Status::unconfirmed;
+    auto d = diagnose_outcome(out, Context{});
+    CHECK(d.exit_code == ExitCode::tempfail);
+    CHECK(d.summary.find("may or may not") != std::string::npos);
+}
+
+TEST_CASE("explain reads errors from other tools") {
+    SECTION(".NET's 5.5.1 text mentions the credentials and STARTTLS on 587") {
+        auto ex = explain("System.Net.Mail.SmtpException: The SMTP server requires a secure "
+                          "connection or the client was not authenticated. The server response "
+                          "was: 5.5.1 Authentication Required",
+                          std::nullopt, "");
+        REQUIRE(ex.understood);
+        CHECK(ex.tool == "dotnet");
+        CHECK(ex.diagnosis.exit_code == ExitCode::noperm);
+        CHECK(ex.diagnosis.reply->code == 530);
+        CHECK(ex.diagnosis.reply->enhanced == "5.5.1");
+        CHECK(any_hint(ex.diagnosis, "UseDefaultCredentials = false"));
+        CHECK(any_hint(ex.diagnosis, "587"));
+        CHECK(any_hint(ex.diagnosis, "TLS"));
+    }
+    SECTION("Python's smtplib") {
+        auto ex = explain("smtplib.SMTPAuthenticationError: (535, b'5.7.8 Username and Password not "
+                          "accepted. Learn more at\\n5.7.8  https://support.google.com/mail/?p="
+                          "BadCredentials a1-2 - gsmtp')",
+                          std::nullopt, "smtp.gmail.com");
+        REQUIRE(ex.understood);
+        CHECK(ex.tool == "python");
+        CHECK(ex.diagnosis.stage == Stage::auth);
+        CHECK(ex.diagnosis.reply->lines.size() == 2);
+        CHECK(ex.diagnosis.exit_code == ExitCode::noperm);
+        CHECK(any_hint(ex.diagnosis, "app password"));
+    }
+    SECTION("msmtp, curl and a raw multi-line reply") {
+        auto ex = explain("msmtp: envelope from address me@example.com not accepted by the server\n"
+                          "msmtp: server message: 530 5.7.57 Client not authenticated to send mail.",
+                          std::nullopt, "");
+        REQUIRE(ex.understood);
+        CHECK(ex.tool == "msmtp");
+        CHECK(ex.diagnosis.stage == Stage::mail);
+        CHECK(ex.diagnosis.exit_code == ExitCode::noperm);
+        ex = explain("curl: (55) MAIL failed: 530", std::nullopt, "");
+        REQUIRE(ex.understood);
+        CHECK(ex.tool == "curl");
+        CHECK(ex.diagnosis.stage == Stage::mail);
+        ex = explain("curl: (67) Login denied", std::nullopt, "");
+        REQUIRE(ex.understood);
+        CHECK(ex.diagnosis.stage == Stage::auth);
+        ex = explain("550-5.1.1 The email account that you tried to reach does not exist.\n"
+                     "550 5.1.1 https://support.google.com/mail/?p=NoSuchUser",
+                     std::nullopt, "");
+        REQUIRE(ex.understood);
+        CHECK(ex.diagnosis.exit_code == ExitCode::nouser);
+        CHECK(ex.diagnosis.reply->lines.size() == 2);
+    }
+    SECTION("PowerShell and a TLS mismatch") {
+        auto ex = explain("Send-MailMessage : The SMTP server requires a secure connection or the "
+                          "client was not authenticated. The server response was: 5.7.0 Must "
+                          "issue a STARTTLS command first",
+                          std::nullopt, "");
+        REQUIRE(ex.understood);
+        CHECK(ex.tool == "powershell");
+        CHECK(ex.diagnosis.exit_code == ExitCode::config);
+        ex = explain("error:0A00010B:SSL routines::wrong version number", std::nullopt, "");
+        REQUIRE(ex.understood);
+        CHECK(ex.diagnosis.exit_code == ExitCode::config);
+    }
+    SECTION("nothing readable") {
+        CHECK_FALSE(explain("it does not work", std::nullopt, "").understood);
+    }
+}
+
+TEST_CASE("providers are known by host name") {
+    CHECK(provider_for_host("smtp.gmail.com") == "gmail");
+    CHECK(provider_for_host("smtp-relay.gmail.com") == "google-workspace-relay");
+    CHECK(provider_for_host("smtp.office365.com") == "office365");
+    CHECK(provider_for_host("smtp-mail.outlook.com") == "outlook");
+    CHECK(provider_for_host("email-smtp.eu-west-1.amazonaws.com") == "ses");
+    CHECK(provider_for_host("smtp.eu.mailgun.org") == "mailgun");
+    CHECK(provider_for_host("notgmail.com") == "");
+    CHECK(provider_for_host("mail.example.com") == "");
+}

@@ -1,0 +1,262 @@
+#include "message/address.hpp"
+#include "message/body_source.hpp"
+#include "message/compose.hpp"
+#include "message/headers.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+
+using namespace smtpsend;
+using namespace smtpsend::message;
+
+namespace {
+
+std::string write_temp(const std::string& content) {
+    std::string path = std::string(std::getenv("TMPDIR")) + "/msg-" + std::to_string(std::rand());
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+}
+
+config::Settings sender(const std::string& from = "Ops <ops@example.com>") {
+    config::Settings s;
+    s.from.assign(from, config::Origin::flag("--from"));
+    return s;
+}
+
+std::string wire(PreparedMessage& m) {
+    auto text = read_all(*m.source);
+    REQUIRE(text);
+    return *text;
+}
+
+} // namespace
+
+TEST_CASE("addresses parse with and without display names") {
+    auto a = parse_address("Jane Doe <jane@example.com>");
+    REQUIRE(a);
+    CHECK(a->addr_spec == "jane@example.com");
+    CHECK(a->display_name == "Jane Doe");
+    CHECK(a->to_header() == "Jane Doe <jane@example.com>");
+    a = parse_address("\"Doe, Jane\" <jane@example.com>");
+    REQUIRE(a);
+    CHECK(a->display_name == "Doe, Jane");
+    CHECK(a->to_header() == "\"Doe, Jane\" <jane@example.com>");
+    a = parse_address("jane@example.com (Jane)");
+    REQUIRE(a);
+    CHECK(a->addr_spec == "jane@example.com");
+    a = parse_address("Jörg <j@example.com>");
+    REQUIRE(a);
+    CHECK(a->to_header() == "=?UTF-8?B?SsO2cmc=?= <j@example.com>");
+    a = parse_address("\"quoted local\"@example.com");
+    CHECK(a);
+    CHECK(parse_address("user@[192.0.2.1]"));
+}
+
+TEST_CASE("invalid addresses are rejected before anything reaches the server") {
+    for (const char* bad : {"", "no-at-sign", "a@", "@example.com", "a..b@example.com",
+                            ".a@example.com", "a@-x.example", "a@exa mple.com",
+                            "a@example.com>\r\nRSET", "a@example.com\nRCPT TO:<b@x.com>",
+                            "Name <a@example.com", "a b@example.com"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_address(bad));
+    }
+}
+
+TEST_CASE("address lists split on commas outside quotes and take groups") {
+    auto l = parse_address_list("a@x.org, \"Doe, J\" <j@x.org>, team: b@x.org, c@x.org;, d@x.org");
+    REQUIRE(l);
+    REQUIRE(l->size() == 5);
+    CHECK((*l)[1].addr_spec == "j@x.org");
+    CHECK((*l)[2].addr_spec == "b@x.org");
+    CHECK((*l)[4].addr_spec == "d@x.org");
+    auto empty = parse_address_list("undisclosed-recipients:;");
+    REQUIRE(empty);
+    CHECK(empty->empty());
+}
+
+TEST_CASE("RFC 2047 words round-trip and stay within 75 characters") {
+    CHECK(encode_word("plain") == "plain");
+    std::string long_text;
+    for (int i = 0; i < 40; ++i)
+        long_text += "ü€";
+    std::string enc = encode_word(long_text);
+    size_t start = 0;
+    while (start < enc.size()) {
+        size_t end = enc.find("\r\n ", start);
+        std::string word = enc.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        CHECK(word.size() <= 75);
+        start = end == std::string::npos ? enc.size() : end + 3;
+    }
+    CHECK(decode_words(enc) == long_text);
+    CHECK(decode_words("=?utf-8?q?caf=C3=A9_au_lait?=") == "café au lait");
+}
+
+TEST_CASE("quoted-printable keeps lines short and encodes what it must") {
+    std::string out;
+    BodyEncoder qp(BodyEncoding::quoted_printable);
+    std::string in = std::string(200, 'a') + "\nend with space \ncafé = ok\tx\t\n";
+    qp.feed(in, out);
+    qp.finish(out);
+    size_t pos = 0;
+    while (pos < out.size()) {
+        size_t eol = out.find("\r\n", pos);
+        REQUIRE(eol != std::string::npos);
+        CHECK(eol - pos <= 76);
+        pos = eol + 2;
+    }
+    CHECK(out.find("end with space=20\r\n") != std::string::npos);
+    CHECK(out.find("caf=C3=A9 =3D ok\tx=09\r\n") != std::string::npos);
+    CHECK(out.find('\n') == out.find("\r\n") + 1);
+}
+
+TEST_CASE("CRLF normalisation handles LF, CR and chunk boundaries") {
+    std::string out;
+    BodyEncoder crlf(BodyEncoding::crlf);
+    crlf.feed("a\nb\r", out);
+    crlf.feed("\nc\rd\r\n", out);
+    crlf.finish(out);
+    CHECK(out == "a\r\nb\r\nc\r\nd\r\n");
+}
+
+TEST_CASE("composing from flags builds the headers and hides Bcc") {
+    MessageRequest req;
+    req.subject = "Build ☃ failed";
+    req.to = {"dev@example.com, qa@example.com"};
+    req.cc = {"Lead <lead@example.com>"};
+    req.bcc = {"audit@example.com"};
+    req.reply_to = {"noreply@example.com"};
+    req.headers = {"X-Build: 42", "Message-ID: <fixed@example.com>"};
+    req.body_file = write_temp("line one\nline two\n");
+    auto m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE(m);
+    CHECK(m->envelope.from == "ops@example.com");
+    CHECK(m->envelope.recipients ==
+          std::vector<std::string>{"dev@example.com", "qa@example.com", "lead@example.com",
+                                   "audit@example.com"});
+    CHECK(m->message_id == "<fixed@example.com>");
+    std::string text = wire(*m);
+    CHECK(text.find("From: Ops <ops@example.com>\r\n") != std::string::npos);
+    CHECK(text.find("To: dev@example.com, qa@example.com\r\n") != std::string::npos);
+    CHECK(text.find("Cc: Lead <lead@example.com>\r\n") != std::string::npos);
+    CHECK(text.find("Reply-To: noreply@example.com\r\n") != std::string::npos);
+    CHECK(text.find("Subject: =?UTF-8?B?") != std::string::npos);
+    CHECK(text.find("X-Build: 42\r\n") != std::string::npos);
+    CHECK(text.find("Message-ID: <fixed@example.com>\r\n") != std::string::npos);
+    CHECK(text.find("Date: ") == 0);
+    CHECK(text.find("Bcc") == std::string::npos);
+    CHECK(text.find("audit@") == std::string::npos);
+    CHECK(text.find("Content-Transfer-Encoding: 7bit\r\n\r\nline one\r\nline two\r\n") !=
+          std::string::npos);
+}
+
+TEST_CASE("8-bit bodies and long lines go quoted-printable") {
+    MessageRequest req;
+    req.to = {"dev@example.com"};
+    req.body_file = write_temp("Grüße\n");
+    auto m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE(m);
+    std::string text = wire(*m);
+    CHECK(text.find("Content-Transfer-Encoding: quoted-printable") != std::string::npos);
+    CHECK(text.find("Gr=C3=BC=C3=9Fe\r\n") != std::string::npos);
+
+    req.body_file = write_temp(std::string(2000, 'x') + "\n");
+    m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE(m);
+    CHECK(wire(*m).find("quoted-printable") != std::string::npos);
+}
+
+TEST_CASE("header injection from flags is refused") {
+    MessageRequest req;
+    req.to = {"dev@example.com"};
+    req.body_file = write_temp("x");
+    req.subject = "hi\r\nBcc: victim@example.com";
+    auto m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "input");
+    req.subject = "ok";
+    req.headers = {"X-A: b\nX-Evil: 1"};
+    m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "input");
+    req.headers = {"Bcc: x@example.com"};
+    m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "usage");
+}
+
+TEST_CASE("no recipients and no sender are distinct errors") {
+    MessageRequest req;
+    req.body_file = write_temp("x");
+    auto m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "usage");
+    req.to = {"dev@example.com"};
+    m = prepare_message(req, config::Settings{}, ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "config");
+    req.body_file = "/nonexistent/body";
+    m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "noinput");
+}
+
+TEST_CASE("-t reads recipients from the headers and strips Bcc") {
+    MessageRequest req;
+    req.extract_recipients = true;
+    req.body_file = write_temp("From: Cron <cron@example.com>\n"
+                               "To: root@example.com\n"
+                               "Subject: report\n"
+                               "Bcc: hidden@example.com,\n"
+                               " second-hidden@example.com\n"
+                               "Resent-To: resent@example.com\n"
+                               "\n"
+                               "body\n.\n");
+    auto m = prepare_message(req, config::Settings{}, ComposeContext{});
+    REQUIRE(m);
+    CHECK(m->envelope.from == "cron@example.com");
+    CHECK(m->envelope.recipients ==
+          std::vector<std::string>{"root@example.com", "hidden@example.com",
+                                   "second-hidden@example.com", "resent@example.com"});
+    std::string text = wire(*m);
+    CHECK(text.find("hidden") == std::string::npos);
+    CHECK(text.find("Message-ID: <") != std::string::npos);
+    CHECK(text.find("Date: ") != std::string::npos);
+    CHECK(text.find("From: Cron <cron@example.com>\r\nTo: root@example.com\r\n") == 0);
+    CHECK(text.find("\r\n\r\nbody\r\n.\r\n") != std::string::npos);
+}
+
+TEST_CASE("-t keeps an existing Message-ID and adds From from the settings") {
+    MessageRequest req;
+    req.extract_recipients = true;
+    req.body_file = write_temp("To: a@example.com\nMessage-ID: <given@example.com>\n\nx\n");
+    auto m = prepare_message(req, sender("robot@example.com"), ComposeContext{});
+    REQUIRE(m);
+    CHECK(m->message_id == "<given@example.com>");
+    std::string text = wire(*m);
+    CHECK(text.find("From: robot@example.com\r\n") != std::string::npos);
+}
+
+TEST_CASE("-t refuses input that is not a message") {
+    MessageRequest req;
+    req.extract_recipients = true;
+    req.body_file = write_temp("just a line of text\n");
+    auto m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "input");
+    req.body_file = write_temp(std::string("To: a@example.com\n\nnul\0here\n", 27));
+    m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().message.find("NUL") != std::string::npos);
+}
+
+TEST_CASE("a source rewinds to the first byte") {
+    MessageRequest req;
+    req.to = {"dev@example.com"};
+    req.body_file = write_temp("once\n");
+    auto m = prepare_message(req, sender(), ComposeContext{});
+    REQUIRE(m);
+    std::string first = wire(*m);
+    m->source->rewind();
+    CHECK(wire(*m) == first);
+}
