@@ -97,6 +97,9 @@ ReplyClass classify_reply(Stage stage, const Reply& reply) {
     // A. TLS must come first: no retry and no login fixes it.
     if (says_tls_required(t) || (e.cls && e.is(7, 11)))
         return {Class::tls, false};
+    // A2. A permanent refusal of STARTTLS: no safe way to send to this port.
+    if (stage == Stage::starttls && code >= 530)
+        return {Class::tls, false};
     // B. 421: the server is closing the channel; later may work.
     if (code == 421)
         return {says_rate_limit(t) ? Class::rate : Class::temporary, true};
@@ -118,6 +121,8 @@ ReplyClass classify_reply(Stage stage, const Reply& reply) {
         return {Class::quota, four};
     if (says_rate_limit(t))
         return {Class::rate, true};
+    if (four && says_temporary(t))
+        return {Class::temporary, true}; // greylisting and friends
     // E. Enhanced codes that say exactly what happened.
     if (e.cls) {
         if (e.is(7, 27))

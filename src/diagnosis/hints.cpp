@@ -147,7 +147,11 @@ void describe_reply(Diagnosis& d, const Context& c, const Reply& r) {
     const std::string& e = r.enhanced;
     switch (d.cls) {
     case Class::tls:
-        if (has(t, "encryption required") || e == "5.7.11") {
+        if (d.stage == Stage::starttls) {
+            d.summary = "the server refused STARTTLS; nothing was sent";
+            add(d, "if the port expects TLS from the first byte (465), use smtps://HOST:465 or "
+                   "--tls implicit; otherwise ask the server's admin to enable TLS");
+        } else if (has(t, "encryption required") || e == "5.7.11") {
             d.summary = "the server requires TLS for this login mechanism";
             add(d, "use STARTTLS (smtp://HOST:587) or smtps://HOST:465 so AUTH runs encrypted");
         } else if (has(t, "when not advertised")) {
@@ -287,6 +291,11 @@ void describe_reply(Diagnosis& d, const Context& c, const Reply& r) {
         d.summary = "the server refused";
         break;
     }
+    if (d.temporary && d.cls != Class::temporary && d.cls != Class::rate)
+        d.hints.insert(d.hints.begin(), "the server says this is temporary (" +
+                                            std::to_string(r.code) + "): retry later");
+    if (d.hints.size() > 3)
+        d.hints.resize(3);
     tool_hints(d, c);
 }
 

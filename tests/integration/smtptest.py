@@ -246,8 +246,12 @@ class Responder:
         if isinstance(reply, str) and reply.startswith("SLEEP:"):
             time.sleep(float(reply.split(":", 1)[1]))
             return True
-        lines = reply if isinstance(reply, list) else [reply]
-        conn.sendall(("".join(l + "\r\n" for l in lines)).encode())
+        if isinstance(reply, list):
+            if any(isinstance(l, bytes) or l in ("CLOSE", "HANG") for l in reply):
+                return all(self._send(conn, l) for l in reply)
+            conn.sendall(("".join(l + "\r\n" for l in reply)).encode())
+            return True
+        conn.sendall((reply + "\r\n").encode())
         return True
 
     def _readline(self, f):
