@@ -54,22 +54,22 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     }
 
     auto& m = inv.message;
-    app.add_option("-s,--subject", m.subject, "The subject")->group("Message");
+    app.add_option("-s,--subject", m.subject, "The subject")->type_name("TEXT")->group("Message");
     app.add_option("--to", m.to, "A recipient shown in To: (repeatable; comma lists allowed)")
-        ->allow_extra_args(false)
+        ->type_name("ADDRESS")->allow_extra_args(false)
         ->group("Message");
-    app.add_option("--cc", m.cc, "A recipient shown in Cc: (repeatable)")->allow_extra_args(false)
+    app.add_option("--cc", m.cc, "A recipient shown in Cc: (repeatable)")->type_name("ADDRESS")->allow_extra_args(false)
         ->group("Message");
     app.add_option("--bcc", m.bcc, "A hidden recipient (repeatable); never shown in the message")
-        ->allow_extra_args(false)
+        ->type_name("ADDRESS")->allow_extra_args(false)
         ->group("Message");
-    app.add_option("--reply-to", m.reply_to, "Where replies go (repeatable)")->allow_extra_args(false)
+    app.add_option("--reply-to", m.reply_to, "Where replies go (repeatable)")->type_name("ADDRESS")->allow_extra_args(false)
         ->group("Message");
     app.add_option("-H,--header", m.headers, "Add a header \"Name: value\" (repeatable)")
-        ->allow_extra_args(false)
+        ->type_name("NAME: VALUE")->allow_extra_args(false)
         ->group("Message");
     app.add_option("--body-file", m.body_file, "Read the body from FILE instead of stdin")
-        ->group("Message");
+        ->type_name("FILE")->group("Message");
     app.add_flag("-t,--read-recipients", m.extract_recipients,
                  "Stdin is a complete message: take the recipients from To, Cc and Bcc")
         ->group("Message");
@@ -82,7 +82,7 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
         ->group("Output");
 
     std::vector<std::string> recipients;
-    app.add_option("recipients", recipients, "Recipients (shown in To:)");
+    app.add_option("recipients", recipients, "Recipients (shown in To:)")->type_name("ADDRESS");
 
     auto* explain = app.add_subcommand("explain", "Diagnose an error text from any mail tool");
     explain->add_option("--stage", inv.explain_stage,
