@@ -3,6 +3,7 @@
 #include "app/report.hpp"
 #include "cli/cli.hpp"
 #include "config/keys.hpp"
+#include "config/load.hpp"
 #include "config/secrets.hpp"
 #include "config/server_url.hpp"
 #include "diagnosis/explain.hpp"
@@ -124,17 +125,101 @@ void print_dry_run(std::ostream& out, const message::Envelope& env, const std::s
         out << "\n";
 }
 
-int run_send(const cli::Invocation& inv, Io& io) {
-    // Settings: built-in defaults < environment < flags.
-    config::Settings settings;
-    if (auto st = config::apply_environment(settings, io.env); !st)
-        return fail_local(inv, io, st.error());
-    for (const auto& [key, value] : inv.settings) {
-        const auto* info = config::find_key(key);
-        if (auto st = info->assign(settings, value, config::Origin::flag(config::flag_name(key))); !st)
-            return fail_local(inv, io, util::make_error(config::flag_name(key) + ": " + st.error().message,
-                                                        "", "usage"));
+util::Result<config::Loaded> load(const cli::Invocation& inv, Io& io) {
+    config::LayerInputs in;
+    in.env = &io.env;
+    in.flags = inv.settings;
+    in.config_flag = inv.config_path;
+    in.profile_flag = inv.profile;
+    in.system_dir = SMTPSEND_SYSCONFDIR;
+    return config::load_settings(in);
+}
+
+// Masks secrets for display: never the value, only that it is set.
+std::string shown_value(const config::KeyInfo& key, const config::Settings& s) {
+    std::string v = key.text(s);
+    if (key.secret && !v.empty())
+        return "********";
+    return v;
+}
+
+int run_config_show(const cli::Invocation& inv, Io& io) {
+    auto loaded = load(inv, io);
+    if (!loaded)
+        return fail_local(inv, io, loaded.error());
+    const auto& s = loaded->settings;
+    if (inv.json) {
+        nlohmann::json j;
+        j["profile"] = loaded->profile.empty() ? nlohmann::json() : nlohmann::json(loaded->profile);
+        j["profile_origin"] = loaded->profile_origin;
+        j["files"] = nlohmann::json::array();
+        for (const auto& f : loaded->files)
+            j["files"].push_back(f.path);
+        for (const auto& key : config::keys())
+            j["settings"][std::string(key.name)] = {{"value", shown_value(key, s)},
+                                                    {"origin", key.origin(s).describe()},
+                                                    {"set", key.is_set(s)}};
+        io.out << j.dump(2) << "\n";
+        return 0;
     }
+    io.out << "profile = " << (loaded->profile.empty() ? "(none)" : loaded->profile);
+    if (!loaded->profile_origin.empty())
+        io.out << "  (" << loaded->profile_origin << ")";
+    io.out << "\n";
+    size_t width = 0;
+    for (const auto& key : config::keys())
+        width = std::max(width, key.name.size());
+    for (const auto& key : config::keys()) {
+        std::string v = shown_value(key, s);
+        io.out << std::string(key.name) << std::string(width - key.name.size(), ' ') << " = "
+               << (v.empty() ? "(unset)" : v) << "  (" << key.origin(s).describe() << ")\n";
+    }
+    return 0;
+}
+
+int run_config_profiles(const cli::Invocation& inv, Io& io) {
+    auto loaded = load(inv, io);
+    if (!loaded)
+        return fail_local(inv, io, loaded.error());
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& f : loaded->files)
+        for (const auto& [name, section] : f.profiles) {
+            std::string inherits;
+            for (const auto& e : section.entries)
+                if (e.key == "inherit")
+                    inherits = e.value;
+            list.push_back({{"name", name},
+                            {"file", f.path},
+                            {"line", section.line},
+                            {"inherit", inherits},
+                            {"selected", name == loaded->profile}});
+        }
+    if (inv.json) {
+        io.out << list.dump(2) << "\n";
+        return 0;
+    }
+    if (list.empty()) {
+        io.out << "no profiles";
+        if (loaded->files.empty())
+            io.out << " (no settings file found; see docs/configuration.md)";
+        io.out << "\n";
+    }
+    for (const auto& p : list) {
+        io.out << (p["selected"].get<bool>() ? "* " : "  ") << p["name"].get<std::string>() << "  ("
+               << p["file"].get<std::string>() << ":" << p["line"].get<int>() << ")";
+        if (!p["inherit"].get<std::string>().empty())
+            io.out << "  inherits " << p["inherit"].get<std::string>();
+        io.out << "\n";
+    }
+    return 0;
+}
+
+int run_send(const cli::Invocation& inv, Io& io) {
+    // Settings: defaults < system file < user file < profile < environment < flags.
+    auto loaded = load(inv, io);
+    if (!loaded)
+        return fail_local(inv, io, loaded.error());
+    const config::Settings& settings = loaded->settings;
 
     message::ComposeContext ctx;
     ctx.stdin_fd = io.stdin_fd;
@@ -186,6 +271,8 @@ int run_send(const cli::Invocation& inv, Io& io) {
     dctx.server_origin = settings.server.origin.describe();
     dctx.user = credentials->user;
     dctx.credentials_configured = outcome.credentials_configured;
+    dctx.auth_method = settings.auth.value;
+    dctx.profile = loaded->profile;
     dctx.auth_sent = outcome.auth_sent;
     dctx.tls_active = outcome.tls_active;
     dctx.capabilities = outcome.capabilities;
@@ -243,6 +330,10 @@ int run(int argc, const char* const* argv, Io io) {
             return 0;
         case cli::Command::explain:
             return run_explain(inv, io);
+        case cli::Command::config_show:
+            return run_config_show(inv, io);
+        case cli::Command::config_profiles:
+            return run_config_profiles(inv, io);
         case cli::Command::send:
             return run_send(inv, io);
         }

@@ -19,6 +19,13 @@ const char* footer =
     "  smtpsend -t [options] [RECIPIENT...] send a complete message read from stdin\n"
     "  smtpsend explain [--stage S] [--server HOST] [--json] TEXT...\n"
     "                                      diagnose an error text from any mail tool\n"
+    "  smtpsend config show [--profile NAME] [--json]\n"
+    "                                      every effective setting and where it came from\n"
+    "  smtpsend config profiles [--json]   the profiles found, and where\n"
+    "\n"
+    "Settings come from, later winning: /etc/smtpsend/config.{ini,json}, the user's\n"
+    "~/.config/smtpsend/config.{ini,json} (or --config FILE), the chosen profile in\n"
+    "those files, SMTPSEND_* variables, then flags.\n"
     "\n"
     "Every setting flag has an environment variable of the same name:\n"
     "--password-cmd is SMTPSEND_PASSWORD_CMD. The password itself is read from\n"
@@ -38,6 +45,14 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     app.set_help_flag("-h,--help", "Print this help and exit");
     bool version = false;
     app.add_flag("--version", version, "Print the version of smtpsend and libcurl");
+
+    app.add_option("--config", inv.config_path,
+                   "Read settings from FILE instead of the user's settings file [SMTPSEND_CONFIG]")
+        ->type_name("FILE")
+        ->group("Settings");
+    app.add_option("--profile", inv.profile, "Use the named profile [SMTPSEND_PROFILE]")
+        ->type_name("NAME")
+        ->group("Settings");
 
     // Settings: one flag per profile key, from the key table.
     std::map<std::string, std::string> values;
@@ -92,6 +107,16 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     explain->add_flag("--json", inv.json, "Print the diagnosis as JSON");
     explain->add_option("text", inv.explain_text, "The error text (else read from stdin)");
 
+    auto* config_cmd = app.add_subcommand("config", "Show the effective settings and profiles");
+    config_cmd->require_subcommand(1);
+    auto* show = config_cmd->add_subcommand("show", "Print every effective setting with its origin");
+    show->add_flag("--json", inv.json, "Print the settings as JSON");
+    show->fallthrough();
+    auto* profiles = config_cmd->add_subcommand("profiles", "List the profiles found and where");
+    profiles->add_flag("--json", inv.json, "Print the list as JSON");
+    profiles->fallthrough();
+    config_cmd->fallthrough();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -109,6 +134,10 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
         inv.command = Command::explain;
         return inv;
     }
+    if (show->parsed())
+        inv.command = Command::config_show;
+    else if (profiles->parsed())
+        inv.command = Command::config_profiles;
     for (auto& [opt, key] : setting_options)
         if (opt->count() > 0)
             inv.settings.emplace_back(key, values[key]);

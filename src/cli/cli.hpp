@@ -11,13 +11,15 @@
 
 namespace smtpsend::cli {
 
-enum class Command { send, explain, help, version };
+enum class Command { send, explain, config_show, config_profiles, help, version };
 
 struct Invocation {
     Command command = Command::send;
     std::string help_text;                    // for Command::help
     // Settings given as flags: (key, value), in command-line order.
     std::vector<std::pair<std::string, std::string>> settings;
+    std::string config_path;                  // --config FILE
+    std::string profile;                      // --profile NAME
     message::MessageRequest message;
     bool verbose = false;
     bool json = false;

@@ -55,7 +55,11 @@ template <auto Member> KeyInfo number_key(std::string_view name, std::string_vie
         (s.*Member).assign(n, o);
         return util::Ok{};
     };
-    k.text = [](const Settings& s) { return std::to_string((s.*Member).value); };
+    k.text = [](const Settings& s) {
+        // An unset number without a default (port) shows as unset, not as 0.
+        const auto& v = s.*Member;
+        return v.set || v.value != 0 ? std::to_string(v.value) : std::string();
+    };
     k.origin = [](const Settings& s) -> const Origin& { return (s.*Member).origin; };
     k.is_set = [](const Settings& s) { return (s.*Member).set; };
     return k;
@@ -66,6 +70,8 @@ std::vector<KeyInfo> make_keys() {
         text_key<&Settings::server>("server", "URL",
                                     "smtp://host[:port] (STARTTLS, port 587) or "
                                     "smtps://host[:port] (TLS from the first byte, port 465)"),
+        number_key<&Settings::port>("port", "PORT", "the server's port; overrides the one in the URL",
+                                    1, 65535),
         choice_key<&Settings::tls>("tls", "MODE",
                                    "starttls, implicit or none; overrides the URL's mode",
                                    {"starttls", "implicit", "none"}),
@@ -80,8 +86,15 @@ std::vector<KeyInfo> make_keys() {
         text_key<&Settings::password_env>("password_env", "NAME",
                                           "read the password from the environment variable NAME"),
         choice_key<&Settings::auth>("auth", "MECH",
-                                    "auto (PLAIN or LOGIN), plain, login or cram-md5",
-                                    {"auto", "plain", "login", "cram-md5"}),
+                                    "auto (PLAIN or LOGIN), plain, login, cram-md5, xoauth2 or "
+                                    "oauthbearer",
+                                    {"auto", "plain", "login", "cram-md5", "xoauth2", "oauthbearer"}),
+        text_key<&Settings::oauth2_token_cmd>("oauth2_token_cmd", "CMD",
+                                              "run CMD for a fresh OAuth2 access token (auth = "
+                                              "xoauth2 or oauthbearer)"),
+        text_key<&Settings::oauth2_token_env>("oauth2_token_env", "NAME",
+                                              "read the OAuth2 access token from the environment "
+                                              "variable NAME"),
         text_key<&Settings::from>("from", "ADDRESS", "the sender address (From and envelope)"),
         text_key<&Settings::cafile>("cafile", "FILE",
                                     "trust the CA certificates in FILE (PEM) instead of the system's"),

@@ -53,7 +53,57 @@ std::string password_source_key(const Settings& s) {
     return best_name;
 }
 
+bool uses_oauth2(const Settings& s) {
+    return s.auth.value == "xoauth2" || s.auth.value == "oauthbearer";
+}
+
+namespace {
+
+util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment& env) {
+    Credentials c;
+    c.oauth2 = true;
+    if (!s.user.set || s.user.value.empty())
+        return make_error("auth = " + s.auth.value + " (" + s.auth.origin.describe() +
+                              ") needs the account's address as user",
+                          "set --user (SMTPSEND_USER / `user`)", "config");
+    c.user = s.user.value;
+    std::string raw;
+    if (s.oauth2_token_cmd.set) {
+        c.source = "oauth2_token_cmd (" + s.oauth2_token_cmd.origin.describe() + ")";
+        auto out = util::run_command_output(s.oauth2_token_cmd.value,
+                                            std::chrono::seconds(s.timeout.value), 64 * 1024);
+        if (!out)
+            return make_error("the OAuth2 token command failed: " + out.error().message + " (" +
+                                  s.oauth2_token_cmd.origin.describe() + ")",
+                              "run the command by hand; it must print a fresh access token",
+                              "config");
+        raw = first_line(*out);
+        explicit_bzero(out->data(), out->size());
+    } else if (s.oauth2_token_env.set) {
+        c.source = "oauth2_token_env (" + s.oauth2_token_env.origin.describe() + ")";
+        auto v = env.get(s.oauth2_token_env.value);
+        if (!v)
+            return make_error("oauth2_token_env names $" + s.oauth2_token_env.value +
+                                  ", which is not set",
+                              "export " + s.oauth2_token_env.value + " or change oauth2_token_env",
+                              "config");
+        raw = first_line(*v);
+    } else {
+        return make_error("auth = " + s.auth.value + " needs a token source",
+                          "set --oauth2-token-cmd CMD or --oauth2-token-env NAME", "config");
+    }
+    if (raw.empty())
+        return make_error("the OAuth2 token from " + c.source + " is empty",
+                          "the command must print the access token on its first line", "config");
+    c.oauth2_token = Secret(std::move(raw));
+    return c;
+}
+
+} // namespace
+
 util::Result<Credentials> load_credentials(const Settings& s, const util::Environment& env) {
+    if (uses_oauth2(s))
+        return load_oauth2(s, env);
     Credentials c;
     if (!s.user.set || s.user.value.empty()) {
         if (has_password_source(s))

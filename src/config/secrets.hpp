@@ -29,16 +29,22 @@ class Secret {
 
 struct Credentials {
     std::string user;
-    Secret password;
-    std::string source; // "password_cmd (flag --password-cmd)" etc., never the secret
+    Secret password;      // for PLAIN, LOGIN, CRAM-MD5
+    Secret oauth2_token;  // for XOAUTH2 and OAUTHBEARER
+    bool oauth2 = false;
+    std::string source;   // "password_cmd (flag --password-cmd)" etc., never the secret
 };
+
+// True for auth = xoauth2 or oauthbearer.
+bool uses_oauth2(const Settings& settings);
 
 // Which password source is in force: the one from the latest layer; within
 // one layer password_cmd, then password_file, then password_env, then password.
 // Returns the key name, or "" when none is set.
 std::string password_source_key(const Settings& settings);
 
-// Reads the password when a user is configured. Returns empty credentials
+// Reads the password (or, for OAuth2, runs the token command) when a user is
+// configured. Returns empty credentials
 // (user "") when no user is set. Fails when a user is set without a
 // password source, or when the source cannot be read (a failing command is an
 // error, never an empty password).

@@ -99,6 +99,10 @@ util::Result<Endpoint> resolve_endpoint(const Settings& settings) {
         const auto& t = settings.tls.value;
         ep.mode = t == "implicit" ? TlsMode::implicit : t == "none" ? TlsMode::none : TlsMode::starttls;
     }
+    if (settings.port.set) {
+        ep.port = static_cast<int>(settings.port.value);
+        ep.port_given = true;
+    }
     if (!ep.port_given)
         ep.port = ep.mode == TlsMode::implicit ? 465 : 587;
     return ep;

@@ -43,13 +43,16 @@ enum class TlsMode { starttls, implicit, none };
 // hold (see keys.cpp for the table that names them).
 struct Settings {
     Value<std::string> server;        // smtp://host[:port] or smtps://host[:port]
+    Value<long> port;                 // overrides the URL's port
     Value<std::string> tls;           // "", "starttls", "implicit", "none" ("" = from the URL)
     Value<std::string> user;
     Value<std::string> password;      // secret; only from the environment or a profile
     Value<std::string> password_file;
     Value<std::string> password_cmd;
     Value<std::string> password_env;  // the name of a variable that holds the password
-    Value<std::string> auth{"auto"};  // auto, plain, login, cram-md5
+    Value<std::string> auth{"auto"};  // auto, plain, login, cram-md5, xoauth2, oauthbearer
+    Value<std::string> oauth2_token_cmd; // prints a fresh OAuth2 access token
+    Value<std::string> oauth2_token_env; // the name of a variable that holds the token
     Value<std::string> from;
     Value<std::string> cafile;
     Value<std::string> helo;

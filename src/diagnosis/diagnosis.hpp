@@ -21,6 +21,8 @@ struct Context {
     std::string server_origin;      // where `server` came from, e.g. "flag --server"
     std::string user;               // "" when no login is configured
     bool credentials_configured = false;
+    std::string auth_method;        // the `auth` setting: auto, plain, ..., xoauth2, oauthbearer
+    std::string profile;            // the profile in force, "" for none
     bool auth_sent = false;
     bool tls_active = false;
     transport::Capabilities capabilities;

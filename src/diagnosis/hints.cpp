@@ -34,6 +34,20 @@ void add(Diagnosis& d, std::string hint) {
         d.hints.push_back(std::move(hint));
 }
 
+bool oauth2(const Context& c) { return c.auth_method == "xoauth2" || c.auth_method == "oauthbearer"; }
+
+void describe_token_refused(Diagnosis& d, const Context& c) {
+    d.summary = "the OAuth2 token was rejected (expired or wrong scope)";
+    add(d, "check that oauth2_token_cmd prints a fresh access token for user \"" + c.user +
+               "\"; tokens expire after about an hour");
+    std::string provider = provider_for_host(c.host);
+    if (provider == "gmail")
+        add(d, "Gmail needs the scope https://mail.google.com/ (see docs/configuration.md)");
+    else if (provider == "office365" || provider == "outlook")
+        add(d, "Microsoft 365 needs the scope https://outlook.office.com/SMTP.Send and SMTP "
+               "AUTH enabled for the mailbox");
+}
+
 // What the provider says about logins, keyed on the reply.
 void provider_auth_hints(Diagnosis& d, const std::string& provider, const std::string& enhanced,
                          const std::string& t) {
@@ -113,8 +127,11 @@ void describe_tls_required(Diagnosis& d, const Context& c) {
 
 void describe_auth_required(Diagnosis& d, const Context& c) {
     if (!c.credentials_configured && c.tool.empty()) {
-        d.summary = "the server requires a login, and none is configured";
-        add(d, login_setup_hint);
+        d.summary = "the server requires a login, and none is configured" +
+                    (c.profile.empty() ? std::string() : " for profile \"" + c.profile + "\"");
+        add(d, c.profile.empty() ? std::string(login_setup_hint)
+                                 : "set `user` and `password_cmd` (or another password source) "
+                                   "in profile \"" + c.profile + "\"");
         return;
     }
     if (c.credentials_configured && !c.auth_sent) {
@@ -162,7 +179,9 @@ void describe_reply(Diagnosis& d, const Context& c, const Reply& r) {
         }
         break;
     case Class::auth:
-        if (d.stage == Stage::auth) {
+        if (d.stage == Stage::auth && oauth2(c)) {
+            describe_token_refused(d, c);
+        } else if (d.stage == Stage::auth) {
             if (e == "5.7.9" || has(t, "application-specific password")) {
                 d.summary = "the server wants an app password, not the account password";
             } else if (e == "5.7.14" || has(t, "web browser")) {
@@ -402,6 +421,15 @@ void describe_error(Diagnosis& d, NetError error, const Context& c) {
                             : "servers offer AUTH only after TLS: drop --tls none and use "
                               "smtp://HOST:587 or smtps://HOST:465");
         add(d, "if this server needs no login, remove `user` from the settings");
+        break;
+    case NetError::auth_refused:
+        d.cls = Class::auth;
+        if (oauth2(c))
+            describe_token_refused(d, c);
+        else {
+            d.summary = "the server refused the login";
+            add(d, "check `user` and the password source");
+        }
         break;
     case NetError::protocol:
         d.cls = Class::protocol;

@@ -84,6 +84,13 @@ void CurlTransport::set_auth(CURL* h) const {
     if (!has_login())
         return;
     curl_easy_setopt(h, CURLOPT_USERNAME, options_.credentials->user.c_str());
+    if (options_.credentials->oauth2) {
+        curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, options_.credentials->oauth2_token.reveal().c_str());
+        curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS,
+                         options_.auth == "oauthbearer" ? "AUTH=OAUTHBEARER" : "AUTH=XOAUTH2");
+        curl_easy_setopt(h, CURLOPT_SASL_IR, 1L);
+        return;
+    }
     curl_easy_setopt(h, CURLOPT_PASSWORD, options_.credentials->password.reveal().c_str());
     // Without a restriction, Debian's 7.88 tries GSSAPI first for user names
     // with '@' and does not fall back.
@@ -244,8 +251,11 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
             out.stage = Stage::auth;
         } else if (!reply_here && dlg.failing_reply() && dlg.failing_stage() == Stage::auth) {
             out.reply = dlg.failing_reply();
-        } else if (!reply_here && dlg.last_reply()) {
-            out.reply = dlg.last_reply(); // e.g. XOAUTH2's 334 error challenge
+        } else if (!reply_here) {
+            // e.g. XOAUTH2's "334 <base64 error>" challenge, after which libcurl closes.
+            out.reply = dlg.last_reply();
+            out.error = NetError::auth_refused;
+            out.stage = Stage::auth;
         }
         return;
     case CURLE_OPERATION_TIMEDOUT:

@@ -91,6 +91,7 @@ std::string net_error_name(NetError e) {
     case NetError::starttls_not_offered: return "starttls-not-offered";
     case NetError::no_auth_mechanism: return "no-auth-mechanism";
     case NetError::auth_not_offered: return "auth-not-offered";
+    case NetError::auth_refused: return "auth-refused";
     case NetError::protocol: return "protocol";
     case NetError::local: return "local";
     case NetError::other: return "other";

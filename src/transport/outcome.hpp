@@ -53,6 +53,7 @@ enum class NetError {
     starttls_not_offered, // smtp:// but the server has no STARTTLS
     no_auth_mechanism,    // AUTH offered, but no mechanism we may use
     auth_not_offered,     // credentials set, the server offered no AUTH: we stopped
+    auth_refused,         // the login failed without a 4xx/5xx reply (XOAUTH2's 334 error)
     protocol,             // the server's bytes are not SMTP
     local,                // reading the message failed here
     other,

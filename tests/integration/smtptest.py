@@ -6,6 +6,7 @@ Everything listens on 127.0.0.1 only. Each suite starts its servers and
 always stops them (tearDown), and on failure prints the transcript."""
 
 import asyncio
+import base64
 import datetime
 import json
 import os
@@ -105,12 +106,41 @@ class Certificates:
 # --- A real server: aiosmtpd ----------------------------------------------------
 
 class RecordingHandler:
-    """Keeps every message that arrived; rejects chosen recipients."""
+    """Keeps every message that arrived; rejects chosen recipients; checks
+    OAuth2 bearer tokens for XOAUTH2 and OAUTHBEARER (Gmail-style: a refused
+    XOAUTH2 token gets a 334 challenge with a JSON error, then 535)."""
 
-    def __init__(self, reject=None):
+    def __init__(self, reject=None, tokens=None):
         self.messages = []
         self.reject = reject or {}  # address -> reply
-        self.connections = 0
+        self.tokens = tokens or {}  # user -> valid token
+        self.oauth_attempts = []
+
+    def _check_bearer(self, user, token):
+        self.oauth_attempts.append((user, token))
+        return self.tokens.get(user) == token
+
+    async def auth_XOAUTH2(self, server, args):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        blob = base64.b64decode(args[1]) if len(args) > 1 else b""
+        fields = dict(f.split("=", 1) for f in blob.decode().split("\x01") if "=" in f)
+        user, token = fields.get("user", ""), fields.get("auth", "").replace("Bearer ", "", 1)
+        if self._check_bearer(user, token):
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        error = json.dumps({"status": "400", "schemes": "Bearer", "scope": "https://mail.google.com/"})
+        await server.challenge_auth(error)
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Username and Password not accepted")
+
+    async def auth_OAUTHBEARER(self, server, args):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        blob = base64.b64decode(args[1]) if len(args) > 1 else b""
+        parts = blob.decode().split("\x01")
+        gs2 = parts[0].split(",")
+        user = next((p[2:] for p in gs2 if p.startswith("a=")), "")
+        token = next((p[len("auth=Bearer "):] for p in parts if p.startswith("auth=Bearer ")), "")
+        if self._check_bearer(user, token):
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Invalid token")
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
@@ -133,11 +163,11 @@ class RecordingHandler:
 class AioServer:
     """aiosmtpd on 127.0.0.1 with STARTTLS (or implicit TLS) and AUTH."""
 
-    def __init__(self, certs, implicit_tls=False, users=None, reject=None, cert="good"):
+    def __init__(self, certs, implicit_tls=False, users=None, reject=None, cert="good", tokens=None):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
         self.users = users if users is not None else {"alice@example.com": "s3cret"}
-        self.handler = RecordingHandler(reject)
+        self.handler = RecordingHandler(reject, tokens)
         self.auth_attempts = []
         self.port = free_port()
 

@@ -1,0 +1,50 @@
+// Profile files: INI and JSON hold the same model (top-level defaults, a
+// `default` profile name, named profiles that may `inherit`), with the line of
+// every entry so errors and `config show` can point at it.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smtpsend::config {
+
+struct Entry {
+    std::string key;
+    std::string value;
+    int line = 0;
+};
+
+struct Section {
+    std::string name; // "" for the top level
+    int line = 0;
+    std::vector<Entry> entries;
+};
+
+struct ConfigFile {
+    std::string path;
+    bool system = false;                  // /etc/smtpsend: root-owned, may be group-readable
+    Section top;                          // top-level defaults
+    std::optional<Entry> default_profile; // `default = NAME`
+    std::map<std::string, Section> profiles;
+};
+
+// INI: `key = value` lines; `[profile NAME]` sections (`[defaults]` is the
+// top level); whole-line comments start with # or ;. A value is everything
+// after the first '=', trimmed, so '#', ';', '=' and ':' are literal; a value
+// in double quotes keeps its spaces and takes \" and \\ escapes.
+util::Result<ConfigFile> parse_ini(const std::string& path, const std::string& text);
+
+// JSON: {"default": "work", "server": ..., "profiles": {"work": {...}}}.
+// Strings, numbers and booleans are accepted as values.
+util::Result<ConfigFile> parse_json(const std::string& path, const std::string& text);
+
+// Reads and parses a file by its extension (.json, else INI). Refuses a
+// directory, a FIFO or anything not a regular file, a file over 1 MiB, and a
+// file holding a password or password_cmd that others can read.
+util::Result<ConfigFile> read_config_file(const std::string& path, bool system);
+
+} // namespace smtpsend::config

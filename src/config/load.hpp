@@ -1,0 +1,35 @@
+// Fills Settings in layers, the order written once (later wins):
+// built-in defaults < system file < user file (or --config) < the chosen
+// profile (system, then user; inherited profiles first) < environment < flags.
+#pragma once
+
+#include "config/files.hpp"
+#include "config/settings.hpp"
+#include "util/system.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace smtpsend::config {
+
+struct LayerInputs {
+    const util::Environment* env = nullptr;
+    std::vector<std::pair<std::string, std::string>> flags; // (key, value) from the command line
+    std::string config_flag;                                // --config FILE
+    std::string profile_flag;                               // --profile NAME
+    std::string system_dir = "/etc/smtpsend";
+};
+
+struct Loaded {
+    Settings settings;
+    std::string profile;          // "" when none is in force
+    std::string profile_origin;   // "flag --profile", "env SMTPSEND_PROFILE", "FILE:LINE"
+    std::vector<ConfigFile> files; // system first, then user (or --config)
+};
+
+// Runs every layer. Fails with kind "config" naming the file, line and key
+// (or "usage" for a bad flag value).
+util::Result<Loaded> load_settings(const LayerInputs& inputs);
+
+} // namespace smtpsend::config
