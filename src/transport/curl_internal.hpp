@@ -1,0 +1,37 @@
+// Internal to the transport: the setopt groups, the result conclusion and
+// the callbacks' shared state. Only transport/*.cpp include this.
+#pragma once
+
+#include "transport/curl_callbacks.hpp"
+#include "transport/transport.hpp"
+
+#include <curl/curl.h>
+#include <memory>
+#include <string>
+
+namespace smtpsend::transport::detail {
+
+void ensure_global_init();
+bool has_login(const TransportOptions& o);
+
+struct SlistDeleter {
+    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+// The setopt groups (curl_setopts.cpp).
+void set_connection(CURL* h, const TransportOptions& o);
+void set_tls(CURL* h, const TransportOptions& o, bool verify);
+void set_auth(CURL* h, const TransportOptions& o);
+Slist set_envelope(CURL* h, const message::Envelope& envelope);
+void set_upload(CURL* h, TransferState* state);
+void set_debug(CURL* h, TransferState* state, char* errbuf);
+void set_probe(CURL* h);
+
+// Decides status, stage and error from libcurl's result and the dialogue
+// (curl_result.cpp).
+NetError cert_error(long verify_result, const std::string& errbuf);
+void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const Dialogue& dlg,
+              const std::string& errbuf, bool implicit_tls);
+
+} // namespace smtpsend::transport::detail

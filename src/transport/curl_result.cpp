@@ -1,0 +1,152 @@
+// Turns libcurl's result and the followed dialogue into an Outcome.
+#include "transport/curl_internal.hpp"
+
+#include <cerrno>
+
+namespace smtpsend::transport::detail {
+
+NetError cert_error(long verify_result, const std::string& errbuf) {
+    switch (verify_result) {
+    case 2: case 18: case 19: case 20: case 21: case 27:
+        return NetError::cert_untrusted;
+    case 9: case 10:
+        return NetError::cert_expired;
+    case 62:
+        return NetError::cert_name;
+    default:
+        break;
+    }
+    // libcurl checks the name itself and reports it only in its message.
+    if (errbuf.find("subject name") != std::string::npos ||
+        errbuf.find("does not match") != std::string::npos)
+        return NetError::cert_name;
+    if (errbuf.find("expired") != std::string::npos)
+        return NetError::cert_expired;
+    if (errbuf.find("self-signed") != std::string::npos ||
+        errbuf.find("local issuer") != std::string::npos)
+        return NetError::cert_untrusted;
+    return NetError::cert_other;
+}
+
+// Decides status, stage and error from libcurl's result and the dialogue.
+void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const Dialogue& dlg,
+              const std::string& errbuf, bool implicit_tls) {
+    out.curl_code = rc;
+    out.error_text = errbuf.empty() ? curl_easy_strerror(rc) : errbuf;
+    long verify = 0;
+    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
+    out.tls_verify_result = verify;
+    curl_off_t connect_time = 0, appconnect_time = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_time);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &appconnect_time);
+    out.tls_active = implicit_tls ? appconnect_time > 0 : dlg.tls_started();
+
+    // The stage a failure happened in: where the dialogue was, refined for
+    // failures before any reply arrived.
+    Stage stage = dlg.stage() == Stage::quit ? dlg.stage_before_quit() : dlg.stage();
+    if (stage == Stage::connect && connect_time > 0)
+        stage = implicit_tls && appconnect_time == 0 ? Stage::tls : Stage::greeting;
+    out.stage = stage;
+
+    const auto& failing = dlg.failing_reply();
+    bool reply_here = failing && dlg.failing_stage() == stage;
+
+    if (rc == CURLE_OK) {
+        const auto& fin = out.final_reply;
+        bool any_accepted = false, any_rejected = false;
+        for (const auto& r : out.recipients)
+            (r.accepted ? any_accepted : any_rejected) = true;
+        if (fin && fin->code >= 200 && fin->code < 300 && any_accepted) {
+            out.status = any_rejected ? Outcome::Status::partial : Outcome::Status::sent;
+            out.stage = any_rejected ? Stage::rcpt : Stage::end_of_data;
+            if (any_rejected)
+                for (const auto& r : out.recipients)
+                    if (!r.accepted && r.reply)
+                        out.reply = r.reply;
+            return;
+        }
+        // CURLE_OK without the final 250 is not a delivery.
+        out.status = Outcome::Status::failed;
+        out.error = NetError::protocol;
+        return;
+    }
+
+    out.status = Outcome::Status::failed;
+    if (reply_here)
+        out.reply = failing;
+
+    if (st.aborted_no_auth) {
+        out.error = NetError::auth_not_offered;
+        out.stage = Stage::auth;
+        return;
+    }
+    if (st.aborted_read_error) {
+        out.error = NetError::local;
+        out.stage = Stage::input;
+        out.error_text = st.read_error;
+        return;
+    }
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+        out.error = NetError::resolve;
+        out.stage = Stage::resolve;
+        return;
+    case CURLE_COULDNT_CONNECT: {
+        long os_errno = 0;
+        curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+        out.error = os_errno == ECONNREFUSED || os_errno == 0 ? NetError::refused
+                                                               : NetError::connect_failed;
+        out.stage = Stage::connect;
+        return;
+    }
+    case CURLE_SSL_CONNECT_ERROR:
+        out.error = errbuf.find("wrong version number") != std::string::npos
+                        ? NetError::tls_wrong_version
+                        : NetError::tls_handshake;
+        out.stage = Stage::tls;
+        return;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+        out.error = rc == CURLE_SSL_CACERT_BADFILE ? NetError::cert_other : cert_error(verify, errbuf);
+        out.stage = Stage::tls;
+        return;
+    case CURLE_USE_SSL_FAILED:
+        out.stage = Stage::starttls;
+        if (!reply_here)
+            out.error = NetError::starttls_not_offered;
+        return;
+    case CURLE_LOGIN_DENIED:
+    case CURLE_AUTH_ERROR:
+        if (!dlg.auth_sent()) {
+            out.error = NetError::no_auth_mechanism;
+            out.stage = Stage::auth;
+        } else if (!reply_here && dlg.failing_reply() && dlg.failing_stage() == Stage::auth) {
+            out.reply = dlg.failing_reply();
+        } else if (!reply_here) {
+            // e.g. XOAUTH2's "334 <base64 error>" challenge, after which libcurl closes.
+            out.reply = dlg.last_reply();
+            out.error = NetError::auth_refused;
+            out.stage = Stage::auth;
+        }
+        return;
+    case CURLE_OPERATION_TIMEDOUT:
+        out.error = NetError::timeout;
+        break;
+    case CURLE_WEIRD_SERVER_REPLY:
+        if (!reply_here)
+            out.error = NetError::protocol;
+        break;
+    default:
+        if (!reply_here)
+            out.error = dlg.saw_garbage() ? NetError::protocol : NetError::closed;
+        break;
+    }
+    if (dlg.saw_garbage() && !reply_here)
+        out.error = NetError::protocol;
+    // The whole message went out but no final reply came back.
+    if (stage == Stage::end_of_data && !reply_here &&
+        (out.error == NetError::timeout || out.error == NetError::closed))
+        out.status = Outcome::Status::unconfirmed;
+}
+
+} // namespace smtpsend::transport::detail

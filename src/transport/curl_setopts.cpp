@@ -1,0 +1,116 @@
+// Every curl_easy_setopt of smtpsend is in this file, grouped by concern, in
+// the order they apply to a connection.
+#include "transport/curl_internal.hpp"
+
+namespace smtpsend::transport::detail {
+
+namespace {
+
+// libcurl 7.88 spells this option with three Ls; 8.2.0 added the new name.
+#if LIBCURL_VERSION_NUM >= 0x080200
+constexpr CURLoption opt_rcpt_allowfails = CURLOPT_MAIL_RCPT_ALLOWFAILS;
+#else
+constexpr CURLoption opt_rcpt_allowfails = CURLOPT_MAIL_RCPT_ALLLOWFAILS;
+#endif
+
+struct CurlGlobal {
+    CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+    ~CurlGlobal() { curl_global_cleanup(); }
+};
+
+} // namespace
+
+void ensure_global_init() { static CurlGlobal global; }
+
+bool has_login(const TransportOptions& o) { return o.credentials && !o.credentials->user.empty(); }
+
+void set_connection(CURL* h, const TransportOptions& o) {
+    std::string url = o.endpoint.curl_url();
+    if (!o.helo.empty())
+        url += "/" + o.helo; // libcurl takes the EHLO name from the path
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    // CONNECTTIMEOUT covers connect, greeting, EHLO, STARTTLS and AUTH;
+    // SERVER_RESPONSE_TIMEOUT bounds every later wait (default 120 s on 7.88).
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o.timeout_seconds);
+    curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, o.timeout_seconds);
+    // Never reuse a connection after a failure (stale replies, §4.3 of the
+    // libcurl notes): a new handle per send, closed when the send ends.
+    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+}
+
+void set_tls(CURL* h, const TransportOptions& o, bool verify) {
+    using config::TlsMode;
+    // CURLUSESSL_TRY falls back to plain text and sends the password in clear.
+    long use_ssl = o.endpoint.mode == TlsMode::none ? CURLUSESSL_NONE : CURLUSESSL_ALL;
+    curl_easy_setopt(h, CURLOPT_USE_SSL, use_ssl);
+    // Verification is off only to read a certificate that failed it (probe).
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+    if (!o.cafile.empty())
+        curl_easy_setopt(h, CURLOPT_CAINFO, o.cafile.c_str());
+}
+
+void set_auth(CURL* h, const TransportOptions& o) {
+    if (!has_login(o))
+        return;
+    curl_easy_setopt(h, CURLOPT_USERNAME, o.credentials->user.c_str());
+    if (o.credentials->oauth2) {
+        curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, o.credentials->oauth2_token.reveal().c_str());
+        curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS,
+                         o.auth == "oauthbearer" ? "AUTH=OAUTHBEARER" : "AUTH=XOAUTH2");
+        curl_easy_setopt(h, CURLOPT_SASL_IR, 1L);
+        return;
+    }
+    curl_easy_setopt(h, CURLOPT_PASSWORD, o.credentials->password.reveal().c_str());
+    // Without a restriction, Debian's 7.88 tries GSSAPI first for user names
+    // with '@' and does not fall back.
+    const char* mechs = "AUTH=PLAIN;AUTH=LOGIN";
+    if (o.auth == "plain")
+        mechs = "AUTH=PLAIN";
+    else if (o.auth == "login")
+        mechs = "AUTH=LOGIN";
+    else if (o.auth == "cram-md5")
+        mechs = "AUTH=CRAM-MD5";
+    curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS, mechs);
+    // The initial response goes with the AUTH command: one round trip less.
+    curl_easy_setopt(h, CURLOPT_SASL_IR, 1L);
+}
+
+Slist set_envelope(CURL* h, const message::Envelope& envelope) {
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, ("<" + envelope.from + ">").c_str());
+    curl_slist* list = nullptr;
+    for (const auto& r : envelope.recipients)
+        list = curl_slist_append(list, ("<" + r + ">").c_str());
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, list);
+    // A rejected recipient does not abort the others.
+    curl_easy_setopt(h, opt_rcpt_allowfails, 1L);
+    return Slist(list);
+}
+
+void set_upload(CURL* h, TransferState* state) {
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, detail::read_callback);
+    curl_easy_setopt(h, CURLOPT_READDATA, state);
+    // Not CURLOPT_CRLF: on 7.88 it doubles the CR of existing CRLFs. The
+    // source already delivers CRLF line ends; libcurl does the dot-stuffing.
+}
+
+void set_debug(CURL* h, TransferState* state, char* errbuf) {
+    // VERBOSE feeds the debug callback, which follows every command and
+    // reply; nothing is printed by libcurl itself.
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, detail::debug_callback);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, state);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+}
+
+void set_probe(CURL* h) {
+    // Greeting, EHLO, STARTTLS and AUTH, then stop: the connection stays open
+    // for curl_easy_send/recv. Never reused, so no stale replies.
+    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+}
+
+} // namespace smtpsend::transport::detail
