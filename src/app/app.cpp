@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include "app/report.hpp"
+#include "check/check.hpp"
 #include "cli/cli.hpp"
 #include "config/keys.hpp"
 #include "config/load.hpp"
@@ -8,6 +9,7 @@
 #include "config/server_url.hpp"
 #include "diagnosis/explain.hpp"
 #include "message/compose.hpp"
+#include "transport/probe.hpp"
 #include "transport/transport.hpp"
 #include "util/strings.hpp"
 #include "version.hpp"
@@ -214,6 +216,30 @@ int run_config_profiles(const cli::Invocation& inv, Io& io) {
     return 0;
 }
 
+int run_check(const cli::Invocation& inv, Io& io) {
+    auto loaded = load(inv, io);
+    if (!loaded)
+        return fail_local(inv, io, loaded.error());
+    check::Request rq;
+    rq.loaded = &*loaded;
+    rq.env = &io.env;
+    rq.rcpt = inv.check_rcpt;
+    rq.hostname = util::local_hostname();
+    if (inv.verbose)
+        rq.on_line = [&io](const transport::TranscriptLine& line) {
+            io.err << line.who << ": " << line.text << "\n";
+        };
+    if (!inv.check_rcpt.empty())
+        if (auto st = message::check_addr_spec(inv.check_rcpt); !st)
+            return fail_local(inv, io, util::make_error(st.error().message, "", "usage"));
+    auto report = check::run(rq);
+    if (inv.json)
+        io.out << check_json(report).dump() << "\n";
+    else
+        print_check(io.out, io.err, report);
+    return report.exit_code;
+}
+
 int run_send(const cli::Invocation& inv, Io& io) {
     // Settings: defaults < system file < user file < profile < environment < flags.
     auto loaded = load(inv, io);
@@ -261,6 +287,7 @@ int run_send(const cli::Invocation& inv, Io& io) {
         options.on_line = [&io](const transport::TranscriptLine& line) {
             io.err << line.who << ": " << line.text << "\n";
         };
+    transport::TransportOptions kept = options; // for reading a certificate that failed
     auto transport = transport::make_curl_transport(std::move(options));
     auto outcome = transport->send(msg.envelope, *msg.source);
 
@@ -279,6 +306,13 @@ int run_send(const cli::Invocation& inv, Io& io) {
     dctx.timeout_seconds = settings.timeout.value;
     dctx.message_size = outcome.body_bytes;
     dctx.from = msg.envelope.from;
+    using transport::NetError;
+    if (outcome.error == NetError::cert_untrusted || outcome.error == NetError::cert_name ||
+        outcome.error == NetError::cert_expired || outcome.error == NetError::cert_other) {
+        kept.credentials = nullptr;
+        kept.on_line = nullptr;
+        dctx.certificate = transport::fetch_certificate(kept);
+    }
     Diagnosis d = diagnosis::diagnose_outcome(outcome, dctx);
     int code = static_cast<int>(d.exit_code);
 
@@ -330,6 +364,8 @@ int run(int argc, const char* const* argv, Io io) {
             return 0;
         case cli::Command::explain:
             return run_explain(inv, io);
+        case cli::Command::check:
+            return run_check(inv, io);
         case cli::Command::config_show:
             return run_config_show(inv, io);
         case cli::Command::config_profiles:

@@ -55,4 +55,37 @@ nlohmann::json send_json(const SendReport& r) {
     return j;
 }
 
+void print_check(std::ostream& out, std::ostream& err, const check::Report& report) {
+    for (const auto& step : report.steps) {
+        std::string ms = std::to_string(std::max(0L, step.ms)) + " ms";
+        out << (step.ok ? "  ok    " : "  FAIL  ") << step.name
+            << std::string(step.name.size() < 9 ? 9 - step.name.size() : 1, ' ') << ms
+            << std::string(ms.size() < 8 ? 8 - ms.size() : 1, ' ') << step.details << "\n";
+        for (const auto& w : step.warnings)
+            out << "  warn  " << step.name << std::string(step.name.size() < 9 ? 9 - step.name.size() : 1, ' ')
+                << "        " << w << "\n";
+    }
+    out.flush();
+    if (report.exit_code == 0)
+        out << "all steps passed; no message was sent\n";
+    else
+        for (const auto& step : report.steps)
+            if (step.error)
+                print_diagnosis(err, *step.error);
+}
+
+nlohmann::json check_json(const check::Report& report) {
+    nlohmann::json j;
+    j["steps"] = nlohmann::json::array();
+    for (const auto& step : report.steps) {
+        nlohmann::json s = {{"name", step.name},   {"ok", step.ok},
+                            {"ms", step.ms},       {"details", step.details},
+                            {"warnings", step.warnings}};
+        s["error"] = step.error ? error_json(*step.error) : nlohmann::json();
+        j["steps"].push_back(s);
+    }
+    j["exit_code"] = report.exit_code;
+    return j;
+}
+
 } // namespace smtpsend::app

@@ -1,6 +1,7 @@
 // Turns a result into what the user sees: stderr lines, or one JSON object.
 #pragma once
 
+#include "check/check.hpp"
 #include "diagnosis/diagnosis.hpp"
 #include "transport/outcome.hpp"
 
@@ -28,5 +29,10 @@ struct SendReport {
     long elapsed_ms = 0;
 };
 nlohmann::json send_json(const SendReport& report);
+
+// `check` as a checklist: one line per step, then the failure's diagnosis.
+void print_check(std::ostream& out, std::ostream& err, const check::Report& report);
+// {"steps": [{name, ok, ms, details, warnings, error}], "exit_code"}
+nlohmann::json check_json(const check::Report& report);
 
 } // namespace smtpsend::app

@@ -19,6 +19,8 @@ const char* footer =
     "  smtpsend -t [options] [RECIPIENT...] send a complete message read from stdin\n"
     "  smtpsend explain [--stage S] [--server HOST] [--json] TEXT...\n"
     "                                      diagnose an error text from any mail tool\n"
+    "  smtpsend check [--rcpt ADDRESS] [--json]\n"
+    "                                      walk DNS, TCP, TLS, EHLO, AUTH; send nothing\n"
     "  smtpsend config show [--profile NAME] [--json]\n"
     "                                      every effective setting and where it came from\n"
     "  smtpsend config profiles [--json]   the profiles found, and where\n"
@@ -107,6 +109,13 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     explain->add_flag("--json", inv.json, "Print the diagnosis as JSON");
     explain->add_option("text", inv.explain_text, "The error text (else read from stdin)");
 
+    auto* check = app.add_subcommand("check", "Walk the path to the server step by step; send nothing");
+    check->add_option("--rcpt", inv.check_rcpt,
+                      "Also try MAIL FROM and RCPT TO for ADDRESS, then RSET")
+        ->type_name("ADDRESS");
+    check->add_flag("--json", inv.json, "Print the steps as JSON");
+    check->fallthrough();
+
     auto* config_cmd = app.add_subcommand("config", "Show the effective settings and profiles");
     config_cmd->require_subcommand(1);
     auto* show = config_cmd->add_subcommand("show", "Print every effective setting with its origin");
@@ -134,7 +143,9 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
         inv.command = Command::explain;
         return inv;
     }
-    if (show->parsed())
+    if (check->parsed())
+        inv.command = Command::check;
+    else if (show->parsed())
         inv.command = Command::config_show;
     else if (profiles->parsed())
         inv.command = Command::config_profiles;

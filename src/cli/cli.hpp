@@ -11,7 +11,7 @@
 
 namespace smtpsend::cli {
 
-enum class Command { send, explain, config_show, config_profiles, help, version };
+enum class Command { send, check, explain, config_show, config_profiles, help, version };
 
 struct Invocation {
     Command command = Command::send;
@@ -24,6 +24,8 @@ struct Invocation {
     bool verbose = false;
     bool json = false;
     bool dry_run = false;
+    // check
+    std::string check_rcpt;
     // explain
     std::vector<std::string> explain_text;
     std::string explain_stage;

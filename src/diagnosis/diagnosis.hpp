@@ -30,6 +30,7 @@ struct Context {
     uint64_t message_size = 0;      // 0 when unknown
     std::string from;
     std::string tool;               // explain: "dotnet", "powershell", "msmtp", "curl", "python"
+    std::vector<transport::CertificateInfo> certificate; // read after a verification failure
 };
 
 struct Diagnosis {
@@ -62,6 +63,10 @@ Diagnosis diagnose_outcome(const transport::Outcome& outcome, const Context& con
 // A diagnosis for a local failure (bad flags, unreadable file, settings).
 Diagnosis local_failure(Class cls, transport::Stage stage, std::string summary,
                         std::string hint);
+
+// "CN=mx.example.com; names mx.example.com, mail.example.com; issued by CN=CA;
+// valid until Nov 26 01:59:31 2026 GMT" for a hint or `check`.
+std::string describe_certificate(const transport::CertificateInfo& cert);
 
 // Known providers, from the server's host name. "" when unknown.
 std::string provider_for_host(const std::string& host);

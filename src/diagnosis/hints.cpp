@@ -380,17 +380,27 @@ void describe_error(Diagnosis& d, NetError error, const Context& c) {
     case NetError::cert_untrusted:
         d.cls = Class::tls;
         d.summary = "the server's certificate is not signed by a trusted authority";
+        if (!c.certificate.empty()) {
+            const auto& cert = c.certificate.front();
+            d.summary += " (issued by " + cert.issuer +
+                         (cert.names.empty() ? "" : " for " + util::join(cert.names, ", ")) + ")";
+        }
         add(d, "if the server uses a private CA, trust it with --cafile FILE (SMTPSEND_CAFILE)");
         break;
     case NetError::cert_name:
         d.cls = Class::tls;
         d.summary = "the server's certificate is not valid for the name \"" + c.host + "\"";
-        add(d, "connect by the name the certificate was issued for (`server`), not by an "
+        if (!c.certificate.empty() && !c.certificate.front().names.empty())
+            d.summary += ": it covers " + util::join(c.certificate.front().names, ", ");
+        add(d, "connect by a name the certificate was issued for (`server`), not by an "
                "address or alias");
         break;
     case NetError::cert_expired:
         d.cls = Class::tls;
         d.summary = "the server's certificate has expired (or is not valid yet)";
+        if (!c.certificate.empty())
+            d.summary += ": valid from " + c.certificate.front().start_date + " until " +
+                         c.certificate.front().expire_date;
         add(d, "the server's admin must renew it; check this machine's clock too");
         break;
     case NetError::cert_other:
@@ -510,6 +520,17 @@ Diagnosis diagnose_outcome(const transport::Outcome& out, const Context& context
         }
     }
     return diagnose(out.stage, out.reply, out.error, context);
+}
+
+std::string describe_certificate(const transport::CertificateInfo& cert) {
+    std::string out = cert.subject;
+    if (!cert.names.empty())
+        out += "; names " + util::join(cert.names, ", ");
+    if (!cert.issuer.empty())
+        out += "; issued by " + cert.issuer;
+    if (!cert.expire_date.empty())
+        out += "; valid until " + cert.expire_date;
+    return out;
 }
 
 Diagnosis local_failure(Class cls, Stage stage, std::string summary, std::string hint) {

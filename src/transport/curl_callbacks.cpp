@@ -15,8 +15,19 @@ int debug_callback(CURL*, curl_infotype type, char* data, size_t size, void* use
     case CURLINFO_DATA_OUT:
         st->dialogue->on_body_bytes(size);
         break;
+    case CURLINFO_TEXT: {
+        // For display only (check): libcurl's wording is not a contract.
+        constexpr std::string_view prefix = "SSL connection using ";
+        if (text.substr(0, prefix.size()) == prefix) {
+            std::string_view rest = text.substr(prefix.size());
+            while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r'))
+                rest.remove_suffix(1);
+            st->tls_description = std::string(rest);
+        }
+        break;
+    }
     default:
-        break; // libcurl's own notes and TLS records are not shown
+        break; // TLS records are not shown
     }
     return 0;
 }

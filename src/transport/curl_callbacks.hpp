@@ -19,6 +19,7 @@ struct TransferState {
     bool aborted_read_error = false;
     std::string read_error;
     bool body_started = false;
+    std::string tls_description; // "TLSv1.3 / TLS_AES_256_GCM_SHA384", from libcurl's notes
 };
 
 int debug_callback(CURL* handle, curl_infotype type, char* data, size_t size, void* userp);

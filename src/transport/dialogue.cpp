@@ -134,7 +134,10 @@ Dialogue::Dialogue(std::vector<std::string> recipients, LineSink sink) : sink_(s
 }
 
 void Dialogue::emit(char who, std::string text) {
-    TranscriptLine line{who, std::move(text)};
+    long at = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - started_)
+                                    .count());
+    TranscriptLine line{who, std::move(text), at};
     if (sink_)
         sink_(line);
     transcript_.push_back(std::move(line));
@@ -269,6 +272,7 @@ void Dialogue::finish_reply() {
     case Stage::starttls:
         if (r.code == 220) {
             tls_started_ = true;
+            caps_before_tls_ = caps_;
             stage_ = Stage::tls;
         }
         break;
@@ -291,6 +295,7 @@ void Dialogue::fill(Outcome& out) const {
     out.stage = stage_;
     out.greeting = greeting_;
     out.capabilities = caps_;
+    out.capabilities_before_tls = caps_before_tls_;
     out.auth_sent = auth_sent_;
     out.auth_mechanism = auth_mechanism_;
     out.recipients = recipients_;

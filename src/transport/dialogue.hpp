@@ -6,6 +6,7 @@
 
 #include "transport/outcome.hpp"
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -66,6 +67,8 @@ class Dialogue {
     std::optional<Reply> greeting_, last_reply_, failing_reply_, final_reply_;
     Stage last_reply_stage_ = Stage::connect, failing_stage_ = Stage::connect;
     Capabilities caps_;
+    std::optional<Capabilities> caps_before_tls_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::vector<TranscriptLine> transcript_;
     uint64_t body_bytes_ = 0;
 };

@@ -83,6 +83,16 @@ struct RecipientResult {
 struct TranscriptLine {
     char who = '*'; // 'C' client, 'S' server, '*' note
     std::string text;
+    long at_ms = 0; // since the dialogue started
+};
+
+// A certificate as the server presented it (for hints and `check`).
+struct CertificateInfo {
+    std::string subject;
+    std::string issuer;
+    std::string start_date;  // "Oct 29 01:59:31 2026 GMT"
+    std::string expire_date;
+    std::vector<std::string> names; // subjectAltName entries: "localhost", "127.0.0.1"
 };
 
 struct Outcome {
@@ -96,6 +106,7 @@ struct Outcome {
     long tls_verify_result = 0;
     std::optional<Reply> greeting;
     Capabilities capabilities;       // from the last EHLO
+    std::optional<Capabilities> capabilities_before_tls; // the EHLO before STARTTLS
     bool tls_active = false;
     bool credentials_configured = false;
     bool auth_sent = false;
