@@ -87,6 +87,18 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
         ->group("Message");
     app.add_option("--body-file", m.body_file, "Read the body from FILE instead of stdin")
         ->type_name("FILE")->group("Message");
+    app.add_option("--attach", m.attach,
+                   "Attach FILE (repeatable); FILE;type=TYPE;name=NAME overrides its type and name")
+        ->type_name("FILE")->allow_extra_args(false)
+        ->group("Message");
+    app.add_option("--html", m.html_file,
+                   "An HTML body from FILE: with a text body, sent as multipart/alternative")
+        ->type_name("FILE")
+        ->group("Message");
+    app.add_option("--inline", m.inline_files,
+                   "An image for the HTML body, referenced there as cid:NAME (the file's name)")
+        ->type_name("FILE")->allow_extra_args(false)
+        ->group("Message");
     app.add_flag("-t,--read-recipients", m.extract_recipients,
                  "Stdin is a complete message: take the recipients from To, Cc and Bcc")
         ->group("Message");

@@ -1,5 +1,7 @@
 #include "message/body_source.hpp"
 
+#include "util/strings.hpp"
+
 #include <cstring>
 
 namespace smtpsend::message {
@@ -50,7 +52,30 @@ void BodyEncoder::qp_byte(unsigned char c, std::string& out) {
     }
 }
 
+void BodyEncoder::base64_feed(std::string_view in, std::string& out) {
+    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (char ch : in) {
+        b64_pending_[b64_count_++] = static_cast<unsigned char>(ch);
+        if (b64_count_ < 3)
+            continue;
+        unsigned v = (b64_pending_[0] << 16) | (b64_pending_[1] << 8) | b64_pending_[2];
+        char quad[4] = {table[(v >> 18) & 63], table[(v >> 12) & 63], table[(v >> 6) & 63],
+                        table[v & 63]};
+        out.append(quad, 4);
+        b64_count_ = 0;
+        column_ += 4;
+        if (column_ >= qp_line_limit) {
+            out += "\r\n";
+            column_ = 0;
+        }
+    }
+}
+
 void BodyEncoder::feed(std::string_view in, std::string& out) {
+    if (encoding_ == BodyEncoding::base64) {
+        base64_feed(in, out);
+        return;
+    }
     for (char ch : in) {
         unsigned char c = static_cast<unsigned char>(ch);
         if (c == '\n') {
@@ -75,6 +100,19 @@ void BodyEncoder::feed(std::string_view in, std::string& out) {
 }
 
 void BodyEncoder::finish(std::string& out) {
+    if (encoding_ == BodyEncoding::base64) {
+        if (b64_count_ > 0) {
+            std::string tail(reinterpret_cast<const char*>(b64_pending_), b64_count_);
+            std::string enc = util::base64_encode(tail);
+            out += enc;
+            column_ += enc.size();
+            b64_count_ = 0;
+        }
+        if (column_ > 0)
+            out += "\r\n";
+        column_ = 0;
+        return;
+    }
     if (encoding_ == BodyEncoding::quoted_printable && pending_ws_ >= 0) {
         char enc[3] = {'=', hex_digits[pending_ws_ >> 4], hex_digits[pending_ws_ & 15]};
         pending_ws_ = -1;
@@ -82,23 +120,16 @@ void BodyEncoder::finish(std::string& out) {
     }
 }
 
-ComposedSource::ComposedSource(std::string headers, std::shared_ptr<Spool> body,
-                               uint64_t body_offset, BodyEncoding encoding)
-    : headers_(std::move(headers)), body_(std::move(body)), body_offset_(body_offset),
-      encoding_(encoding), encoder_(encoding) {
-    rewind();
-}
+SegmentedSource::SegmentedSource(std::vector<Segment> segments) : segments_(std::move(segments)) {}
 
-void ComposedSource::rewind() {
-    encoder_ = BodyEncoder(encoding_);
+void SegmentedSource::rewind() {
+    index_ = 0;
+    started_ = false;
     pending_.clear();
     pending_pos_ = 0;
-    read_pos_ = body_offset_;
-    headers_done_ = false;
-    body_done_ = false;
 }
 
-util::Result<size_t> ComposedSource::read(char* buf, size_t n) {
+util::Result<size_t> SegmentedSource::read(char* buf, size_t n) {
     size_t done = 0;
     while (done < n) {
         if (pending_pos_ < pending_.size()) {
@@ -110,20 +141,27 @@ util::Result<size_t> ComposedSource::read(char* buf, size_t n) {
         }
         pending_.clear();
         pending_pos_ = 0;
-        if (!headers_done_) {
-            pending_ = headers_;
-            headers_done_ = true;
+        if (index_ >= segments_.size())
+            break;
+        Segment& seg = segments_[index_];
+        if (!seg.spool) {
+            pending_ = seg.text;
+            ++index_;
             continue;
         }
-        if (body_done_ || !body_)
-            break;
+        if (!started_) {
+            encoder_ = BodyEncoder(seg.encoding);
+            read_pos_ = seg.offset;
+            started_ = true;
+        }
         char chunk[65536];
-        auto got = body_->read_at(read_pos_, chunk, sizeof chunk);
+        auto got = seg.spool->read_at(read_pos_, chunk, sizeof chunk);
         if (!got)
             return got.error();
         if (*got == 0) {
             encoder_.finish(pending_);
-            body_done_ = true;
+            started_ = false;
+            ++index_;
             continue;
         }
         read_pos_ += *got;

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace smtpsend::message {
 
@@ -25,6 +26,7 @@ class MessageSource {
 enum class BodyEncoding {
     crlf,             // line ends normalised to CRLF, bytes otherwise unchanged
     quoted_printable, // RFC 2045 quoted-printable, 76-character lines
+    base64,           // RFC 2045 base64, 76-character lines, for attachments
 };
 
 // Streams one transform over input chunks. Keeps only a few bytes of state.
@@ -38,31 +40,45 @@ class BodyEncoder {
     void newline(std::string& out);
     void qp_token(std::string_view token, std::string& out);
     void qp_byte(unsigned char c, std::string& out);
+    void base64_feed(std::string_view in, std::string& out);
     BodyEncoding encoding_;
+    unsigned char b64_pending_[3] = {};
+    size_t b64_count_ = 0;
     bool prev_cr_ = false;
     int pending_ws_ = -1; // QP: a space or tab not yet known to end a line
     size_t column_ = 0;
 };
 
-// A header block followed by the body spool[offset, end).
-class ComposedSource final : public MessageSource {
+// One piece of a message: literal text (headers, MIME boundaries) or the
+// bytes of a spool from `offset`, encoded on the fly.
+struct Segment {
+    std::string text;
+    std::shared_ptr<Spool> spool; // null for a text segment
+    uint64_t offset = 0;
+    BodyEncoding encoding = BodyEncoding::crlf;
+
+    static Segment literal(std::string text) { return Segment{std::move(text), nullptr, 0, {}}; }
+    static Segment file(std::shared_ptr<Spool> spool, BodyEncoding encoding, uint64_t offset = 0) {
+        return Segment{{}, std::move(spool), offset, encoding};
+    }
+};
+
+// A message made of segments, read in order. Holds at most one chunk of
+// encoded output at a time, whatever the size of the files behind it.
+class SegmentedSource final : public MessageSource {
   public:
-    ComposedSource(std::string headers, std::shared_ptr<Spool> body, uint64_t body_offset,
-                   BodyEncoding encoding);
+    explicit SegmentedSource(std::vector<Segment> segments);
     util::Result<size_t> read(char* buf, size_t n) override;
     void rewind() override;
 
   private:
-    std::string headers_;
-    std::shared_ptr<Spool> body_;
-    uint64_t body_offset_;
-    BodyEncoding encoding_;
-    BodyEncoder encoder_;
+    std::vector<Segment> segments_;
+    size_t index_ = 0;
+    bool started_ = false;
+    BodyEncoder encoder_{BodyEncoding::crlf};
+    uint64_t read_pos_ = 0;
     std::string pending_;
     size_t pending_pos_ = 0;
-    uint64_t read_pos_ = 0;
-    bool headers_done_ = false;
-    bool body_done_ = false;
 };
 
 // Reads a whole source into a string (for --dry-run and tests).

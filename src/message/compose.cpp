@@ -1,6 +1,7 @@
 #include "message/compose.hpp"
 
 #include "message/headers.hpp"
+#include "message/mime_types.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -80,6 +81,165 @@ util::Result<std::optional<Address>> configured_sender(const config::Settings& s
     return std::optional<Address>(*a);
 }
 
+// 7bit when every line is short ASCII; otherwise quoted-printable, which
+// every server accepts (libcurl 7.88 cannot send BODY=8BITMIME).
+std::pair<BodyEncoding, std::string> text_encoding(const ContentStats& st) {
+    if (st.has_8bit || st.has_nul || st.longest_line > 998)
+        return {BodyEncoding::quoted_printable, "quoted-printable"};
+    return {BodyEncoding::crlf, "7bit"};
+}
+
+std::string make_boundary() {
+    std::random_device rd;
+    std::uniform_int_distribution<unsigned long long> dist;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "=_smtpsend_%016llx%08llx", dist(rd), dist(rd) & 0xffffffffULL);
+    return buf;
+}
+
+// A MIME parameter: quoted ASCII, or RFC 2231 (for filename) / RFC 2047 (for
+// name, which older clients read) when the value is not ASCII.
+std::string quoted_param(const std::string& key, const std::string& value) {
+    if (util::is_ascii(value)) {
+        std::string q;
+        for (char c : value) {
+            if (c == '"' || c == '\\')
+                q += '\\';
+            q += c;
+        }
+        return key + "=\"" + q + "\"";
+    }
+    if (key == "name")
+        return key + "=\"=?UTF-8?B?" + util::base64_encode(value) + "?=\"";
+    std::string pct;
+    for (unsigned char c : value) {
+        if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
+            pct += static_cast<char>(c);
+        } else {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", c);
+            pct += hex;
+        }
+    }
+    return key + "*=UTF-8''" + pct;
+}
+
+// One MIME entity: its headers, a blank line and its body.
+using Entity = std::vector<Segment>;
+
+Entity text_entity(std::shared_ptr<Spool> spool, const std::string& subtype) {
+    auto [encoding, cte] = text_encoding(spool->stats());
+    return {Segment::literal("Content-Type: text/" + subtype + "; charset=UTF-8\r\n"
+                             "Content-Transfer-Encoding: " + cte + "\r\n\r\n"),
+            Segment::file(std::move(spool), encoding)};
+}
+
+struct FilePart {
+    std::shared_ptr<Spool> spool;
+    std::string type;
+    std::string name;
+};
+
+// "FILE;type=TYPE;name=NAME": the parameters are taken from the right, so a
+// file name may itself contain ';'.
+util::Result<FilePart> open_file_part(const std::string& spec) {
+    std::string path = spec, type, name;
+    for (;;) {
+        auto semi = path.rfind(';');
+        if (semi == std::string::npos)
+            break;
+        std::string param = path.substr(semi + 1);
+        if (param.rfind("type=", 0) == 0)
+            type = param.substr(5);
+        else if (param.rfind("name=", 0) == 0)
+            name = param.substr(5);
+        else
+            break;
+        path.resize(semi);
+    }
+    for (const auto* v : {&type, &name})
+        if (util::has_line_break_or_nul(*v))
+            return input_error("--attach \"" + util::one_line(spec) + "\" contains a line break");
+    auto spool = Spool::from_path(path, /*scan=*/false);
+    if (!spool)
+        return spool.error();
+    if (type.empty())
+        type = mime_type_for(path);
+    if (name.empty()) {
+        auto slash = path.find_last_of('/');
+        name = slash == std::string::npos ? path : path.substr(slash + 1);
+    }
+    return FilePart{std::move(*spool), type, name};
+}
+
+Entity file_entity(const FilePart& part, const std::string& disposition) {
+    std::string h = "Content-Type: " + part.type + "; " + quoted_param("name", part.name) + "\r\n" +
+                    "Content-Disposition: " + disposition + "; " + quoted_param("filename", part.name) +
+                    "\r\n";
+    if (disposition == "inline")
+        h += "Content-ID: <" + part.name + ">\r\n";
+    h += "Content-Transfer-Encoding: base64\r\n\r\n";
+    return {Segment::literal(std::move(h)), Segment::file(part.spool, BodyEncoding::base64)};
+}
+
+Entity multipart(const std::string& subtype, std::vector<Entity> parts) {
+    std::string b = make_boundary();
+    Entity out{Segment::literal("Content-Type: multipart/" + subtype + ";\r\n boundary=\"" + b +
+                                "\"\r\n\r\n--" + b + "\r\n")};
+    for (size_t i = 0; i < parts.size(); ++i) {
+        for (auto& seg : parts[i])
+            out.push_back(std::move(seg));
+        out.push_back(Segment::literal(i + 1 < parts.size() ? "\r\n--" + b + "\r\n"
+                                                            : "\r\n--" + b + "--\r\n"));
+    }
+    return out;
+}
+
+// text, or text + HTML (alternative), or HTML alone; inline images make the
+// HTML multipart/related; attachments wrap it all in multipart/mixed.
+util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool> text) {
+    Entity body;
+    if (!req.html_file.empty()) {
+        auto html = Spool::from_path(req.html_file);
+        if (!html)
+            return html.error();
+        Entity html_part = text_entity(std::move(*html), "html");
+        if (!req.inline_files.empty()) {
+            std::vector<Entity> related{std::move(html_part)};
+            for (const auto& spec : req.inline_files) {
+                auto part = open_file_part(spec);
+                if (!part)
+                    return part.error();
+                related.push_back(file_entity(*part, "inline"));
+            }
+            html_part = multipart("related", std::move(related));
+        }
+        if (text->size() > 0) {
+            std::vector<Entity> alternative;
+            alternative.push_back(text_entity(std::move(text), "plain"));
+            alternative.push_back(std::move(html_part));
+            body = multipart("alternative", std::move(alternative));
+        } else {
+            body = std::move(html_part);
+        }
+    } else {
+        if (!req.inline_files.empty())
+            return make_error("--inline needs --html: inline images are shown by the HTML body",
+                              "reference them as <img src=\"cid:NAME\"> in the --html file", "usage");
+        body = text_entity(std::move(text), "plain");
+    }
+    if (req.attach.empty())
+        return body;
+    std::vector<Entity> mixed{std::move(body)};
+    for (const auto& spec : req.attach) {
+        auto part = open_file_part(spec);
+        if (!part)
+            return part.error();
+        mixed.push_back(file_entity(*part, "attachment"));
+    }
+    return multipart("mixed", std::move(mixed));
+}
+
 util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
                                                  const config::Settings& settings,
                                                  const ComposeContext& ctx,
@@ -140,16 +300,6 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
             extra.emplace_back(name, encode_word(value));
     }
 
-    const ContentStats& st = body->stats();
-    BodyEncoding encoding = BodyEncoding::crlf;
-    std::string cte = "7bit";
-    if (st.has_8bit || st.has_nul || st.longest_line > 998) {
-        // libcurl 7.88 cannot send BODY=8BITMIME, so 8-bit text goes as
-        // quoted-printable, which every server accepts.
-        encoding = BodyEncoding::quoted_printable;
-        cte = "quoted-printable";
-    }
-
     std::string h;
     h += fold_header("Date", date);
     h += fold_header("From", from.to_header());
@@ -159,15 +309,20 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
         h += fold_header("Cc", join_header(*cc));
     if (!reply_to->empty())
         h += fold_header("Reply-To", join_header(*reply_to));
-    h += fold_header("Subject", encode_word(req.subject));
+    if (!req.subject.empty())
+        h += fold_header("Subject", encode_word(req.subject));
     h += fold_header("Message-ID", msg.message_id);
     for (const auto& [name, value] : extra)
         h += fold_header(name, value);
     h += "MIME-Version: 1.0\r\n";
-    h += "Content-Type: text/plain; charset=UTF-8\r\n";
-    h += "Content-Transfer-Encoding: " + cte + "\r\n";
-    h += "\r\n";
-    msg.source = std::make_unique<ComposedSource>(std::move(h), std::move(body), 0, encoding);
+
+    auto entity = build_body(req, std::move(body));
+    if (!entity)
+        return entity.error();
+    std::vector<Segment> segments{Segment::literal(std::move(h))};
+    for (auto& seg : *entity)
+        segments.push_back(std::move(seg));
+    msg.source = std::make_unique<SegmentedSource>(std::move(segments));
     return msg;
 }
 
@@ -257,8 +412,9 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         msg.message_id = ids.front();
     }
     h += "\r\n";
-    msg.source = std::make_unique<ComposedSource>(std::move(h), std::move(input),
-                                                  block->body_offset, BodyEncoding::crlf);
+    msg.source = std::make_unique<SegmentedSource>(std::vector<Segment>{
+        Segment::literal(std::move(h)), Segment::file(std::move(input), BodyEncoding::crlf,
+                                                      block->body_offset)});
     return msg;
 }
 

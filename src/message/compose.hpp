@@ -22,6 +22,9 @@ struct MessageRequest {
     std::vector<std::string> reply_to;
     std::vector<std::string> headers;  // "Name: value"
     std::string body_file;             // "" = standard input
+    std::string html_file;             // --html: an HTML body (with the text: alternative)
+    std::vector<std::string> attach;   // "FILE[;type=TYPE][;name=NAME]"
+    std::vector<std::string> inline_files; // images for cid:NAME in the HTML
     bool extract_recipients = false;   // -t: the input is a complete message
 };
 

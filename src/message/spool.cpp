@@ -49,17 +49,17 @@ std::shared_ptr<Spool> Spool::from_string(std::string data) {
     return s;
 }
 
-util::Result<std::shared_ptr<Spool>> Spool::from_path(const std::string& path) {
+util::Result<std::shared_ptr<Spool>> Spool::from_path(const std::string& path, bool scan) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return io_error("cannot open " + path, "noinput");
-    auto r = from_fd(fd, path);
+    auto r = from_fd(fd, path, 1 << 20, scan);
     close(fd);
     return r;
 }
 
 util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& name,
-                                                    size_t memory_limit) {
+                                                    size_t memory_limit, bool scan) {
     std::shared_ptr<Spool> s(new Spool());
     s->name_ = name;
     struct stat st {};
@@ -107,6 +107,8 @@ util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& n
             s->stats_.size += len;
         }
     }
+    if (!scan)
+        return s;
     auto stats = s->scan(0);
     if (!stats)
         return stats.error();

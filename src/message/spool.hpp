@@ -26,10 +26,12 @@ class Spool {
     // Reads `fd` to its end. Regular files are used in place from the current
     // offset; anything else is copied (memory up to `memory_limit`, then a
     // temporary file in $TMPDIR or /tmp).
+    // `scan` false skips the content scan (attachments are always base64).
     static util::Result<std::shared_ptr<Spool>> from_fd(int fd, const std::string& name,
-                                                        size_t memory_limit = 1 << 20);
+                                                        size_t memory_limit = 1 << 20,
+                                                        bool scan = true);
     // Opens a named file. Fails (kind "noinput") when it cannot be read.
-    static util::Result<std::shared_ptr<Spool>> from_path(const std::string& path);
+    static util::Result<std::shared_ptr<Spool>> from_path(const std::string& path, bool scan = true);
     // A spool over bytes already in memory (tests, generated text).
     static std::shared_ptr<Spool> from_string(std::string data);
 
