@@ -1,6 +1,8 @@
 #include "app/app.hpp"
 
+#include "app/deliver.hpp"
 #include "app/report.hpp"
+#include "app/smtp_stdio.hpp"
 #include "check/check.hpp"
 #include "cli/cli.hpp"
 #include "config/keys.hpp"
@@ -29,6 +31,7 @@ using transport::Stage;
 
 Class class_for_kind(const std::string& kind) {
     if (kind == "usage") return Class::usage;
+    if (kind == "nouser") return Class::recipient;
     if (kind == "input") return Class::input;
     if (kind == "noinput") return Class::noinput;
     if (kind == "io") return Class::io;
@@ -216,6 +219,15 @@ int run_config_profiles(const cli::Invocation& inv, Io& io) {
     return 0;
 }
 
+std::function<void(const transport::TranscriptLine&)> verbose_sink(const cli::Invocation& inv,
+                                                                  Io& io) {
+    if (!inv.verbose)
+        return nullptr;
+    return [&io](const transport::TranscriptLine& line) {
+        io.err << line.who << ": " << line.text << "\n";
+    };
+}
+
 int run_check(const cli::Invocation& inv, Io& io) {
     auto loaded = load(inv, io);
     if (!loaded)
@@ -225,10 +237,7 @@ int run_check(const cli::Invocation& inv, Io& io) {
     rq.env = &io.env;
     rq.rcpt = inv.check_rcpt;
     rq.hostname = util::local_hostname();
-    if (inv.verbose)
-        rq.on_line = [&io](const transport::TranscriptLine& line) {
-            io.err << line.who << ": " << line.text << "\n";
-        };
+    rq.on_line = verbose_sink(inv, io);
     if (!inv.check_rcpt.empty())
         if (auto st = message::check_addr_spec(inv.check_rcpt); !st)
             return fail_local(inv, io, util::make_error(st.error().message, "", "usage"));
@@ -255,72 +264,26 @@ int run_send(const cli::Invocation& inv, Io& io) {
         return fail_local(inv, io, prepared.error(), "input");
     auto& msg = *prepared;
 
-    auto endpoint = config::resolve_endpoint(settings);
     if (inv.dry_run) {
+        auto endpoint = config::resolve_endpoint(settings);
         auto text = message::read_all(*msg.source);
         if (!text)
             return fail_local(inv, io, text.error(), "noinput");
         print_dry_run(io.out, msg.envelope, *text, endpoint ? endpoint->curl_url() : "");
         return 0;
     }
-    if (!endpoint)
-        return fail_local(inv, io, endpoint.error(), "config");
-    if (endpoint->mode == config::TlsMode::none && settings.user.set && !settings.user.value.empty())
-        return fail_local(inv, io,
-                          util::make_error("refusing to send a password over an unencrypted "
-                                           "connection (tls = none from " +
-                                               settings.tls.origin.describe() + ")",
-                                           "use STARTTLS (smtp://HOST:587) or smtps://HOST:465; "
-                                           "--tls none is only for a relay that needs no login"));
-    auto credentials = config::load_credentials(settings, io.env);
-    if (!credentials)
-        return fail_local(inv, io, credentials.error());
-
-    transport::TransportOptions options;
-    options.endpoint = *endpoint;
-    options.credentials = &*credentials;
-    options.auth = settings.auth.value;
-    options.cafile = settings.cafile.value;
-    options.helo = settings.helo.set ? settings.helo.value : ctx.hostname;
-    options.timeout_seconds = settings.timeout.value;
-    if (inv.verbose)
-        options.on_line = [&io](const transport::TranscriptLine& line) {
-            io.err << line.who << ": " << line.text << "\n";
-        };
-    transport::TransportOptions kept = options; // for reading a certificate that failed
-    auto transport = transport::make_curl_transport(std::move(options));
-    auto outcome = transport->send(msg.envelope, *msg.source);
-
-    diagnosis::Context dctx;
-    dctx.host = endpoint->host;
-    dctx.port = endpoint->port;
-    dctx.tls_mode = endpoint->mode;
-    dctx.server_origin = settings.server.origin.describe();
-    dctx.user = credentials->user;
-    dctx.credentials_configured = outcome.credentials_configured;
-    dctx.auth_method = settings.auth.value;
-    dctx.profile = loaded->profile;
-    dctx.auth_sent = outcome.auth_sent;
-    dctx.tls_active = outcome.tls_active;
-    dctx.capabilities = outcome.capabilities;
-    dctx.timeout_seconds = settings.timeout.value;
-    dctx.message_size = outcome.body_bytes;
-    dctx.from = msg.envelope.from;
-    using transport::NetError;
-    if (outcome.error == NetError::cert_untrusted || outcome.error == NetError::cert_name ||
-        outcome.error == NetError::cert_expired || outcome.error == NetError::cert_other) {
-        kept.credentials = nullptr;
-        kept.on_line = nullptr;
-        dctx.certificate = transport::fetch_certificate(kept);
-    }
-    Diagnosis d = diagnosis::diagnose_outcome(outcome, dctx);
+    auto delivery = deliver(msg, *loaded, io.env, ctx.hostname, verbose_sink(inv, io));
+    if (!delivery)
+        return fail_local(inv, io, delivery.error(), "config");
+    const auto& outcome = delivery->outcome;
+    const Diagnosis& d = delivery->diagnosis;
     int code = static_cast<int>(d.exit_code);
 
     if (inv.json) {
         SendReport r;
         r.status = transport::status_name(outcome.status);
         r.exit_code = code;
-        r.server = endpoint->curl_url();
+        r.server = delivery->server;
         r.message_id = msg.message_id;
         r.from = msg.envelope.from;
         r.outcome = &outcome;
@@ -372,6 +335,15 @@ int run(int argc, const char* const* argv, Io io) {
             return run_config_profiles(inv, io);
         case cli::Command::send:
             return run_send(inv, io);
+        case cli::Command::smtp_stdio: {
+            auto loaded = load(inv, io);
+            if (!loaded)
+                return fail_local(inv, io, loaded.error());
+            return serve_smtp_stdio(*loaded, io, verbose_sink(inv, io));
+        }
+        case cli::Command::list_queue:
+            io.out << "smtpsend: no queue is configured (mail is sent at once); the mail queue is empty\n";
+            return 0;
         }
         return 0;
     } catch (const std::exception& e) {

@@ -41,6 +41,11 @@ const char* footer =
 } // namespace
 
 util::Result<Invocation> parse(int argc, const char* const* argv) {
+    std::string_view name = argc > 0 ? argv[0] : "";
+    if (auto slash = name.rfind('/'); slash != std::string_view::npos)
+        name = name.substr(slash + 1);
+    if (name == "sendmail" || name == "mailq")
+        return parse_sendmail(argc, argv);
     Invocation inv;
     CLI::App app{description, "smtpsend"};
     app.footer(footer);

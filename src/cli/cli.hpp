@@ -11,7 +11,7 @@
 
 namespace smtpsend::cli {
 
-enum class Command { send, check, explain, config_show, config_profiles, help, version };
+enum class Command { send, check, explain, config_show, config_profiles, smtp_stdio, list_queue, help, version };
 
 struct Invocation {
     Command command = Command::send;
@@ -33,6 +33,12 @@ struct Invocation {
 };
 
 // Parses the command line. Fails (kind "usage") with CLI11's message.
+// When argv[0] is "sendmail" or "mailq", reads sendmail's command line instead.
 util::Result<Invocation> parse(int argc, const char* const* argv);
+
+// sendmail's command line, as cron, git, PHP, mutt and mail(1) use it:
+// -t, -i/-oi, -f/-r ADDR, -F NAME, -N DSN, -B TYPE, -C FILE, -L TAG, -v, -bm,
+// -bp, -bs, -odi/-odb/-oem/-oep and any other -oX (ignored), -- ends options.
+util::Result<Invocation> parse_sendmail(int argc, const char* const* argv);
 
 } // namespace smtpsend::cli

@@ -102,6 +102,11 @@ std::vector<KeyInfo> make_keys() {
                                   "the name to give in EHLO (default: this machine's name)"),
         number_key<&Settings::timeout>("timeout", "SECONDS",
                                        "bound on connecting and on each wait for a reply", 1, 3600),
+        text_key<&Settings::aliases>("aliases", "FILE",
+                                     "resolve local recipients (root, a user) through FILE, in "
+                                     "/etc/aliases format"),
+        text_key<&Settings::domain>("domain", "DOMAIN",
+                                    "qualify local recipients that have no alias: root@DOMAIN"),
     };
 }
 

@@ -57,6 +57,8 @@ struct Settings {
     Value<std::string> cafile;
     Value<std::string> helo;
     Value<long> timeout{30};          // seconds: connect and every wait for a reply
+    Value<std::string> aliases;       // /etc/aliases-format file for local recipients
+    Value<std::string> domain;        // qualifies local recipients without an alias
 };
 
 // Fills `settings` from SMTPSEND_* variables, in the order of the key table.

@@ -122,7 +122,7 @@ util::Status check_addr_spec(std::string_view a) {
     return util::Ok{};
 }
 
-util::Result<Address> parse_address(std::string_view text) {
+util::Result<Address> parse_address(std::string_view text, bool allow_local) {
     std::string t = util::trim(text);
     for (char c : t)
         if (c == '\r' || c == '\n' || c == '\0')
@@ -154,13 +154,15 @@ util::Result<Address> parse_address(std::string_view text) {
         }
         out.addr_spec = t;
     }
+    if (allow_local && out.addr_spec.find('@') == std::string::npos && valid_dot_atom(out.addr_spec))
+        return out;
     auto st = check_addr_spec(out.addr_spec);
     if (!st)
         return st.error();
     return out;
 }
 
-util::Result<std::vector<Address>> parse_address_list(std::string_view text) {
+util::Result<std::vector<Address>> parse_address_list(std::string_view text, bool allow_local) {
     std::vector<Address> out;
     std::string current;
     bool in_quote = false;
@@ -173,7 +175,7 @@ util::Result<std::vector<Address>> parse_address_list(std::string_view text) {
             item = util::trim(item.substr(0, item.size() - 1));
         if (item.empty())
             return util::Ok{};
-        auto r = parse_address(item);
+        auto r = parse_address(item, allow_local);
         if (!r)
             return r.error();
         out.push_back(std::move(*r));

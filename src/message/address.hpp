@@ -27,10 +27,13 @@ util::Status check_addr_spec(std::string_view addr_spec);
 // Parses one address: "user@host", "<user@host>", "Name <user@host>",
 // "\"Last, First\" <user@host>" or "user@host (Name)". Rejects control
 // characters and invalid syntax.
-util::Result<Address> parse_address(std::string_view text);
+// With `allow_local`, a bare local name ("root") is accepted too, for
+// sendmail mode's aliases.
+util::Result<Address> parse_address(std::string_view text, bool allow_local = false);
 
 // Parses a comma-separated list (a header value or a flag's value). Groups
 // ("team: a@x, b@y;") contribute their members; an empty group is allowed.
-util::Result<std::vector<Address>> parse_address_list(std::string_view text);
+util::Result<std::vector<Address>> parse_address_list(std::string_view text,
+                                                      bool allow_local = false);
 
 } // namespace smtpsend::message

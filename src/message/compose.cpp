@@ -1,5 +1,6 @@
 #include "message/compose.hpp"
 
+#include "message/aliases.hpp"
 #include "message/headers.hpp"
 #include "message/mime_types.hpp"
 #include "util/strings.hpp"
@@ -31,13 +32,13 @@ bool reserved_for_flags(const std::string& lower) {
 }
 
 util::Result<std::vector<Address>> parse_lists(const std::vector<std::string>& values,
-                                               const std::string& what) {
+                                               const std::string& what, bool allow_local = false) {
     std::vector<Address> out;
     for (const auto& v : values) {
         if (util::has_line_break_or_nul(v))
             return input_error(what + " \"" + util::one_line(v) + "\" contains a line break",
                                "a header value from a flag may not span lines");
-        auto list = parse_address_list(v);
+        auto list = parse_address_list(v, allow_local);
         if (!list)
             return input_error(what + ": " + list.error().message, list.error().hint);
         out.insert(out.end(), list->begin(), list->end());
@@ -60,6 +61,41 @@ void add_recipients(std::vector<std::string>& into, const std::vector<Address>& 
         if (!seen)
             into.push_back(a.addr_spec);
     }
+}
+
+// Expands local names (no '@') in place, through `aliases` or `domain`.
+util::Status resolve_locals(std::vector<Address>& list, const config::Settings& settings) {
+    bool any_local = std::any_of(list.begin(), list.end(), [](const Address& a) {
+        return a.addr_spec.find('@') == std::string::npos;
+    });
+    if (!any_local)
+        return util::Ok{};
+    std::optional<AliasTable> table;
+    if (settings.aliases.set && !settings.aliases.value.empty()) {
+        auto t = read_aliases(settings.aliases.value);
+        if (!t)
+            return t.error();
+        table = std::move(*t);
+    }
+    std::vector<Address> out;
+    for (auto& a : list) {
+        if (a.addr_spec.find('@') != std::string::npos) {
+            out.push_back(std::move(a));
+            continue;
+        }
+        auto expanded = resolve_local(a.addr_spec, table ? &*table : nullptr, settings.domain.value);
+        if (!expanded)
+            return expanded.error();
+        for (auto& e : *expanded) {
+            auto parsed = parse_address(e);
+            if (!parsed)
+                return make_error("alias \"" + a.addr_spec + "\" expands to an invalid address: " +
+                                      parsed.error().message, "", "config");
+            out.push_back(std::move(*parsed));
+        }
+    }
+    list = std::move(out);
+    return util::Ok{};
 }
 
 std::string domain_of(const std::string& addr) {
@@ -345,25 +381,32 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         return input_error("the header block is larger than 1 MiB");
 
     PreparedMessage msg;
-    std::vector<std::string> read_headers;
-    for (const char* name : {"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"}) {
-        auto values = block->values(name);
-        if (values.empty())
-            continue;
-        read_headers.push_back(name);
-        std::vector<std::string> decoded;
-        auto list = parse_lists(values, std::string(name) + ":");
-        if (!list)
-            return list.error();
-        add_recipients(msg.envelope.recipients, *list);
+    const bool local = req.complete_message; // sendmail mode: bare names through aliases
+    std::vector<Address> recipients;
+    if (req.extract_recipients) {
+        for (const char* name : {"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"}) {
+            auto values = block->values(name);
+            if (values.empty())
+                continue;
+            auto list = parse_lists(values, std::string(name) + ":", local);
+            if (!list)
+                return list.error();
+            recipients.insert(recipients.end(), list->begin(), list->end());
+        }
     }
-    auto extra = parse_lists(req.to, "recipient");
+    auto extra = parse_lists(req.to, "recipient", local);
     if (!extra)
         return extra.error();
-    add_recipients(msg.envelope.recipients, *extra);
+    recipients.insert(recipients.end(), extra->begin(), extra->end());
+    if (auto st = resolve_locals(recipients, settings); !st)
+        return st.error();
+    add_recipients(msg.envelope.recipients, recipients);
     if (msg.envelope.recipients.empty())
-        return input_error("the message names no recipients (read To, Cc, Bcc, Resent-To, "
-                           "Resent-Cc and Resent-Bcc)",
+        return input_error(req.extract_recipients
+                               ? "the message names no recipients (read To, Cc, Bcc, Resent-To, "
+                                 "Resent-Cc and Resent-Bcc)"
+                               : "no recipients: name them as arguments, or use -t to read the "
+                                 "message's To, Cc and Bcc",
                            "add a To: header, or name recipients on the command line");
 
     auto sender = configured_sender(settings);
@@ -371,21 +414,49 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         return sender.error();
     std::optional<Address> header_from;
     auto from_values = block->values("From");
-    if (!from_values.empty()) {
-        auto list = parse_address_list(from_values.front());
+    bool has_from_header = !from_values.empty();
+    if (has_from_header) {
+        // cron writes "From: root (Cron Daemon)": kept as written, but a local
+        // name is no envelope sender.
+        auto list = parse_address_list(from_values.front(), local);
         if (!list || list->empty())
             return input_error("the message's From: header \"" + from_values.front() +
                                "\" is not a valid address");
-        header_from = list->front();
+        if (list->front().addr_spec.find('@') != std::string::npos)
+            header_from = list->front();
     }
-    if (*sender)
-        msg.envelope.from = (*sender)->addr_spec;
-    else if (header_from)
-        msg.envelope.from = header_from->addr_spec;
-    else
+    // The envelope sender: -f, else the `from` setting, else the From header.
+    std::optional<Address> envelope_sender;
+    std::optional<Address> given;
+    if (!req.envelope_from.empty()) {
+        auto a = parse_address(req.envelope_from, local);
+        if (!a)
+            return input_error("-f: " + a.error().message);
+        given = *a;
+        // cron's "-f root": qualified with `domain`, else the `from` setting stands in.
+        if (given->addr_spec.find('@') == std::string::npos) {
+            if (!settings.domain.value.empty())
+                given->addr_spec += "@" + settings.domain.value;
+            else if (*sender)
+                given = **sender;
+        }
+    }
+    if (given) {
+        envelope_sender = *given;
+    } else if (*sender) {
+        envelope_sender = **sender;
+    } else if (header_from) {
+        envelope_sender = *header_from;
+    }
+    if (!envelope_sender)
         return make_error("no sender address: the message has no From: header and none is set",
-                          "give --from ADDRESS, or set SMTPSEND_FROM or `from` in a profile",
+                          "give --from ADDRESS (sendmail: -f ADDRESS), or set SMTPSEND_FROM or "
+                          "`from` in a profile",
                           "config");
+    msg.envelope.from = envelope_sender->addr_spec;
+    if (msg.envelope.from.find('@') == std::string::npos)
+        return make_error("the sender \"" + msg.envelope.from + "\" has no domain",
+                          "set `from` (or `domain`) so the sender is a full address", "config");
 
     std::string h;
     for (const auto& f : block->fields) {
@@ -399,8 +470,14 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     BodyEncoder crlf(BodyEncoding::crlf);
     crlf.feed(h, normalised);
     h = std::move(normalised);
-    if (!header_from)
-        h += fold_header("From", (*sender)->to_header());
+    if (!has_from_header) {
+        Address generated = *sender ? **sender : *envelope_sender;
+        if (given)
+            generated.addr_spec = envelope_sender->addr_spec;
+        if (!req.full_name.empty())
+            generated.display_name = req.full_name;
+        h += fold_header("From", generated.to_header());
+    }
     if (!block->has("Date"))
         h += fold_header("Date", rfc5322_date(ctx.now));
     auto ids = block->values("Message-ID");
@@ -446,13 +523,22 @@ util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
                                               const config::Settings& settings,
                                               const ComposeContext& context) {
     util::Result<std::shared_ptr<Spool>> spool =
-        request.body_file.empty() ? Spool::from_fd(context.stdin_fd, "standard input")
-                                  : Spool::from_path(request.body_file);
+        !request.body_file.empty() ? Spool::from_path(request.body_file)
+        : request.ignore_dots      ? Spool::from_fd(context.stdin_fd, "standard input")
+                                   : Spool::from_fd(context.stdin_fd, "standard input", 1 << 20,
+                                                    true, /*dot_ends=*/true);
     if (!spool)
         return spool.error();
-    if (request.extract_recipients)
-        return compose_from_message(request, settings, context, std::move(*spool));
-    return compose_from_flags(request, settings, context, std::move(*spool));
+    return prepare_message(request, settings, context, std::move(*spool));
+}
+
+util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
+                                              const config::Settings& settings,
+                                              const ComposeContext& context,
+                                              std::shared_ptr<Spool> input) {
+    if (request.extract_recipients || request.complete_message)
+        return compose_from_message(request, settings, context, std::move(input));
+    return compose_from_flags(request, settings, context, std::move(input));
 }
 
 } // namespace smtpsend::message

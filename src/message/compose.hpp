@@ -26,6 +26,12 @@ struct MessageRequest {
     std::vector<std::string> attach;   // "FILE[;type=TYPE][;name=NAME]"
     std::vector<std::string> inline_files; // images for cid:NAME in the HTML
     bool extract_recipients = false;   // -t: the input is a complete message
+    // sendmail mode: the input is always a complete message; recipients come
+    // from the arguments (and with -t also from the headers).
+    bool complete_message = false;
+    bool ignore_dots = true;           // false (sendmail without -i): a "." line ends the input
+    std::string envelope_from;         // -f / -r: the envelope sender only
+    std::string full_name;             // -F: the name for a generated From
 };
 
 struct Envelope {
@@ -52,6 +58,12 @@ struct ComposeContext {
 util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
                                               const config::Settings& settings,
                                               const ComposeContext& context);
+
+// The same, for input already read (sendmail's -bs mode).
+util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
+                                              const config::Settings& settings,
+                                              const ComposeContext& context,
+                                              std::shared_ptr<Spool> input);
 
 // "Sat, 28 Nov 2026 01:22:08 +0000" in local time.
 std::string rfc5322_date(std::chrono::system_clock::time_point when);

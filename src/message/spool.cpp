@@ -58,8 +58,46 @@ util::Result<std::shared_ptr<Spool>> Spool::from_path(const std::string& path, b
     return r;
 }
 
+namespace {
+
+// Passes bytes through until a line that is a single "." (LF or CRLF).
+class DotEnd {
+  public:
+    // Appends the bytes of `in` that belong to the message; true at the end.
+    bool filter(const char* in, size_t n, std::string& out) {
+        for (size_t i = 0; i < n; ++i) {
+            char c = in[i];
+            if (held_ == "." && c == '\n')
+                return true;
+            if (held_ == "." && c == '\r') {
+                held_ = ".\r";
+                continue;
+            }
+            if (held_ == ".\r" && c == '\n')
+                return true;
+            out += held_;
+            held_.clear();
+            if (line_start_ && c == '.') {
+                held_ = ".";
+                line_start_ = false;
+                continue;
+            }
+            out += c;
+            line_start_ = c == '\n';
+        }
+        return false;
+    }
+    void finish(std::string& out) { out += held_; }
+
+  private:
+    bool line_start_ = true;
+    std::string held_;
+};
+
+} // namespace
+
 util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& name,
-                                                    size_t memory_limit, bool scan) {
+                                                    size_t memory_limit, bool scan, bool dot_ends) {
     std::shared_ptr<Spool> s(new Spool());
     s->name_ = name;
     struct stat st {};
@@ -70,7 +108,9 @@ util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& n
         e.kind = "noinput";
         return e;
     }
-    if (S_ISREG(st.st_mode)) {
+    DotEnd dot;
+    bool ended = false;
+    if (S_ISREG(st.st_mode) && !dot_ends) {
         off_t pos = lseek(fd, 0, SEEK_CUR);
         s->fd_ = dup(fd);
         if (s->fd_ < 0)
@@ -78,16 +118,31 @@ util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& n
         s->base_ = pos > 0 ? static_cast<uint64_t>(pos) : 0;
         s->stats_.size = static_cast<uint64_t>(st.st_size) - s->base_;
     } else {
-        char buf[65536];
-        for (;;) {
-            ssize_t n = read(fd, buf, sizeof buf);
-            if (n < 0 && errno == EINTR)
+        char raw[65536];
+        std::string kept;
+        while (!ended) {
+            ssize_t got = read(fd, raw, sizeof raw);
+            if (got < 0 && errno == EINTR)
                 continue;
-            if (n < 0)
+            if (got < 0)
                 return io_error("cannot read " + name, "noinput");
-            if (n == 0)
-                break;
-            size_t len = static_cast<size_t>(n);
+            if (got == 0) {
+                if (!dot_ends)
+                    break;
+                kept.clear();
+                dot.finish(kept);
+                ended = true;
+            } else if (dot_ends) {
+                kept.clear();
+                ended = dot.filter(raw, static_cast<size_t>(got), kept);
+            } else {
+                kept.assign(raw, static_cast<size_t>(got));
+            }
+            const char* buf = kept.data();
+            ssize_t n = static_cast<ssize_t>(kept.size());
+            size_t len = kept.size();
+            if (len == 0)
+                continue;
             if (s->fd_ < 0 && s->memory_.size() + len > memory_limit) {
                 s->fd_ = make_temp_file();
                 if (s->fd_ < 0)

@@ -27,9 +27,11 @@ class Spool {
     // offset; anything else is copied (memory up to `memory_limit`, then a
     // temporary file in $TMPDIR or /tmp).
     // `scan` false skips the content scan (attachments are always base64).
+    // `dot_ends`: a line holding a single "." ends the input (sendmail without
+    // -i); the input is then always copied, and what follows is not read.
     static util::Result<std::shared_ptr<Spool>> from_fd(int fd, const std::string& name,
                                                         size_t memory_limit = 1 << 20,
-                                                        bool scan = true);
+                                                        bool scan = true, bool dot_ends = false);
     // Opens a named file. Fails (kind "noinput") when it cannot be read.
     static util::Result<std::shared_ptr<Spool>> from_path(const std::string& path, bool scan = true);
     // A spool over bytes already in memory (tests, generated text).

@@ -1,0 +1,198 @@
+#include "app/smtp_stdio.hpp"
+
+#include "app/deliver.hpp"
+#include "message/address.hpp"
+#include "message/compose.hpp"
+#include "util/strings.hpp"
+
+#include <cerrno>
+#include <unistd.h>
+
+namespace smtpsend::app {
+
+namespace {
+
+constexpr size_t max_message = 64u << 20;
+
+class LineReader {
+  public:
+    explicit LineReader(int fd) : fd_(fd) {}
+    // The next line without its line end; false at the end of input.
+    bool next(std::string& line) {
+        for (;;) {
+            auto eol = buffer_.find('\n', pos_);
+            if (eol != std::string::npos) {
+                line = buffer_.substr(pos_, eol - pos_);
+                pos_ = eol + 1;
+                if (!line.empty() && line.back() == '\r')
+                    line.pop_back();
+                return true;
+            }
+            buffer_.erase(0, pos_);
+            pos_ = 0;
+            char buf[65536];
+            ssize_t n = read(fd_, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                if (buffer_.empty())
+                    return false;
+                line.swap(buffer_);
+                buffer_.clear();
+                return true;
+            }
+            buffer_.append(buf, static_cast<size_t>(n));
+        }
+    }
+
+  private:
+    int fd_;
+    std::string buffer_;
+    size_t pos_ = 0;
+};
+
+// "<a@b> SIZE=10" -> "a@b"
+std::string path_argument(const std::string& rest) {
+    auto lt = rest.find('<');
+    auto gt = rest.find('>', lt == std::string::npos ? 0 : lt);
+    if (lt == std::string::npos || gt == std::string::npos)
+        return util::trim(rest.substr(0, rest.find(' ')));
+    return rest.substr(lt + 1, gt - lt - 1);
+}
+
+std::string reply_for(const Delivery& d, const std::string& message_id) {
+    using Status = transport::Outcome::Status;
+    const auto& o = d.outcome;
+    if (o.status == Status::sent)
+        return "250 2.0.0 Ok: relayed as " + message_id;
+    if (o.status == Status::partial) {
+        std::vector<std::string> rejected;
+        for (const auto& r : o.recipients)
+            if (!r.accepted && r.reply)
+                rejected.push_back("<" + r.address + "> " + util::one_line(r.reply->text()));
+        return "250 2.0.0 Ok: relayed as " + message_id + ", but the server refused " +
+               util::join(rejected, "; ");
+    }
+    const auto& diag = d.diagnosis;
+    bool temporary = diag.exit_code == diagnosis::ExitCode::tempfail;
+    std::string enhanced = diag.reply && !diag.reply->enhanced.empty()
+                               ? diag.reply->enhanced
+                               : (temporary ? "4.0.0" : "5.0.0");
+    if (temporary && enhanced[0] != '4')
+        enhanced[0] = '4';
+    if (!temporary && enhanced[0] != '5')
+        enhanced[0] = '5';
+    std::string text = diag.summary;
+    if (diag.reply)
+        text += " (" + util::one_line(diag.reply->text()) + ")";
+    return std::string(temporary ? "451 " : "554 ") + enhanced + " " + text;
+}
+
+} // namespace
+
+int serve_smtp_stdio(const config::Loaded& loaded, Io& io,
+                     std::function<void(const transport::TranscriptLine&)> on_line) {
+    const std::string hostname = util::local_hostname();
+    auto say = [&](const std::string& line) { io.out << line << "\r\n" << std::flush; };
+    say("220 " + hostname + " smtpsend ESMTP ready");
+    LineReader in(io.stdin_fd);
+    std::string line, from;
+    std::vector<std::string> rcpts;
+    bool have_mail = false;
+    while (in.next(line)) {
+        std::string upper = util::to_lower(line);
+        for (auto& c : upper)
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (upper.rfind("EHLO", 0) == 0) {
+            say("250-" + hostname);
+            say("250-8BITMIME");
+            say("250-SIZE " + std::to_string(max_message));
+            say("250 ENHANCEDSTATUSCODES");
+        } else if (upper.rfind("HELO", 0) == 0) {
+            say("250 " + hostname);
+        } else if (upper.rfind("MAIL FROM:", 0) == 0) {
+            if (have_mail) {
+                say("503 5.5.1 Error: nested MAIL command");
+                continue;
+            }
+            from = path_argument(line.substr(10));
+            have_mail = true;
+            rcpts.clear();
+            say("250 2.1.0 Ok");
+        } else if (upper.rfind("RCPT TO:", 0) == 0) {
+            if (!have_mail) {
+                say("503 5.5.1 Error: need MAIL command");
+                continue;
+            }
+            std::string rcpt = path_argument(line.substr(8));
+            if (!message::parse_address(rcpt, true)) {
+                say("501 5.1.3 Bad recipient address syntax");
+                continue;
+            }
+            rcpts.push_back(rcpt);
+            say("250 2.1.5 Ok");
+        } else if (upper == "DATA") {
+            if (rcpts.empty()) {
+                say("503 5.5.1 Error: need RCPT command");
+                continue;
+            }
+            say("354 End data with <CR><LF>.<CR><LF>");
+            std::string data;
+            bool ended = false, too_big = false;
+            while (in.next(line)) {
+                if (line == ".") {
+                    ended = true;
+                    break;
+                }
+                if (!line.empty() && line[0] == '.')
+                    line.erase(0, 1);
+                if (data.size() + line.size() > max_message)
+                    too_big = true;
+                else
+                    data += line + "\r\n";
+            }
+            if (!ended)
+                return 0;
+            if (too_big) {
+                say("552 5.3.4 Message too big for smtpsend -bs");
+            } else {
+                message::MessageRequest req;
+                req.complete_message = true;
+                req.to = rcpts;
+                req.envelope_from = from;
+                message::ComposeContext ctx;
+                ctx.hostname = hostname;
+                auto msg = message::prepare_message(req, loaded.settings, ctx,
+                                                    message::Spool::from_string(std::move(data)));
+                if (!msg) {
+                    say("554 5.6.0 " + util::one_line(msg.error().message));
+                } else {
+                    auto d = deliver(*msg, loaded, io.env, hostname, on_line);
+                    if (!d)
+                        say("451 4.3.5 " + util::one_line(d.error().message) +
+                            " (smtpsend's settings)");
+                    else
+                        say(reply_for(*d, msg->message_id));
+                }
+            }
+            have_mail = false;
+            rcpts.clear();
+        } else if (upper == "RSET") {
+            have_mail = false;
+            rcpts.clear();
+            say("250 2.0.0 Ok");
+        } else if (upper == "NOOP") {
+            say("250 2.0.0 Ok");
+        } else if (upper.rfind("VRFY", 0) == 0) {
+            say("252 2.5.0 Cannot VRFY user; send some mail and I will try");
+        } else if (upper == "QUIT") {
+            say("221 2.0.0 Bye");
+            return 0;
+        } else {
+            say("502 5.5.2 Error: command not recognized");
+        }
+    }
+    return 0;
+}
+
+} // namespace smtpsend::app
