@@ -1,6 +1,8 @@
 #include "app/app.hpp"
 
 #include "app/deliver.hpp"
+#include "app/policy.hpp"
+#include "app/queue_commands.hpp"
 #include "app/report.hpp"
 #include "app/smtp_stdio.hpp"
 #include "check/check.hpp"
@@ -272,37 +274,45 @@ int run_send(const cli::Invocation& inv, Io& io) {
         print_dry_run(io.out, msg.envelope, *text, endpoint ? endpoint->curl_url() : "");
         return 0;
     }
-    auto delivery = deliver(msg, *loaded, io.env, ctx.hostname, verbose_sink(inv, io));
-    if (!delivery)
-        return fail_local(inv, io, delivery.error(), "config");
-    const auto& outcome = delivery->outcome;
-    const Diagnosis& d = delivery->diagnosis;
-    int code = static_cast<int>(d.exit_code);
-
+    Policy policy = policy_for(*loaded, io.env, inv.message.complete_message);
+    if (inv.verbose)
+        policy.on_retry = [&io](int attempt, long wait_ms, const Diagnosis& why) {
+            io.err << "smtpsend: attempt " << attempt << " failed (" << why.summary << "); retrying in "
+                   << wait_ms << " ms\n";
+        };
+    auto run = send_with_policy(msg, *loaded, io.env, ctx.hostname, verbose_sink(inv, io), policy,
+                                io.err);
+    if (!run)
+        return fail_local(inv, io, run.error(), "config");
     if (inv.json) {
         SendReport r;
-        r.status = transport::status_name(outcome.status);
-        r.exit_code = code;
-        r.server = delivery->server;
+        r.status = run->status;
+        r.exit_code = run->exit_code;
+        r.server = run->server;
         r.message_id = msg.message_id;
         r.from = msg.envelope.from;
-        r.outcome = &outcome;
-        r.diagnosis = outcome.status == transport::Outcome::Status::sent ? nullptr : &d;
-        r.elapsed_ms = outcome.elapsed_ms;
+        r.accepted = run->accepted;
+        for (const auto& rej : run->rejected)
+            r.rejected.emplace_back(rej.address, rej.reply);
+        r.diagnosis = run->diagnosis ? &*run->diagnosis : nullptr;
+        r.queue_id = run->queue_id;
+        r.attempts = run->attempts;
+        r.elapsed_ms = run->elapsed_ms;
         io.out << send_json(r).dump() << "\n";
     } else {
-        if (outcome.status == transport::Outcome::Status::partial)
-            for (const auto& rc : outcome.recipients)
-                if (!rc.accepted && rc.reply)
-                    io.err << "smtpsend: rejected <" << rc.address << ">: "
-                           << util::one_line(rc.reply->text()) << "\n";
-        if (outcome.status != transport::Outcome::Status::sent)
-            print_diagnosis(io.err, d);
-        else if (inv.verbose)
-            io.err << "smtpsend: sent " << msg.message_id << " to "
-                   << outcome.recipients.size() << " recipient(s)\n";
+        if (!run->accepted.empty())
+            for (const auto& rej : run->rejected)
+                io.err << "smtpsend: rejected <" << rej.address << ">: " << rej.reply << "\n";
+        if (!run->queue_id.empty())
+            io.err << "smtpsend: queued as " << run->queue_id << " (" << run->queue_reason
+                   << "); `smtpsend queue flush` sends it\n";
+        if (run->diagnosis)
+            print_diagnosis(io.err, *run->diagnosis);
+        else if (inv.verbose && run->status == "sent")
+            io.err << "smtpsend: sent " << msg.message_id << " to " << run->accepted.size()
+                   << " recipient(s)\n";
     }
-    return code;
+    return run->exit_code;
 }
 
 } // namespace
@@ -342,8 +352,10 @@ int run(int argc, const char* const* argv, Io io) {
             return serve_smtp_stdio(*loaded, io, verbose_sink(inv, io));
         }
         case cli::Command::list_queue:
-            io.out << "smtpsend: no queue is configured (mail is sent at once); the mail queue is empty\n";
-            return 0;
+        case cli::Command::queue_show:
+        case cli::Command::queue_flush:
+        case cli::Command::queue_drop:
+            return run_queue(inv, io);
         }
         return 0;
     } catch (const std::exception& e) {

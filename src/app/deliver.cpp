@@ -1,15 +1,12 @@
 #include "app/deliver.hpp"
 
-#include "config/secrets.hpp"
-#include "config/server_url.hpp"
 #include "transport/probe.hpp"
-#include "transport/transport.hpp"
 
 namespace smtpsend::app {
 
-util::Result<Delivery> deliver(message::PreparedMessage& msg, const config::Loaded& loaded,
-                               const util::Environment& env, const std::string& hostname,
-                               std::function<void(const transport::TranscriptLine&)> on_line) {
+util::Result<std::unique_ptr<Sender>>
+Sender::create(const config::Loaded& loaded, const util::Environment& env, const std::string& hostname,
+               std::function<void(const transport::TranscriptLine&)> on_line, bool reuse) {
     const config::Settings& settings = loaded.settings;
     auto endpoint = config::resolve_endpoint(settings);
     if (!endpoint)
@@ -23,47 +20,64 @@ util::Result<Delivery> deliver(message::PreparedMessage& msg, const config::Load
     auto credentials = config::load_credentials(settings, env);
     if (!credentials)
         return credentials.error();
+    std::unique_ptr<Sender> s(new Sender());
+    s->loaded_ = &loaded;
+    s->endpoint_ = *endpoint;
+    s->credentials_ = std::move(*credentials);
+    auto& o = s->options_;
+    o.endpoint = *endpoint;
+    o.credentials = &s->credentials_;
+    o.auth = settings.auth.value;
+    o.cafile = settings.cafile.value;
+    o.helo = settings.helo.set ? settings.helo.value : hostname;
+    o.timeout_seconds = settings.timeout.value;
+    o.reuse_connection = reuse;
+    o.on_line = std::move(on_line);
+    s->transport_ = transport::make_curl_transport(o);
+    return s;
+}
 
-    transport::TransportOptions options;
-    options.endpoint = *endpoint;
-    options.credentials = &*credentials;
-    options.auth = settings.auth.value;
-    options.cafile = settings.cafile.value;
-    options.helo = settings.helo.set ? settings.helo.value : hostname;
-    options.timeout_seconds = settings.timeout.value;
-    options.on_line = std::move(on_line);
-    transport::TransportOptions kept = options; // for reading a certificate that failed
-    auto transport = transport::make_curl_transport(std::move(options));
-
+Delivery Sender::send(const message::Envelope& envelope, message::MessageSource& source) {
+    const config::Settings& settings = loaded_->settings;
     Delivery d;
-    d.server = endpoint->curl_url();
-    d.outcome = transport->send(msg.envelope, *msg.source);
+    d.server = endpoint_.curl_url();
+    d.outcome = transport_->send(envelope, source);
     const auto& outcome = d.outcome;
 
     diagnosis::Context ctx;
-    ctx.host = endpoint->host;
-    ctx.port = endpoint->port;
-    ctx.tls_mode = endpoint->mode;
+    ctx.host = endpoint_.host;
+    ctx.port = endpoint_.port;
+    ctx.tls_mode = endpoint_.mode;
     ctx.server_origin = settings.server.origin.describe();
-    ctx.user = credentials->user;
+    ctx.user = credentials_.user;
     ctx.credentials_configured = outcome.credentials_configured;
     ctx.auth_method = settings.auth.value;
-    ctx.profile = loaded.profile;
+    ctx.profile = loaded_->profile;
     ctx.auth_sent = outcome.auth_sent;
     ctx.tls_active = outcome.tls_active;
     ctx.capabilities = outcome.capabilities;
     ctx.timeout_seconds = settings.timeout.value;
     ctx.message_size = outcome.body_bytes;
-    ctx.from = msg.envelope.from;
+    ctx.from = envelope.from;
     using transport::NetError;
     if (outcome.error == NetError::cert_untrusted || outcome.error == NetError::cert_name ||
         outcome.error == NetError::cert_expired || outcome.error == NetError::cert_other) {
-        kept.credentials = nullptr;
-        kept.on_line = nullptr;
-        ctx.certificate = transport::fetch_certificate(kept);
+        transport::TransportOptions quiet = options_;
+        quiet.credentials = nullptr;
+        quiet.on_line = nullptr;
+        ctx.certificate = transport::fetch_certificate(quiet);
     }
     d.diagnosis = diagnosis::diagnose_outcome(outcome, ctx);
     return d;
+}
+
+util::Result<Delivery> deliver(message::PreparedMessage& msg, const config::Loaded& loaded,
+                               const util::Environment& env, const std::string& hostname,
+                               std::function<void(const transport::TranscriptLine&)> on_line) {
+    auto sender = Sender::create(loaded, env, hostname, std::move(on_line));
+    if (!sender)
+        return sender.error();
+    return (*sender)->send(msg.envelope, *msg.source);
 }
 
 } // namespace smtpsend::app

@@ -1,13 +1,17 @@
-// One delivery: settings and a prepared message in, outcome and diagnosis
-// out. Shared by the send command and sendmail's -bs mode.
+// Delivery: settings and a prepared message in, outcome and diagnosis out.
+// Shared by the send command, sendmail's -bs mode and `queue flush`.
 #pragma once
 
 #include "config/load.hpp"
+#include "config/secrets.hpp"
+#include "config/server_url.hpp"
 #include "diagnosis/diagnosis.hpp"
 #include "message/compose.hpp"
 #include "transport/outcome.hpp"
+#include "transport/transport.hpp"
 
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace smtpsend::app {
@@ -18,9 +22,31 @@ struct Delivery {
     std::string server;             // smtp://host:port
 };
 
-// Resolves the server, reads the password and sends. Fails (kind "config")
-// before connecting when the settings cannot work: no server, a login over
-// plain text, an unreadable password source.
+// Sends messages with one set of settings; with `reuse`, over one
+// connection (one login) for as long as the server keeps it.
+class Sender {
+  public:
+    // Resolves the server and reads the password (or token) once. Fails
+    // (kind "config") when the settings cannot work: no server, a login over
+    // plain text, an unreadable password source.
+    static util::Result<std::unique_ptr<Sender>>
+    create(const config::Loaded& loaded, const util::Environment& env, const std::string& hostname,
+           std::function<void(const transport::TranscriptLine&)> on_line, bool reuse = false);
+
+    Delivery send(const message::Envelope& envelope, message::MessageSource& source);
+    const config::Endpoint& endpoint() const { return endpoint_; }
+    const std::string& user() const { return credentials_.user; }
+
+  private:
+    Sender() = default;
+    const config::Loaded* loaded_ = nullptr;
+    config::Endpoint endpoint_;
+    config::Credentials credentials_;
+    transport::TransportOptions options_;
+    std::unique_ptr<transport::Transport> transport_;
+};
+
+// One message with a fresh Sender.
 util::Result<Delivery> deliver(message::PreparedMessage& message, const config::Loaded& loaded,
                                const util::Environment& env, const std::string& hostname,
                                std::function<void(const transport::TranscriptLine&)> on_line);

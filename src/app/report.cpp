@@ -39,16 +39,14 @@ nlohmann::json send_json(const SendReport& r) {
     j["server"] = r.server;
     j["message_id"] = r.message_id;
     j["from"] = r.from;
-    j["accepted"] = nlohmann::json::array();
+    j["accepted"] = r.accepted;
     j["rejected"] = nlohmann::json::array();
-    if (r.outcome) {
-        for (const auto& rc : r.outcome->recipients) {
-            if (rc.accepted && r.status != "failed")
-                j["accepted"].push_back(rc.address);
-            else if (rc.reply && !rc.accepted)
-                j["rejected"].push_back({{"address", rc.address}, {"reply", rc.reply->text()}});
-        }
-    }
+    for (const auto& [address, reply] : r.rejected)
+        j["rejected"].push_back({{"address", address}, {"reply", reply}});
+    if (!r.queue_id.empty())
+        j["queue_id"] = r.queue_id;
+    if (r.attempts > 0)
+        j["attempts"] = r.attempts;
     j["elapsed_ms"] = r.elapsed_ms;
     if (r.diagnosis)
         j["error"] = error_json(*r.diagnosis);

@@ -19,13 +19,16 @@ nlohmann::json error_json(const diagnosis::Diagnosis& d);
 
 // The --json result of a send (or of a failure before sending).
 struct SendReport {
-    std::string status; // sent, partial, failed, unconfirmed
+    std::string status; // sent, partial, failed, unconfirmed, queued
     int exit_code = 0;
     std::string server;
     std::string message_id;
     std::string from;
-    const transport::Outcome* outcome = nullptr; // null when nothing was attempted
+    std::vector<std::string> accepted;
+    std::vector<std::pair<std::string, std::string>> rejected; // address, reply
     const diagnosis::Diagnosis* diagnosis = nullptr; // null on success
+    std::string queue_id;
+    int attempts = 0;
     long elapsed_ms = 0;
 };
 nlohmann::json send_json(const SendReport& report);

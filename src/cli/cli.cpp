@@ -3,7 +3,9 @@
 #include "config/keys.hpp"
 
 #include <CLI/CLI.hpp>
+#include <deque>
 #include <map>
+#include <tuple>
 
 namespace smtpsend::cli {
 
@@ -21,6 +23,8 @@ const char* footer =
     "                                      diagnose an error text from any mail tool\n"
     "  smtpsend check [--rcpt ADDRESS] [--json]\n"
     "                                      walk DNS, TCP, TLS, EHLO, AUTH; send nothing\n"
+    "  smtpsend queue list|show ID|flush [--all]|drop ID\n"
+    "                                      the queue of temporarily failed messages\n"
     "  smtpsend config show [--profile NAME] [--json]\n"
     "                                      every effective setting and where it came from\n"
     "  smtpsend config profiles [--json]   the profiles found, and where\n"
@@ -64,9 +68,21 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     // Settings: one flag per profile key, from the key table.
     std::map<std::string, std::string> values;
     std::vector<std::pair<CLI::Option*, std::string>> setting_options;
+    std::vector<std::tuple<bool*, bool*, std::string>> switches;
+    std::deque<bool> switch_values;
     for (const auto& key : config::keys()) {
         if (!key.has_flag)
             continue;
+        if (key.is_bool) {
+            bool* on = &switch_values.emplace_back(false);
+            bool* off = &switch_values.emplace_back(false);
+            std::string flag = config::flag_name(key.name);
+            app.add_flag(flag, *on, std::string(key.help) + " [" + config::env_name(key.name) + "]")
+                ->group("Settings");
+            app.add_flag("--no-" + flag.substr(2), *off, "turn " + flag + " off")->group("Settings");
+            switches.emplace_back(on, off, std::string(key.name));
+            continue;
+        }
         std::string flag = config::flag_name(key.name);
         auto* opt = app.add_option(flag, values[std::string(key.name)],
                                    std::string(key.help) + " [" + config::env_name(key.name) + "]")
@@ -133,6 +149,25 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     check->add_flag("--json", inv.json, "Print the steps as JSON");
     check->fallthrough();
 
+    auto* queue_cmd = app.add_subcommand("queue", "List, show, flush or drop queued messages");
+    queue_cmd->require_subcommand(1);
+    queue_cmd->fallthrough();
+    auto* q_list = queue_cmd->add_subcommand("list", "List the queued messages, oldest first");
+    q_list->add_flag("--json", inv.json, "Print the list as JSON");
+    q_list->fallthrough();
+    auto* q_show = queue_cmd->add_subcommand("show", "Show one queued message's envelope and attempts");
+    q_show->add_option("id", inv.queue_id, "The queue id")->required();
+    q_show->add_flag("--json", inv.json, "Print the entry as JSON");
+    q_show->fallthrough();
+    auto* q_flush = queue_cmd->add_subcommand(
+        "flush", "Send the queued messages that are due, oldest first, one connection per server");
+    q_flush->add_flag("--all", inv.flush_all, "Also send messages whose next attempt is not due yet");
+    q_flush->add_flag("--json", inv.json, "Print one JSON line per message");
+    q_flush->fallthrough();
+    auto* q_drop = queue_cmd->add_subcommand("drop", "Delete a queued message without sending it");
+    q_drop->add_option("id", inv.queue_id, "The queue id")->required();
+    q_drop->fallthrough();
+
     auto* config_cmd = app.add_subcommand("config", "Show the effective settings and profiles");
     config_cmd->require_subcommand(1);
     auto* show = config_cmd->add_subcommand("show", "Print every effective setting with its origin");
@@ -162,6 +197,14 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     }
     if (check->parsed())
         inv.command = Command::check;
+    else if (q_list->parsed())
+        inv.command = Command::list_queue;
+    else if (q_show->parsed())
+        inv.command = Command::queue_show;
+    else if (q_flush->parsed())
+        inv.command = Command::queue_flush;
+    else if (q_drop->parsed())
+        inv.command = Command::queue_drop;
     else if (show->parsed())
         inv.command = Command::config_show;
     else if (profiles->parsed())
@@ -169,6 +212,9 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     for (auto& [opt, key] : setting_options)
         if (opt->count() > 0)
             inv.settings.emplace_back(key, values[key]);
+    for (auto& [on, off, key] : switches)
+        if (*on || *off)
+            inv.settings.emplace_back(key, *off ? "false" : "true");
     m.to.insert(m.to.begin(), recipients.begin(), recipients.end());
     return inv;
 }

@@ -11,7 +11,10 @@
 
 namespace smtpsend::cli {
 
-enum class Command { send, check, explain, config_show, config_profiles, smtp_stdio, list_queue, help, version };
+enum class Command {
+    send, check, explain, config_show, config_profiles, smtp_stdio,
+    list_queue, queue_show, queue_flush, queue_drop, help, version
+};
 
 struct Invocation {
     Command command = Command::send;
@@ -26,6 +29,9 @@ struct Invocation {
     bool dry_run = false;
     // check
     std::string check_rcpt;
+    // queue show/drop ID; queue flush --all
+    std::string queue_id;
+    bool flush_all = false;
     // explain
     std::vector<std::string> explain_text;
     std::string explain_stage;

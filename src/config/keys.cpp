@@ -16,7 +16,7 @@ using util::Status;
 template <auto Member> KeyInfo text_key(std::string_view name, std::string_view value_name,
                                         std::string_view help, bool secret = false,
                                         bool has_flag = true) {
-    KeyInfo k{name, value_name, help, secret, has_flag, {}, {}, {}, {}};
+    KeyInfo k{name, value_name, help, secret, has_flag, false, {}, {}, {}, {}};
     k.assign = [](Settings& s, const std::string& v, const Origin& o) -> Status {
         (s.*Member).assign(v, o);
         return util::Ok{};
@@ -44,7 +44,7 @@ template <auto Member> KeyInfo choice_key(std::string_view name, std::string_vie
 
 template <auto Member> KeyInfo number_key(std::string_view name, std::string_view value_name,
                                           std::string_view help, long min, long max) {
-    KeyInfo k{name, value_name, help, false, true, {}, {}, {}, {}};
+    KeyInfo k{name, value_name, help, false, true, false, {}, {}, {}, {}};
     k.assign = [name, min, max](Settings& s, const std::string& v, const Origin& o) -> Status {
         std::string t = util::trim(v);
         long n = 0;
@@ -60,6 +60,40 @@ template <auto Member> KeyInfo number_key(std::string_view name, std::string_vie
         const auto& v = s.*Member;
         return v.set || v.value != 0 ? std::to_string(v.value) : std::string();
     };
+    k.origin = [](const Settings& s) -> const Origin& { return (s.*Member).origin; };
+    k.is_set = [](const Settings& s) { return (s.*Member).set; };
+    return k;
+}
+
+template <auto Member> KeyInfo bool_key(std::string_view name, std::string_view help) {
+    KeyInfo k{name, "BOOL", help, false, true, true, {}, {}, {}, {}};
+    k.assign = [name](Settings& s, const std::string& v, const Origin& o) -> Status {
+        std::string t = util::to_lower(util::trim(v));
+        if (t == "true" || t == "yes" || t == "on" || t == "1")
+            (s.*Member).assign(true, o);
+        else if (t == "false" || t == "no" || t == "off" || t == "0")
+            (s.*Member).assign(false, o);
+        else
+            return make_error(std::string(name) + " = \"" + v + "\" is not one of true, false");
+        return util::Ok{};
+    };
+    k.text = [](const Settings& s) { return std::string((s.*Member).value ? "true" : "false"); };
+    k.origin = [](const Settings& s) -> const Origin& { return (s.*Member).origin; };
+    k.is_set = [](const Settings& s) { return (s.*Member).set; };
+    return k;
+}
+
+template <auto Member> KeyInfo duration_key(std::string_view name, std::string_view help) {
+    KeyInfo k{name, "DURATION", help, false, true, false, {}, {}, {}, {}};
+    k.assign = [name](Settings& s, const std::string& v, const Origin& o) -> Status {
+        auto d = parse_duration(util::trim(v));
+        if (!d)
+            return make_error(std::string(name) + " = \"" + v +
+                              "\" is not a duration such as 90s, 30m, 12h or 5d");
+        (s.*Member).assign(*d, o);
+        return util::Ok{};
+    };
+    k.text = [](const Settings& s) { return std::to_string((s.*Member).value) + "s"; };
     k.origin = [](const Settings& s) -> const Origin& { return (s.*Member).origin; };
     k.is_set = [](const Settings& s) { return (s.*Member).set; };
     return k;
@@ -107,6 +141,21 @@ std::vector<KeyInfo> make_keys() {
                                      "/etc/aliases format"),
         text_key<&Settings::domain>("domain", "DOMAIN",
                                     "qualify local recipients that have no alias: root@DOMAIN"),
+        bool_key<&Settings::queue>("queue", "keep a message that failed temporarily in the queue "
+                                            "and exit 0; `smtpsend queue flush` sends it later"),
+        text_key<&Settings::queue_dir>("queue_dir", "DIR",
+                                       "the queue folder (default $XDG_STATE_HOME/smtpsend/queue, "
+                                       "or /var/spool/smtpsend for root)"),
+        number_key<&Settings::retries>("retries", "N",
+                                       "extra attempts within one run after a temporary failure",
+                                       0, 10),
+        number_key<&Settings::retry_wait>("retry_wait", "SECONDS",
+                                          "wait before the first retry; doubles each time, with "
+                                          "jitter, up to 5 minutes",
+                                          0, 3600),
+        duration_key<&Settings::max_age>("max_age", "how long a queued message is tried before "
+                                                    "it fails (e.g. 5d, 12h)"),
+        text_key<&Settings::log>("log", "FILE", "one line per attempt to FILE, to syslog, or none"),
     };
 }
 

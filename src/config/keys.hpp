@@ -17,6 +17,7 @@ struct KeyInfo {
     std::string_view help;       // one line for --help and the docs
     bool secret = false;         // masked in `config show`
     bool has_flag = true;        // false for `password`: never on a command line
+    bool is_bool = false;        // a switch: --key / --no-key on the command line
     // Parses and stores a textual value; fails with the accepted values.
     std::function<util::Status(Settings&, const std::string&, const Origin&)> assign;
     // The current value as text (unmasked) and its origin.

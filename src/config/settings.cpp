@@ -17,6 +17,24 @@ util::Status apply_environment(Settings& settings, const util::Environment& env)
     return util::Ok{};
 }
 
+std::optional<long> parse_duration(const std::string& text) {
+    if (text.empty())
+        return std::nullopt;
+    long unit = 1;
+    std::string digits = text;
+    switch (text.back()) {
+    case 's': unit = 1; digits.pop_back(); break;
+    case 'm': unit = 60; digits.pop_back(); break;
+    case 'h': unit = 3600; digits.pop_back(); break;
+    case 'd': unit = 86400; digits.pop_back(); break;
+    default: break;
+    }
+    if (digits.empty() || digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    return std::stol(digits) * unit;
+}
+
 bool has_password_source(const Settings& s) {
     return s.password.set || s.password_file.set || s.password_cmd.set || s.password_env.set;
 }

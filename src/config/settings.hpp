@@ -5,6 +5,7 @@
 #include "util/result.hpp"
 #include "util/system.hpp"
 
+#include <optional>
 #include <string>
 
 namespace smtpsend::config {
@@ -59,11 +60,20 @@ struct Settings {
     Value<long> timeout{30};          // seconds: connect and every wait for a reply
     Value<std::string> aliases;       // /etc/aliases-format file for local recipients
     Value<std::string> domain;        // qualifies local recipients without an alias
+    Value<bool> queue;                // keep temporarily failed mail and send it later
+    Value<std::string> queue_dir;     // the spool folder ("" = the default for this user)
+    Value<long> retries{2};           // extra attempts within one run, for temporary failures
+    Value<long> retry_wait{5};        // seconds before the first retry; doubles, with jitter
+    Value<long> max_age{5 * 86400};   // seconds a queued message is kept before it fails
+    Value<std::string> log{"none"};   // FILE, "syslog" or "none": one line per attempt
 };
 
 // Fills `settings` from SMTPSEND_* variables, in the order of the key table.
 // Fails on the first invalid value, naming the variable.
 util::Status apply_environment(Settings& settings, const util::Environment& env);
+
+// "5d", "12h", "30m", "90s" or plain seconds; nothing when invalid.
+std::optional<long> parse_duration(const std::string& text);
 
 // True when a password source of any kind is configured.
 bool has_password_source(const Settings& settings);

@@ -38,8 +38,10 @@ size_t read_callback(char* buffer, size_t size, size_t nitems, void* userp) {
         st->body_started = true;
         // libcurl skips AUTH when the server does not offer it. A configured
         // login is never silently dropped: close without the final dot, so
-        // the server discards the transaction.
-        if (st->require_auth && !st->dialogue->auth_sent()) {
+        // the server discards the transaction. A reused connection (no
+        // greeting in this transfer) logged in when it was opened: only
+        // connections whose sends succeeded are kept.
+        if (st->require_auth && !st->dialogue->auth_sent() && st->dialogue->greeted()) {
             st->aborted_no_auth = true;
             return CURL_READFUNC_ABORT;
         }

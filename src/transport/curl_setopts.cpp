@@ -35,9 +35,9 @@ void set_connection(CURL* h, const TransportOptions& o) {
     // SERVER_RESPONSE_TIMEOUT bounds every later wait (default 120 s on 7.88).
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o.timeout_seconds);
     curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, o.timeout_seconds);
-    // Never reuse a connection after a failure (stale replies, §4.3 of the
-    // libcurl notes): a new handle per send, closed when the send ends.
-    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    // With reuse (queue flush, batch) the transport drops the handle after any failure.
+    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, o.reuse_connection ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 1L);
 }
 
 void set_tls(CURL* h, const TransportOptions& o, bool verify) {

@@ -2,6 +2,7 @@
 #include "transport/curl_internal.hpp"
 #include "transport/transport.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace smtpsend::transport {
@@ -15,14 +16,47 @@ class CurlTransport final : public Transport {
     explicit CurlTransport(TransportOptions options) : options_(std::move(options)) {
         ensure_global_init();
     }
+    ~CurlTransport() override {
+        if (handle_)
+            curl_easy_cleanup(handle_); // QUIT on a kept connection
+    }
+    CurlTransport(const CurlTransport&) = delete;
+    CurlTransport& operator=(const CurlTransport&) = delete;
     Outcome send(const message::Envelope& envelope, message::MessageSource& source) override;
 
   private:
+    Outcome attempt_once(const message::Envelope& envelope, message::MessageSource& source);
+
     TransportOptions options_;
+    CURL* handle_ = nullptr;
+    bool last_reused_ = false;
 };
 
 Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageSource& source) {
     auto started = std::chrono::steady_clock::now();
+    Outcome out;
+    for (int attempt = 0;; ++attempt) {
+        out = attempt_once(envelope, source);
+        // A reused connection the server had just closed (libcurl notes, row
+        // 16): nothing was accepted on it, so one retry on a new one is safe.
+        bool server_spoke = std::any_of(out.transcript.begin(), out.transcript.end(),
+                                        [](const TranscriptLine& l) { return l.who == 'S'; });
+        if (attempt == 0 && last_reused_ && out.status == Outcome::Status::failed && !server_spoke &&
+            (out.curl_code == CURLE_RECV_ERROR || out.curl_code == CURLE_SEND_ERROR ||
+             out.curl_code == CURLE_GOT_NOTHING)) {
+            source.rewind();
+            continue;
+        }
+        break;
+    }
+    out.elapsed_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - started)
+                                           .count());
+    return out;
+}
+
+Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
+                                    message::MessageSource& source) {
     Outcome out;
     out.credentials_configured = has_login(options_);
     Dialogue dialogue(envelope.recipients, options_.on_line);
@@ -31,7 +65,11 @@ Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageS
     state.source = &source;
     state.require_auth = has_login(options_);
 
-    CURL* h = curl_easy_init();
+    if (!handle_)
+        handle_ = curl_easy_init();
+    else
+        curl_easy_reset(handle_); // keeps the open connection
+    CURL* h = handle_;
     if (!h) {
         out.error = NetError::local;
         out.error_text = "libcurl could not create a handle";
@@ -46,14 +84,19 @@ Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageS
     set_debug(h, &state, errbuf);
 
     CURLcode rc = curl_easy_perform(h);
+    long connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    last_reused_ = connects == 0 && rc != CURLE_COULDNT_CONNECT;
     dialogue.fill(out);
     conclude(out, rc, h, state, dialogue, errbuf,
              options_.endpoint.mode == config::TlsMode::implicit);
-    curl_easy_cleanup(h);
+    // Never reuse a connection after a failure: stale replies would be read
+    // as the next message's (libcurl notes, section 4.3).
+    if (!options_.reuse_connection || out.status != Outcome::Status::sent) {
+        curl_easy_cleanup(h);
+        handle_ = nullptr;
+    }
     out.transcript = dialogue.transcript(); // with QUIT lines from the cleanup, if any
-    out.elapsed_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::steady_clock::now() - started)
-                                           .count());
     return out;
 }
 

@@ -35,6 +35,8 @@ class Dialogue {
     // QUIT on the failed transfer's handle, so this is where it failed.
     Stage stage_before_quit() const { return stage_before_quit_; }
     bool auth_sent() const { return auth_sent_; }
+    // A greeting arrived in this transfer: the connection is new, not reused.
+    bool greeted() const { return greeting_.has_value(); }
     bool tls_started() const { return tls_started_; }
     bool saw_garbage() const { return garbage_; }
     const std::optional<Reply>& last_reply() const { return last_reply_; }

@@ -22,6 +22,9 @@ struct TransportOptions {
     std::string cafile;
     std::string helo;                                 // EHLO name
     long timeout_seconds = 30;
+    // Keep the connection open between sends (queue flush, batch): one login
+    // for many messages. After any failure the next send starts afresh.
+    bool reuse_connection = false;
     // Receives each transcript line as it happens (for -v); may be empty.
     std::function<void(const TranscriptLine&)> on_line;
 };

@@ -163,13 +163,14 @@ class RecordingHandler:
 class AioServer:
     """aiosmtpd on 127.0.0.1 with STARTTLS (or implicit TLS) and AUTH."""
 
-    def __init__(self, certs, implicit_tls=False, users=None, reject=None, cert="good", tokens=None):
+    def __init__(self, certs, implicit_tls=False, users=None, reject=None, cert="good", tokens=None,
+                 port=None):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
         self.users = users if users is not None else {"alice@example.com": "s3cret"}
         self.handler = RecordingHandler(reject, tokens)
         self.auth_attempts = []
-        self.port = free_port()
+        self.port = port or free_port()
 
         def authenticator(server, session, envelope, mechanism, auth_data):
             if not isinstance(auth_data, LoginPassword):
@@ -230,7 +231,7 @@ class Responder:
     `rcpt` may be a dict address -> reply. It records every line received
     in `log`; `log_commands()` gives just the command verbs."""
 
-    def __init__(self, certs=None, script=None, implicit_tls=False, cert="good"):
+    def __init__(self, certs=None, script=None, implicit_tls=False, cert="good", port=None):
         self.script = dict(script or {})
         self.certs = certs
         self.cert = cert
@@ -238,7 +239,7 @@ class Responder:
         self.log = []
         self.messages = []
         self.connections = 0
-        self.port = free_port()
+        self.port = port or free_port()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((LOOPBACK, self.port))
@@ -283,7 +284,7 @@ class Responder:
             time.sleep(float(reply.split(":", 1)[1]))
             return True
         if isinstance(reply, list):
-            if any(isinstance(l, bytes) or l in ("CLOSE", "HANG") for l in reply):
+            if any(isinstance(l, bytes) or l in ("CLOSE", "HANG") or l.startswith("SLEEP:") for l in reply):
                 return all(self._send(conn, l) for l in reply)
             conn.sendall(("".join(l + "\r\n" for l in reply)).encode())
             return True
@@ -456,6 +457,9 @@ class SmtpTestCase(unittest.TestCase):
         env["HOME"] = self.tmp
         env["XDG_CONFIG_HOME"] = os.path.join(self.tmp, ".config")
         env["TMPDIR"] = self.tmp
+        # One attempt per run unless a test asks for retries: keeps timings and
+        # server logs exact. The queue tests set their own.
+        env["SMTPSEND_RETRIES"] = "0"
         env.update(extra)
         return env
 
