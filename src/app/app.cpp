@@ -1,5 +1,6 @@
 #include "app/app.hpp"
 
+#include "app/batch.hpp"
 #include "app/deliver.hpp"
 #include "app/policy.hpp"
 #include "app/queue_commands.hpp"
@@ -351,6 +352,8 @@ int run(int argc, const char* const* argv, Io io) {
                 return fail_local(inv, io, loaded.error());
             return serve_smtp_stdio(*loaded, io, verbose_sink(inv, io));
         }
+        case cli::Command::batch:
+            return run_batch(inv, io);
         case cli::Command::list_queue:
         case cli::Command::queue_show:
         case cli::Command::queue_flush:

@@ -70,12 +70,18 @@ util::Result<SendRun> send_with_policy(message::PreparedMessage& msg, const conf
                                        const util::Environment& env, const std::string& hostname,
                                        std::function<void(const transport::TranscriptLine&)> on_line,
                                        const Policy& policy, std::ostream& warnings) {
-    auto started = std::chrono::steady_clock::now();
     auto sender = Sender::create(loaded, env, hostname, std::move(on_line));
     if (!sender)
         return sender.error();
+    return send_with_policy(msg, **sender, policy, warnings);
+}
+
+SendRun send_with_policy(message::PreparedMessage& msg, Sender& the_sender, const Policy& policy,
+                         std::ostream& warnings) {
+    auto started = std::chrono::steady_clock::now();
+    Sender* sender = &the_sender;
     SendRun run;
-    run.server = (*sender)->endpoint().curl_url();
+    run.server = sender->endpoint().curl_url();
     std::optional<diagnosis::Diagnosis> permanent, temporary;
     bool unconfirmed = false;
     const int max_attempts = 1 + static_cast<int>(policy.retries);
@@ -87,10 +93,10 @@ util::Result<SendRun> send_with_policy(message::PreparedMessage& msg, const conf
             std::this_thread::sleep_for(std::chrono::milliseconds(wait));
             msg.source->rewind();
         }
-        Delivery d = (*sender)->send(msg.envelope, *msg.source);
+        Delivery d = sender->send(msg.envelope, *msg.source);
         ++run.attempts;
         if (auto w = log::write(policy.log, log_record(d, msg.envelope, msg.message_id,
-                                                       (*sender)->user(), ""));
+                                                       sender->user(), ""));
             !w.empty())
             warnings << "smtpsend: warning: " << w << "\n";
         const Outcome& o = d.outcome;

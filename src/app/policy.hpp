@@ -55,6 +55,10 @@ util::Result<SendRun> send_with_policy(message::PreparedMessage& message, const 
                                        std::function<void(const transport::TranscriptLine&)> on_line,
                                        const Policy& policy, std::ostream& warnings);
 
+// The same with a Sender that outlives the message (batch: one connection).
+SendRun send_with_policy(message::PreparedMessage& message, Sender& sender, const Policy& policy,
+                         std::ostream& warnings);
+
 // The log record of one attempt.
 log::Record log_record(const Delivery& d, const message::Envelope& envelope,
                        const std::string& message_id, const std::string& user,

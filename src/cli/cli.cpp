@@ -23,6 +23,8 @@ const char* footer =
     "                                      diagnose an error text from any mail tool\n"
     "  smtpsend check [--rcpt ADDRESS] [--json]\n"
     "                                      walk DNS, TCP, TLS, EHLO, AUTH; send nothing\n"
+    "  smtpsend batch [FILE|-] [--json] | batch --eml FILE...\n"
+    "                                      many messages over one connection\n"
     "  smtpsend queue list|show ID|flush [--all]|drop ID\n"
     "                                      the queue of temporarily failed messages\n"
     "  smtpsend config show [--profile NAME] [--json]\n"
@@ -149,6 +151,14 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     check->add_flag("--json", inv.json, "Print the steps as JSON");
     check->fallthrough();
 
+    auto* batch = app.add_subcommand(
+        "batch", "Send many messages over one connection: JSON Lines, or complete messages with --eml");
+    batch->add_option("input", inv.batch_inputs,
+                      "JSON Lines file (- for stdin, the default), or with --eml the message files");
+    batch->add_flag("--eml", inv.batch_eml, "The inputs are complete messages (recipients as with -t)");
+    batch->add_flag("--json", inv.json, "Print one JSON result line per message");
+    batch->fallthrough();
+
     auto* queue_cmd = app.add_subcommand("queue", "List, show, flush or drop queued messages");
     queue_cmd->require_subcommand(1);
     queue_cmd->fallthrough();
@@ -197,6 +207,8 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     }
     if (check->parsed())
         inv.command = Command::check;
+    else if (batch->parsed())
+        inv.command = Command::batch;
     else if (q_list->parsed())
         inv.command = Command::list_queue;
     else if (q_show->parsed())

@@ -13,7 +13,7 @@ namespace smtpsend::cli {
 
 enum class Command {
     send, check, explain, config_show, config_profiles, smtp_stdio,
-    list_queue, queue_show, queue_flush, queue_drop, help, version
+    list_queue, queue_show, queue_flush, queue_drop, batch, help, version
 };
 
 struct Invocation {
@@ -29,6 +29,9 @@ struct Invocation {
     bool dry_run = false;
     // check
     std::string check_rcpt;
+    // batch [FILE|-] or batch --eml FILE...
+    std::vector<std::string> batch_inputs;
+    bool batch_eml = false;
     // queue show/drop ID; queue flush --all
     std::string queue_id;
     bool flush_all = false;

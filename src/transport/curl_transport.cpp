@@ -41,9 +41,14 @@ Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageS
         // 16): nothing was accepted on it, so one retry on a new one is safe.
         bool server_spoke = std::any_of(out.transcript.begin(), out.transcript.end(),
                                         [](const TranscriptLine& l) { return l.who == 'S'; });
-        if (attempt == 0 && last_reused_ && out.status == Outcome::Status::failed && !server_spoke &&
-            (out.curl_code == CURLE_RECV_ERROR || out.curl_code == CURLE_SEND_ERROR ||
-             out.curl_code == CURLE_GOT_NOTHING)) {
+        bool closed_unheard = !server_spoke && (out.curl_code == CURLE_RECV_ERROR ||
+                                                out.curl_code == CURLE_SEND_ERROR ||
+                                                out.curl_code == CURLE_GOT_NOTHING);
+        // Or it had said "421 closing" (a per-connection limit) before MAIL
+        // was answered (row 17): the message was not taken, so again safe.
+        bool closing_before_mail = out.stage == Stage::mail && out.reply && out.reply->code == 421;
+        if (attempt == 0 && last_reused_ && out.status == Outcome::Status::failed &&
+            (closed_unheard || closing_before_mail)) {
             source.rewind();
             continue;
         }

@@ -164,7 +164,7 @@ class AioServer:
     """aiosmtpd on 127.0.0.1 with STARTTLS (or implicit TLS) and AUTH."""
 
     def __init__(self, certs, implicit_tls=False, users=None, reject=None, cert="good", tokens=None,
-                 port=None):
+                 port=None, size_limit=33554432):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
         self.users = users if users is not None else {"alice@example.com": "s3cret"}
@@ -184,7 +184,8 @@ class AioServer:
         ctx = certs.server_context(cert)
         # aiosmtpd 1.4 does not count implicit TLS as TLS for auth_require_tls.
         kwargs = dict(hostname=LOOPBACK, port=self.port, authenticator=authenticator,
-                      auth_require_tls=not implicit_tls, auth_required=bool(self.users))
+                      auth_require_tls=not implicit_tls, auth_required=bool(self.users),
+                      data_size_limit=size_limit)
         if implicit_tls:
             kwargs["ssl_context"] = ctx
         else:
@@ -226,6 +227,8 @@ class Responder:
 
       greeting, ehlo, ehlo_tls, starttls, auth, mail, rcpt, data, body, eod, quit
 
+    `close_after: N` closes each connection after N messages (sending
+    `close_with` first when given, e.g. an unsolicited 421).
     Actions: "CLOSE" (close the connection), "HANG" (never answer),
     "SLEEP:n" (wait n seconds, then the reply in `after`), raw bytes.
     `rcpt` may be a dict address -> reply. It records every line received
@@ -318,6 +321,7 @@ class Responder:
             return
         f = conn.makefile("rb")
         in_auth = False
+        on_this_connection = 0
         while True:
             line = self._readline(f)
             if line is None:
@@ -383,6 +387,11 @@ class Responder:
                             return
                 self.messages.append(b"".join(body))
                 if not self._send(conn, s.get("eod", "250 2.0.0 Ok: queued as 1")):
+                    return
+                on_this_connection += 1
+                if s.get("close_after") and on_this_connection >= s["close_after"]:
+                    if s.get("close_with"):
+                        self._send(conn, s["close_with"])
                     return
             elif upper == "QUIT":
                 self._send(conn, s.get("quit", "221 2.0.0 Bye"))

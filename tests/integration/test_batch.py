@@ -1,0 +1,95 @@
+"""`smtpsend batch`: many messages over one authenticated connection,
+surviving servers that close the connection every few messages."""
+
+import json
+import os
+import unittest
+
+from smtptest import SmtpTestCase
+
+
+class Batch(SmtpTestCase):
+    def lines(self, n):
+        return "".join(json.dumps({"to": "dev%d@example.com" % i, "subject": "message %d" % i,
+                                   "body": "body %d\n" % i}) + "\n" for i in range(n)).encode()
+
+    def run_batch(self, server, data, *args):
+        return self.run_smtpsend(["batch", "--json"] + list(args), stdin=data, **self.server_env(server))
+
+    def results(self, r):
+        return [json.loads(l) for l in r.stdout.splitlines()]
+
+    def test_fifty_messages_use_one_connection_and_one_login(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(50))
+        self.assertExit(r, 0)
+        results = self.results(r)
+        self.assertEqual(len(results), 50)
+        self.assertTrue(all(x["status"] == "sent" for x in results))
+        self.assertEqual(len(server.messages), 50)
+        self.assertEqual(server.connections, 1)
+        self.assertEqual(server.log_commands().count("AUTH"), 1)
+        self.assertEqual(len({x["message_id"] for x in results}), 50)
+
+    def test_a_server_that_closes_every_ten_messages(self):
+        server = self.responder({"close_after": 10})
+        r = self.run_batch(server, self.lines(50))
+        self.assertExit(r, 0)
+        self.assertTrue(all(x["status"] == "sent" for x in self.results(r)))
+        self.assertEqual(len(server.messages), 50)
+        self.assertEqual(server.connections, 5)
+
+    def test_a_server_that_says_421_closing_every_ten_messages(self):
+        server = self.responder({"close_after": 10,
+                                 "close_with": "421 4.7.0 Max message per connection reached, closing"})
+        r = self.run_batch(server, self.lines(30))
+        self.assertExit(r, 0)
+        self.assertTrue(all(x["status"] == "sent" for x in self.results(r)), r.stdout)
+        self.assertEqual(len(server.messages), 30)
+
+    def test_real_server_with_starttls_and_auth(self):
+        server = self.aio()
+        r = self.run_batch(server, self.lines(20))
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 20)
+        self.assertTrue(all(m["authenticated"] and m["tls"] for m in server.messages))
+
+    def test_a_bad_line_fails_alone(self):
+        server = self.responder()
+        data = self.lines(2) + b"{not json\n" + json.dumps({"to": "x@example.com", "colour": "red"}).encode() + b"\n"
+        r = self.run_batch(server, data)
+        self.assertExit(r, 65)
+        results = self.results(r)
+        self.assertEqual([x["status"] for x in results], ["sent", "sent", "failed", "failed"])
+        self.assertIn("stdin:3", results[2]["input"])
+        self.assertIn("unknown field \"colour\"", results[3]["error"]["summary"])
+        self.assertEqual(len(server.messages), 2)
+
+    def test_rejections_and_per_message_from(self):
+        server = self.responder({"rcpt": {"nobody@example.com": "550 5.1.1 user unknown"}})
+        data = (json.dumps({"to": ["a@example.com", "nobody@example.com"], "from": "other@example.com",
+                            "subject": "s", "body": "b"}) + "\n").encode()
+        r = self.run_batch(server, data)
+        self.assertExit(r, 67)
+        result = self.results(r)[0]
+        self.assertEqual(result["status"], "partial")
+        self.assertEqual(result["rejected"][0]["address"], "nobody@example.com")
+        self.assertIn("MAIL FROM:<other@example.com>", server.log)
+
+    def test_eml_files(self):
+        server = self.responder()
+        paths = []
+        for i in range(3):
+            p = os.path.join(self.tmp, "m%d.eml" % i)
+            with open(p, "w") as f:
+                f.write("From: a@example.com\nTo: r%d@example.com\nBcc: hidden@example.com\nSubject: %d\n\nbody\n" % (i, i))
+            paths.append(p)
+        r = self.run_smtpsend(["batch", "--eml"] + paths, **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 3)
+        self.assertEqual(server.connections, 1)
+        self.assertFalse(any(b"hidden" in m for m in server.messages))
+
+
+if __name__ == "__main__":
+    unittest.main()
