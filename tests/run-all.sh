@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# Quick start, part two (and CI): set up, build with warnings as errors, and
-# run every test (unit and integration) through ctest.
+# Quick start, part two (and CI): set up, then every test:
+#   1. the normal build, warnings as errors, all unit and integration suites;
+#   2. the same suites against an AddressSanitizer + UBSan build;
+#   3. each libFuzzer target for FUZZ_SECONDS (default 20) from the seed corpus.
+# SMTPSEND_QUICK=1 runs step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh -DSMTPSEND_DEVELOPER=ON
+echo "== tests: normal build"
 ctest --test-dir build --output-on-failure -j2
+if [ "${SMTPSEND_QUICK:-0}" = 1 ]; then
+    exit 0
+fi
+echo "== tests: AddressSanitizer + UndefinedBehaviorSanitizer build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPSEND_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$(nproc)" >/dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j2
+echo "== fuzzing"
+bash tests/fuzz/run "${FUZZ_SECONDS:-20}"

@@ -1,4 +1,5 @@
 #include "app/app.hpp"
+#include "util/json_text.hpp"
 
 #include "app/batch.hpp"
 #include "app/deliver.hpp"
@@ -54,7 +55,7 @@ int report_local(const cli::Invocation& inv, Io& io, const Diagnosis& d,
         r.exit_code = static_cast<int>(d.exit_code);
         r.server = server;
         r.diagnosis = &d;
-        io.out << send_json(r).dump() << "\n";
+        io.out << util::json_text(send_json(r)) << "\n";
     } else {
         print_diagnosis(io.err, d);
     }
@@ -90,7 +91,7 @@ int run_explain(const cli::Invocation& inv, Io& io) {
     auto ex = diagnosis::explain(text, stage, inv.explain_server);
     if (!ex.understood) {
         if (inv.json)
-            io.out << nlohmann::json{{"understood", false}, {"exit_code", 65}}.dump() << "\n";
+            io.out << util::json_text(nlohmann::json{{"understood", false}, {"exit_code", 65}}) << "\n";
         else
             io.err << "smtpsend: found no SMTP reply or known error in the text\n"
                    << "hint: paste the server's reply including its three-digit code, e.g. "
@@ -102,7 +103,7 @@ int run_explain(const cli::Invocation& inv, Io& io) {
         nlohmann::json j = error_json(d);
         j["exit_code"] = static_cast<int>(d.exit_code);
         j["tool"] = ex.tool.empty() ? nlohmann::json() : nlohmann::json(ex.tool);
-        io.out << j.dump() << "\n";
+        io.out << util::json_text(j) << "\n";
     } else {
         io.out << "class:     " << diagnosis::class_name(d.cls)
                << (d.temporary ? " (temporary)" : "") << "\n"
@@ -167,7 +168,7 @@ int run_config_show(const cli::Invocation& inv, Io& io) {
             j["settings"][std::string(key.name)] = {{"value", shown_value(key, s)},
                                                     {"origin", key.origin(s).describe()},
                                                     {"set", key.is_set(s)}};
-        io.out << j.dump(2) << "\n";
+        io.out << util::json_text(j, 2) << "\n";
         return 0;
     }
     io.out << "profile = " << (loaded->profile.empty() ? "(none)" : loaded->profile);
@@ -203,7 +204,7 @@ int run_config_profiles(const cli::Invocation& inv, Io& io) {
                             {"selected", name == loaded->profile}});
         }
     if (inv.json) {
-        io.out << list.dump(2) << "\n";
+        io.out << util::json_text(list, 2) << "\n";
         return 0;
     }
     if (list.empty()) {
@@ -246,7 +247,7 @@ int run_check(const cli::Invocation& inv, Io& io) {
             return fail_local(inv, io, util::make_error(st.error().message, "", "usage"));
     auto report = check::run(rq);
     if (inv.json)
-        io.out << check_json(report).dump() << "\n";
+        io.out << util::json_text(check_json(report)) << "\n";
     else
         print_check(io.out, io.err, report);
     return report.exit_code;
@@ -299,7 +300,7 @@ int run_send(const cli::Invocation& inv, Io& io) {
         r.queue_id = run->queue_id;
         r.attempts = run->attempts;
         r.elapsed_ms = run->elapsed_ms;
-        io.out << send_json(r).dump() << "\n";
+        io.out << util::json_text(send_json(r)) << "\n";
     } else {
         if (!run->accepted.empty())
             for (const auto& rej : run->rejected)

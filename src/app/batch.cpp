@@ -1,4 +1,5 @@
 #include "app/batch.hpp"
+#include "util/json_text.hpp"
 
 #include "app/policy.hpp"
 #include "app/report.hpp"
@@ -180,7 +181,7 @@ int run_batch(const cli::Invocation& inv, Io& io) {
                 worst = code;
         }
         if (inv.json)
-            io.out << result.dump() << "\n" << std::flush;
+            io.out << util::json_text(result) << "\n" << std::flush;
     };
     for (const auto& name : names) {
         if (inv.batch_eml) {

@@ -34,6 +34,8 @@ class Sender {
            std::function<void(const transport::TranscriptLine&)> on_line, bool reuse = false);
 
     Delivery send(const message::Envelope& envelope, message::MessageSource& source);
+    // Bounds the next sends (the run's --max-time, less what has passed).
+    void set_max_transfer_ms(long ms) { transport_->set_max_transfer_ms(ms); }
     const config::Endpoint& endpoint() const { return endpoint_; }
     const std::string& user() const { return credentials_.user; }
 

@@ -23,6 +23,7 @@ Policy policy_for(const config::Loaded& loaded, const util::Environment& env, bo
                                                                 : queue::default_dir(env);
     p.log = s.log.value;
     p.profile = loaded.profile;
+    p.max_time = s.max_time.value;
     return p;
 }
 
@@ -85,14 +86,24 @@ SendRun send_with_policy(message::PreparedMessage& msg, Sender& the_sender, cons
     std::optional<diagnosis::Diagnosis> permanent, temporary;
     bool unconfirmed = false;
     const int max_attempts = 1 + static_cast<int>(policy.retries);
+    auto elapsed_ms = [&] {
+        return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started)
+                                     .count());
+    };
     for (int attempt = 0; attempt < max_attempts && !msg.envelope.recipients.empty(); ++attempt) {
         if (attempt > 0) {
             long wait = backoff_ms(policy.retry_wait, attempt - 1);
+            // --max-time bounds the whole run: no retry that could not finish in it.
+            if (policy.max_time > 0 && elapsed_ms() + wait + 1000 > policy.max_time * 1000)
+                break;
             if (policy.on_retry)
                 policy.on_retry(attempt, wait, *temporary);
             std::this_thread::sleep_for(std::chrono::milliseconds(wait));
             msg.source->rewind();
         }
+        if (policy.max_time > 0)
+            sender->set_max_transfer_ms(std::max(1L, policy.max_time * 1000 - elapsed_ms()));
         Delivery d = sender->send(msg.envelope, *msg.source);
         ++run.attempts;
         if (auto w = log::write(policy.log, log_record(d, msg.envelope, msg.message_id,

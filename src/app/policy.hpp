@@ -40,6 +40,7 @@ struct Policy {
     std::string queue_dir;
     std::string log;                    // none, syslog or a file
     std::string profile;
+    long max_time = 0;                  // seconds for all attempts (0: none)
     // For tests and -v: told before each wait.
     std::function<void(int attempt, long wait_ms, const diagnosis::Diagnosis&)> on_retry;
 };

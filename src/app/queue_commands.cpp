@@ -1,4 +1,5 @@
 #include "app/queue_commands.hpp"
+#include "util/json_text.hpp"
 
 #include "app/policy.hpp"
 #include "app/report.hpp"
@@ -74,9 +75,10 @@ int flush(const cli::Invocation& inv, Io& io, const config::Loaded& base, const 
         entry = *fresh;
         auto emit = [&](const std::string& outcome, const std::string& detail) {
             if (inv.json)
-                io.out << nlohmann::json{{"id", entry.id}, {"outcome", outcome}, {"detail", detail},
-                                         {"recipients", entry.recipients}}
-                              .dump()
+                io.out << util::json_text(nlohmann::json{{"id", entry.id},
+                                                         {"outcome", outcome},
+                                                         {"detail", detail},
+                                                         {"recipients", entry.recipients}})
                        << "\n";
             else
                 io.out << entry.id << "  " << outcome << "  " << detail << "\n";
@@ -202,7 +204,7 @@ int run_queue(const cli::Invocation& inv, Io& io) {
             nlohmann::json list = nlohmann::json::array();
             for (const auto& e : entries)
                 list.push_back(entry_json(e));
-            io.out << list.dump(2) << "\n";
+            io.out << util::json_text(list, 2) << "\n";
             return 0;
         }
         if (entries.empty())
@@ -217,7 +219,7 @@ int run_queue(const cli::Invocation& inv, Io& io) {
         auto e = q.load(inv.queue_id);
         if (!e)
             return report_error(io, e.error(), 66);
-        io.out << (inv.json ? entry_json(*e).dump(2) : entry_json(*e).dump(2)) << "\n";
+        io.out << util::json_text(entry_json(*e), 2) << "\n"; // JSON either way: it is the record
         return 0;
     }
     case cli::Command::queue_drop: {

@@ -58,6 +58,7 @@ struct Settings {
     Value<std::string> cafile;
     Value<std::string> helo;
     Value<long> timeout{30};          // seconds: connect and every wait for a reply
+    Value<long> max_time;             // seconds for the whole run (0 = no bound)
     Value<std::string> aliases;       // /etc/aliases-format file for local recipients
     Value<std::string> domain;        // qualifies local recipients without an alias
     Value<bool> queue;                // keep temporarily failed mail and send it later

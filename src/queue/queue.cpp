@@ -1,4 +1,5 @@
 #include "queue/queue.hpp"
+#include "util/json_text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -221,7 +222,7 @@ util::Result<std::string> Queue::add(Entry entry, message::MessageSource& source
         return st.error();
     }
     entry.size = size;
-    if (auto w = write_atomically(dir_, entry_path(entry.id), to_json(entry).dump(2) + "\n"); !w) {
+    if (auto w = write_atomically(dir_, entry_path(entry.id), util::json_text(to_json(entry), 2) + "\n"); !w) {
         unlink(message_path(entry.id).c_str());
         return w.error();
     }
@@ -261,7 +262,7 @@ std::optional<Lock> Queue::lock(const std::string& id) const {
 }
 
 util::Status Queue::update(const Entry& entry) const {
-    return write_atomically(dir_, entry_path(entry.id), to_json(entry).dump(2) + "\n");
+    return write_atomically(dir_, entry_path(entry.id), util::json_text(to_json(entry), 2) + "\n");
 }
 
 util::Status Queue::remove(const std::string& id) const {
@@ -280,7 +281,7 @@ util::Status Queue::fail(Entry entry, const std::string& reason) const {
     std::string failed = dir_ + "/failed";
     if (rename(message_path(entry.id).c_str(), (failed + "/" + entry.id + ".eml").c_str()) != 0)
         return io_error("cannot move " + message_path(entry.id) + " to " + failed);
-    if (auto st = write_atomically(dir_, failed + "/" + entry.id + ".json", to_json(entry).dump(2) + "\n");
+    if (auto st = write_atomically(dir_, failed + "/" + entry.id + ".json", util::json_text(to_json(entry), 2) + "\n");
         !st)
         return st;
     unlink(entry_path(entry.id).c_str());

@@ -35,6 +35,12 @@ void set_connection(CURL* h, const TransportOptions& o) {
     // SERVER_RESPONSE_TIMEOUT bounds every later wait (default 120 s on 7.88).
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o.timeout_seconds);
     curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, o.timeout_seconds);
+    // A server that stops reading the body (or trickles) is bounded too: the
+    // response timeout only covers waits for replies.
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o.timeout_seconds);
+    if (o.max_transfer_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o.max_transfer_ms);
     // With reuse (queue flush, batch) the transport drops the handle after any failure.
     curl_easy_setopt(h, CURLOPT_FORBID_REUSE, o.reuse_connection ? 0L : 1L);
     curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 1L);

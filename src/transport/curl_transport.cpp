@@ -23,6 +23,7 @@ class CurlTransport final : public Transport {
     CurlTransport(const CurlTransport&) = delete;
     CurlTransport& operator=(const CurlTransport&) = delete;
     Outcome send(const message::Envelope& envelope, message::MessageSource& source) override;
+    void set_max_transfer_ms(long ms) override { options_.max_transfer_ms = ms; }
 
   private:
     Outcome attempt_once(const message::Envelope& envelope, message::MessageSource& source);

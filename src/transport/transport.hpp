@@ -22,6 +22,9 @@ struct TransportOptions {
     std::string cafile;
     std::string helo;                                 // EHLO name
     long timeout_seconds = 30;
+    // Bound on one whole transfer, in milliseconds (0: none); the run's
+    // --max-time, less what earlier attempts took.
+    long max_transfer_ms = 0;
     // Keep the connection open between sends (queue flush, batch): one login
     // for many messages. After any failure the next send starts afresh.
     bool reuse_connection = false;
@@ -35,6 +38,8 @@ class Transport {
     // Sends one message. Never throws for network or server failures: they
     // are described in the Outcome.
     virtual Outcome send(const message::Envelope& envelope, message::MessageSource& source) = 0;
+    // Bounds the next transfers to `ms` milliseconds in all (0: no bound).
+    virtual void set_max_transfer_ms(long ms) = 0;
 };
 
 // The libcurl SMTP transport.

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import datetime
 import json
+import logging
 import os
 import shutil
 import socket
@@ -32,6 +33,9 @@ LOOPBACK = "127.0.0.1"
 # aiosmtpd 1.4 warns about its own deprecated attribute and about AUTH on
 # implicit TLS, which it does not count as TLS; neither concerns the tests.
 warnings.filterwarnings("ignore", message="Session.login_data")
+# aiosmtpd logs expected failures (refused certificates, dropped sessions) as
+# tracebacks; the tests assert on outcomes instead.
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 
@@ -286,8 +290,23 @@ class Responder:
         if isinstance(reply, str) and reply.startswith("SLEEP:"):
             time.sleep(float(reply.split(":", 1)[1]))
             return True
+        if reply == "LONGLINE":  # a 10 MB reply line
+            conn.sendall(b"250 " + b"x" * (10 << 20) + b"\r\n")
+            return True
+        if reply == "ENDLESS":  # a multi-line reply that never ends
+            deadline = time.time() + 60
+            while not self.stopping and time.time() < deadline:
+                conn.sendall(b"250-more\r\n" * 100)
+                time.sleep(0.01)
+            return False
+        if isinstance(reply, str) and reply.startswith("TRICKLE:"):  # one byte a second
+            for ch in (reply[8:] + "\r\n").encode():
+                conn.sendall(bytes([ch]))
+                time.sleep(1)
+            return True
         if isinstance(reply, list):
-            if any(isinstance(l, bytes) or l in ("CLOSE", "HANG") or l.startswith("SLEEP:") for l in reply):
+            if any(isinstance(l, bytes) or l in ("CLOSE", "HANG", "LONGLINE", "ENDLESS") or
+                   l.startswith(("SLEEP:", "TRICKLE:")) for l in reply):
                 return all(self._send(conn, l) for l in reply)
             conn.sendall(("".join(l + "\r\n" for l in reply)).encode())
             return True
