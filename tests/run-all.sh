@@ -14,8 +14,13 @@ if [ "${SMTPSEND_QUICK:-0}" = 1 ]; then
 fi
 echo "== tests: AddressSanitizer + UndefinedBehaviorSanitizer build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPSEND_SANITIZE=ON >/dev/null
-cmake --build build-asan -j"$(nproc)" >/dev/null
+cmake --build build-asan -j"$(nproc)" >build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j2
+echo "== valgrind: the unit tests and the core send suite"
+valgrind="valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite"
+$valgrind build/tests/unit_tests >/dev/null
+SMTPSEND_BIN=$PWD/build/smtpsend SMTPSEND_TEST_WRAPPER="$valgrind" \
+    /usr/bin/python3 tests/integration/test_send.py
 echo "== fuzzing"
 bash tests/fuzz/run "${FUZZ_SECONDS:-20}"

@@ -135,13 +135,7 @@ void print_dry_run(std::ostream& out, const message::Envelope& env, const std::s
 }
 
 util::Result<config::Loaded> load(const cli::Invocation& inv, Io& io) {
-    config::LayerInputs in;
-    in.env = &io.env;
-    in.flags = inv.settings;
-    in.config_flag = inv.config_path;
-    in.profile_flag = inv.profile;
-    in.system_dir = SMTPSEND_SYSCONFDIR;
-    return config::load_settings(in);
+    return load_settings_for(inv.settings, inv.config_path, inv.profile, io.env);
 }
 
 // Masks secrets for display: never the value, only that it is set.
@@ -318,6 +312,18 @@ int run_send(const cli::Invocation& inv, Io& io) {
 }
 
 } // namespace
+
+util::Result<config::Loaded> load_settings_for(const std::vector<std::pair<std::string, std::string>>& flags,
+                                               const std::string& config_path, const std::string& profile,
+                                               const util::Environment& env) {
+    config::LayerInputs in;
+    in.env = &env;
+    in.flags = flags;
+    in.config_flag = config_path;
+    in.profile_flag = profile;
+    in.system_dir = SMTPSEND_SYSCONFDIR;
+    return config::load_settings(in);
+}
 
 int run(int argc, const char* const* argv, Io io) {
     try {

@@ -4,7 +4,6 @@
 #include "app/policy.hpp"
 #include "app/report.hpp"
 #include "util/strings.hpp"
-#include "version.hpp"
 
 #include <fstream>
 #include <iostream>
@@ -88,13 +87,7 @@ struct Input {
 } // namespace
 
 int run_batch(const cli::Invocation& inv, Io& io) {
-    config::LayerInputs in;
-    in.env = &io.env;
-    in.flags = inv.settings;
-    in.config_flag = inv.config_path;
-    in.profile_flag = inv.profile;
-    in.system_dir = SMTPSEND_SYSCONFDIR;
-    auto loaded = config::load_settings(in);
+    auto loaded = load_settings_for(inv.settings, inv.config_path, inv.profile, io.env);
     if (!loaded) {
         io.err << "smtpsend: " << loaded.error().message << "\n";
         if (!loaded.error().hint.empty())

@@ -5,7 +5,6 @@
 #include "app/report.hpp"
 #include "config/load.hpp"
 #include "util/strings.hpp"
-#include "version.hpp"
 
 #include <ctime>
 #include <map>
@@ -18,13 +17,7 @@ namespace {
 using transport::Outcome;
 
 util::Result<config::Loaded> load_for(const cli::Invocation& inv, Io& io, const std::string& profile) {
-    config::LayerInputs in;
-    in.env = &io.env;
-    in.flags = inv.settings;
-    in.config_flag = inv.config_path;
-    in.profile_flag = profile;
-    in.system_dir = SMTPSEND_SYSCONFDIR;
-    return config::load_settings(in);
+    return load_settings_for(inv.settings, inv.config_path, profile, io.env);
 }
 
 std::string when(long t) {

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <random>
 #include <set>
+#include <unordered_set>
 
 namespace smtpsend::message {
 
@@ -17,7 +18,7 @@ using util::make_error;
 
 namespace {
 
-constexpr size_t max_header_block = 1 << 20;
+constexpr size_t max_header_block = 16 << 20; // 100 000 recipients fit
 
 util::Error input_error(std::string message, std::string hint = {}) {
     return make_error(std::move(message), std::move(hint), "input");
@@ -54,13 +55,12 @@ std::string join_header(const std::vector<Address>& list) {
 }
 
 void add_recipients(std::vector<std::string>& into, const std::vector<Address>& list) {
-    for (const auto& a : list) {
-        bool seen = std::any_of(into.begin(), into.end(), [&](const std::string& r) {
-            return util::to_lower(r) == util::to_lower(a.addr_spec);
-        });
-        if (!seen)
+    std::unordered_set<std::string> seen;
+    for (const auto& r : into)
+        seen.insert(util::to_lower(r));
+    for (const auto& a : list)
+        if (seen.insert(util::to_lower(a.addr_spec)).second)
             into.push_back(a.addr_spec);
-    }
 }
 
 // Expands local names (no '@') in place, through `aliases` or `domain`.
@@ -378,7 +378,7 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         return input_error(block.error().message, block.error().hint);
     if (block->body_offset >= max_header_block && block->had_separator == false &&
         input->size() > max_header_block)
-        return input_error("the header block is larger than 1 MiB");
+        return input_error("the header block is larger than 16 MiB");
 
     PreparedMessage msg;
     const bool local = req.complete_message; // sendmail mode: bare names through aliases

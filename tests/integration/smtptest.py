@@ -11,6 +11,7 @@ import datetime
 import json
 import logging
 import os
+import shlex
 import shutil
 import socket
 import ssl
@@ -493,7 +494,11 @@ class SmtpTestCase(unittest.TestCase):
 
     def run_smtpsend(self, args, stdin=b"", env=None, timeout=60, **extra_env):
         started = time.time()
-        proc = subprocess.run([BIN] + list(args), input=stdin, capture_output=True,
+        # SMTPSEND_TEST_WRAPPER runs the binary under a tool (valgrind in CI).
+        wrapper = shlex.split(os.environ.get("SMTPSEND_TEST_WRAPPER", ""))
+        if wrapper:
+            timeout *= 10
+        proc = subprocess.run(wrapper + [BIN] + list(args), input=stdin, capture_output=True,
                               env=env if env is not None else self.env(**extra_env), timeout=timeout)
         self.last = Result(proc, time.time() - started)
         return self.last

@@ -1,0 +1,90 @@
+"""Hostile and extreme input: each is refused with a reason or handled, and
+the process neither crashes nor hangs."""
+
+import os
+import unittest
+
+from smtptest import SmtpTestCase
+
+
+class Hostile(SmtpTestCase):
+    def dry(self, args, stdin=b"", **env):
+        return self.run_smtpsend(["--dry-run", "--from", "a@example.com"] + args, stdin=stdin, timeout=120, **env)
+
+    def test_a_one_megabyte_header_line(self):
+        r = self.dry(["-t"], stdin=b"To: a@example.com\nX-Big: " + b"y" * (1 << 20) + b"\n\nbody\n")
+        self.assertIn(r.code, (0, 65), repr(r)[:300])
+        r = self.dry(["-H", "X-Big: " + "y" * 100000, "b@example.com"], stdin=b"x")
+        self.assertExit(r, 0)
+
+    def test_a_hundred_thousand_recipients(self):
+        rcpts = ",".join("r%d@example.com" % i for i in range(100000))
+        path = os.path.join(self.tmp, "rcpts.eml")
+        with open(path, "w") as f:
+            f.write("To: %s\n\nbody\n" % rcpts)
+        r = self.run_smtpsend(["--dry-run", "--from", "a@example.com", "-t", "--body-file", path], timeout=120)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout.count("\nto: <"), 100000)
+
+    def test_invalid_utf8_everywhere(self):
+        r = self.dry(["-s", "bad \udcff".encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape"),
+                      "b@example.com"], stdin=b"body \xff\xfe\n")
+        self.assertIn(r.code, (0, 65))
+        r = self.dry(["-t"], stdin=b"To: b@example.com\nSubject: \xff\xfe\xfd\n\n\xc3\x28\n")
+        self.assertExit(r, 0)
+        attach = os.path.join(self.tmp, "n\xe4me.bin".encode("latin-1").decode("utf-8", "surrogateescape"))
+        with open(attach.encode("utf-8", "surrogateescape"), "wb") as f:
+            f.write(b"\x00\x01")
+        r = self.dry(["--attach", attach, "b@example.com"], stdin=b"x")
+        self.assertIn(r.code, (0, 65))
+
+    def test_nul_bytes(self):
+        r = self.dry(["-t"], stdin=b"To: b@example.com\n\nnul\x00byte\n")
+        self.assertExit(r, 65)
+        r = self.dry(["b@example.com"], stdin=b"nul\x00byte\n")
+        self.assertExit(r, 0)
+        self.assertIn("nul=00byte", r.stdout)
+
+    def test_profile_file_that_is_a_directory_a_fifo_or_huge_garbage(self):
+        folder = os.path.join(self.tmp, "dir.ini")
+        os.makedirs(folder)
+        fifo = os.path.join(self.tmp, "fifo.ini")
+        os.mkfifo(fifo)
+        huge = os.path.join(self.tmp, "huge.ini")
+        with open(huge, "wb") as f:
+            f.truncate(1 << 30)  # 1 GB (sparse)
+        for path, words in ((folder, "directory"), (fifo, "not a regular file"), (huge, "larger than 1 MiB")):
+            r = self.run_smtpsend(["--config", path, "config", "show"], timeout=30)
+            self.assertExit(r, 78)
+            self.assertIn(words, r.stderr)
+
+    def test_password_commands_that_misbehave(self):
+        server = self.aio()
+        env = self.server_env(server, SMTPSEND_TIMEOUT="2")
+        del env["SMTPSEND_PASSWORD"]
+        for cmd, words in (("true", "empty"), ("exit 3", "status 3"), ("sleep 30", "did not finish"),
+                           ("head -c 1048576 /dev/zero | tr '\\0' x", "more than")):
+            r = self.run_smtpsend(["--password-cmd", cmd, "dev@example.com"], stdin=b"x", timeout=30, **env)
+            self.assertExit(r, 78)
+            self.assertIn(words, r.stderr)
+            self.assertLess(r.elapsed, 10)
+        self.assertEqual(server.auth_attempts, [])
+
+    def test_an_alias_loop(self):
+        aliases = os.path.join(self.tmp, "aliases")
+        with open(aliases, "w") as f:
+            f.write("a: b\nb: c\nc: a\n")
+        bindir = os.path.join(self.tmp, "bin")
+        os.makedirs(bindir)
+        from smtptest import BIN
+        os.symlink(os.path.abspath(BIN), os.path.join(bindir, "sendmail"))
+        import subprocess
+        p = subprocess.run([os.path.join(bindir, "sendmail"), "-i", "a"], input=b"Subject: x\n\nb\n",
+                           capture_output=True, env=self.env(SMTPSEND_ALIASES=aliases, SMTPSEND_FROM="x@example.com",
+                                                            SMTPSEND_SERVER="smtp://127.0.0.1:1"), timeout=30)
+        self.assertEqual(p.returncode, 67)
+        self.assertIn(b"alias loop", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
