@@ -41,7 +41,7 @@ request_from_json(const std::string& line, std::string& from) {
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) { // parse_error, and out_of_range for huge numbers
         return util::make_error(std::string("not JSON: ") + e.what(), "", "input");
     }
     if (!j.is_object())

@@ -1,6 +1,7 @@
 #include "app/deliver.hpp"
 
 #include "transport/probe.hpp"
+#include "util/strings.hpp"
 
 namespace smtpsend::app {
 
@@ -59,6 +60,12 @@ Delivery Sender::send(const message::Envelope& envelope, message::MessageSource&
     ctx.timeout_seconds = settings.timeout.value;
     ctx.message_size = outcome.body_bytes;
     ctx.from = envelope.from;
+    for (const auto& a : envelope.recipients) {
+        if (!util::is_ascii(a.substr(0, a.rfind('@'))))
+            ctx.utf8_address = a;
+    }
+    if (!util::is_ascii(envelope.from.substr(0, envelope.from.rfind('@'))))
+        ctx.utf8_address = envelope.from;
     using transport::NetError;
     if (outcome.error == NetError::cert_untrusted || outcome.error == NetError::cert_name ||
         outcome.error == NetError::cert_expired || outcome.error == NetError::cert_other) {

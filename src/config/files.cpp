@@ -106,6 +106,9 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
     nlohmann::json doc;
     try {
         doc = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::out_of_range& e) {
+        // A number too large for any type (found by fuzzing: it is not a parse_error).
+        return file_error(path, 0, std::string("a number is out of range: ") + e.what());
     } catch (const nlohmann::json::parse_error& e) {
         size_t offset = e.byte > 0 ? e.byte - 1 : 0;
         size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);

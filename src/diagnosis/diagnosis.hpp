@@ -29,6 +29,7 @@ struct Context {
     long timeout_seconds = 0;
     uint64_t message_size = 0;      // 0 when unknown
     std::string from;
+    std::string utf8_address;       // an envelope address with a non-ASCII local part, if any
     std::string tool;               // explain: "dotnet", "powershell", "msmtp", "curl", "python"
     std::vector<transport::CertificateInfo> certificate; // read after a verification failure
 };

@@ -310,6 +310,11 @@ void describe_reply(Diagnosis& d, const Context& c, const Reply& r) {
         d.summary = "the server refused";
         break;
     }
+    if ((d.stage == Stage::mail || d.stage == Stage::rcpt) && !c.utf8_address.empty() &&
+        !c.capabilities.smtputf8)
+        d.hints.insert(d.hints.begin(), "<" + c.utf8_address + "> has a non-ASCII local part, "
+                                        "which needs the server's SMTPUTF8 extension; this server "
+                                        "does not offer it: use an ASCII address");
     if (d.temporary && d.cls != Class::temporary && d.cls != Class::rate)
         d.hints.insert(d.hints.begin(), "the server says this is temporary (" +
                                             std::to_string(r.code) + "): retry later");

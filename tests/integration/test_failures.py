@@ -114,6 +114,13 @@ class StageFailures(SmtpTestCase):
         self.expect(r, j, 75, "greeting", ["smtps://", "--timeout"])
         self.assertLess(r.elapsed, 10)
 
+    def test_non_ascii_local_part_without_smtputf8(self):
+        server = self.responder({"rcpt": "553 5.6.7 Non-ASCII addresses are not supported"})
+        env = self.server_env(server)
+        r = self.run_smtpsend(["--json", "jörg@example.com"], stdin=b"x\n", **env)
+        self.assertNotEqual(r.code, 0)
+        self.assertIn("SMTPUTF8", " ".join(r.json()["error"]["hints"]))
+
     def test_garbage_is_a_protocol_error(self):
         _, r, j = self.send({"greeting": [b"HTTP/1.1 400 Bad Request\r\n\r\n", "CLOSE"]})
         self.assertExit(r, 76)

@@ -226,6 +226,13 @@ TEST_CASE("errors name the file, line and key") {
     }
 }
 
+TEST_CASE("a number too large for JSON is an error, not a crash (found by fuzzing)") {
+    auto r = config::parse_json("x.json", "{\"timeout\": 1e999999}");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("out of range") != std::string::npos);
+    CHECK_FALSE(config::parse_json("x.json", "31000000000000000033198403894815419e666"));
+}
+
 TEST_CASE("values keep #, ;, =, : and quoted spaces") {
     Machine m;
     m.user("password = a#b;c=d:e\nhelo = \"  spaced \\\"q\\\" \"\n");
