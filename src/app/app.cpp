@@ -219,11 +219,7 @@ int run_config_profiles(const cli::Invocation& inv, Io& io) {
 
 std::function<void(const transport::TranscriptLine&)> verbose_sink(const cli::Invocation& inv,
                                                                   Io& io) {
-    if (!inv.verbose)
-        return nullptr;
-    return [&io](const transport::TranscriptLine& line) {
-        io.err << line.who << ": " << line.text << "\n";
-    };
+    return verbose_printer(inv.verbose, io.err);
 }
 
 int run_check(const cli::Invocation& inv, Io& io) {

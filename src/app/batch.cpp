@@ -94,9 +94,7 @@ int run_batch(const cli::Invocation& inv, Io& io) {
             io.err << "hint: " << loaded.error().hint << "\n";
         return 78;
     }
-    std::function<void(const transport::TranscriptLine&)> on_line;
-    if (inv.verbose)
-        on_line = [&io](const transport::TranscriptLine& l) { io.err << l.who << ": " << l.text << "\n"; };
+    auto on_line = verbose_printer(inv.verbose, io.err);
     std::string hostname = util::local_hostname();
     auto sender = Sender::create(*loaded, io.env, hostname, on_line, /*reuse=*/true);
     if (!sender) {

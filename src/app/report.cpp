@@ -4,6 +4,12 @@
 
 namespace smtpsend::app {
 
+std::function<void(const transport::TranscriptLine&)> verbose_printer(bool verbose, std::ostream& err) {
+    if (!verbose)
+        return nullptr;
+    return [&err](const transport::TranscriptLine& line) { err << line.who << ": " << line.text << "\n"; };
+}
+
 void print_diagnosis(std::ostream& err, const diagnosis::Diagnosis& d) {
     err << "smtpsend: " << d.summary;
     if (d.reply && !d.reply->lines.empty())

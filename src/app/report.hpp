@@ -5,11 +5,16 @@
 #include "diagnosis/diagnosis.hpp"
 #include "transport/outcome.hpp"
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 
 namespace smtpsend::app {
+
+// -v: prints each dialogue line to `err` as "C: ..." / "S: ..."; empty when
+// not verbose.
+std::function<void(const transport::TranscriptLine&)> verbose_printer(bool verbose, std::ostream& err);
 
 // "smtpsend: <summary> (<reply>)" and "hint: ..." lines.
 void print_diagnosis(std::ostream& err, const diagnosis::Diagnosis& d);

@@ -100,9 +100,7 @@ int serve_smtp_stdio(const config::Loaded& loaded, Io& io,
     std::vector<std::string> rcpts;
     bool have_mail = false;
     while (in.next(line)) {
-        std::string upper = util::to_lower(line);
-        for (auto& c : upper)
-            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        std::string upper = util::to_upper(line);
         if (upper.rfind("EHLO", 0) == 0) {
             say("250-" + hostname);
             say("250-8BITMIME");

@@ -92,9 +92,6 @@ std::optional<Reply> find_reply_lines(const std::string& text) {
             if (code == 0 || c == code) {
                 code = c;
                 lines.push_back(m[1].str() + m[2].str() + m[3].str());
-                if (m[2] == " " && lines.size() > 0 && c == code) {
-                    // a final line; keep reading only further lines of the same code
-                }
             }
         }
         if (eol == std::string::npos)

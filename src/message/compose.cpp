@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
-#include <random>
 #include <set>
 #include <unordered_set>
 
@@ -126,11 +125,7 @@ std::pair<BodyEncoding, std::string> text_encoding(const ContentStats& st) {
 }
 
 std::string make_boundary() {
-    std::random_device rd;
-    std::uniform_int_distribution<unsigned long long> dist;
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "=_smtpsend_%016llx%08llx", dist(rd), dist(rd) & 0xffffffffULL);
-    return buf;
+    return "=_smtpsend_" + util::random_hex(12);
 }
 
 // A MIME parameter: quoted ASCII, or RFC 2231 (for filename) / RFC 2047 (for
@@ -512,11 +507,7 @@ std::string make_message_id(std::chrono::system_clock::time_point when, const st
     gmtime_r(&t, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
-    std::random_device rd;
-    std::uniform_int_distribution<unsigned long long> dist;
-    char rnd[32];
-    std::snprintf(rnd, sizeof rnd, "%016llx", dist(rd));
-    return "<" + std::string(stamp) + "." + rnd + "@" + (domain.empty() ? "localhost" : domain) + ">";
+    return "<" + std::string(stamp) + "." + util::random_hex(8) + "@" + (domain.empty() ? "localhost" : domain) + ">";
 }
 
 util::Result<PreparedMessage> prepare_message(const MessageRequest& request,

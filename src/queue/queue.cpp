@@ -1,4 +1,6 @@
 #include "queue/queue.hpp"
+
+#include "util/strings.hpp"
 #include "util/json_text.hpp"
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,10 +156,7 @@ std::string new_id() {
     gmtime_r(&t, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    std::random_device rd;
-    char rnd[16];
-    std::snprintf(rnd, sizeof rnd, "%08x", rd());
-    return std::string(stamp) + "-" + rnd;
+    return std::string(stamp) + "-" + util::random_hex(4);
 }
 
 } // namespace

@@ -156,9 +156,7 @@ void Dialogue::on_command(std::string_view data) {
     while ((eol = partial_command_.find('\n')) != std::string::npos) {
         std::string line = strip_eol(partial_command_.substr(0, eol));
         partial_command_.erase(0, eol + 1);
-        std::string upper = util::to_lower(line);
-        for (auto& c : upper)
-            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        std::string upper = util::to_upper(line);
         if (upper.rfind("EHLO", 0) == 0 || upper.rfind("HELO", 0) == 0) {
             stage_ = Stage::ehlo;
             caps_ = Capabilities{};
@@ -233,9 +231,7 @@ void Dialogue::finish_reply() {
                 auto words = util::split_list(kw, ' ');
                 if (words.empty())
                     continue;
-                std::string key = words[0];
-                for (auto& c : key)
-                    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+                std::string key = util::to_upper(words[0]);
                 if (key == "STARTTLS")
                     caps_.starttls = true;
                 else if (key == "AUTH" || key.rfind("AUTH=", 0) == 0) {
@@ -243,9 +239,8 @@ void Dialogue::finish_reply() {
                         words[0] = key.substr(5);
                     else
                         words.erase(words.begin());
-                    for (auto w : words) {
-                        for (auto& c : w)
-                            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+                    for (const auto& word : words) {
+                        std::string w = util::to_upper(word);
                         if (std::find(caps_.auth.begin(), caps_.auth.end(), w) == caps_.auth.end())
                             caps_.auth.push_back(w);
                     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <numeric>
+#include <random>
 
 namespace smtpsend::util {
 
@@ -10,6 +11,26 @@ std::string to_lower(std::string_view s) {
     std::string out(s);
     std::transform(out.begin(), out.end(), out.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string to_upper(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return out;
+}
+
+std::string random_hex(size_t bytes) {
+    static const char digits[] = "0123456789abcdef";
+    std::random_device rd;
+    std::string out;
+    out.reserve(bytes * 2);
+    for (size_t i = 0; i < bytes; ++i) {
+        unsigned v = rd() & 0xff;
+        out += digits[v >> 4];
+        out += digits[v & 15];
+    }
     return out;
 }
 

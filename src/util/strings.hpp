@@ -8,6 +8,9 @@
 namespace smtpsend::util {
 
 std::string to_lower(std::string_view s);
+std::string to_upper(std::string_view s);
+// `bytes` random bytes from the system's random device, as lower-case hex.
+std::string random_hex(size_t bytes);
 std::string trim(std::string_view s);
 bool starts_with_icase(std::string_view s, std::string_view prefix);
 bool contains_icase(std::string_view haystack, std::string_view needle);

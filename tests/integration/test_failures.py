@@ -66,7 +66,7 @@ class StageFailures(SmtpTestCase):
         # Credentials configured, AUTH only offered before TLS: never sent.
         server, r, j = self.send({"ehlo_tls": ["250-responder.test", "250 8BITMIME"],
                                   "mail": "530 5.7.0 Authentication Required"})
-        self.assertIn(r.code, (77, 78), repr(r))
+        self.assertExit(r, 77)  # the server's 530 decides; the summary says why
         self.assertIn("credentials were not sent", j["error"]["summary"])
         self.assertNotIn("AUTH", server.log_commands())
         self.assertEqual(server.messages, [])

@@ -13,7 +13,7 @@ class Hostile(SmtpTestCase):
 
     def test_a_one_megabyte_header_line(self):
         r = self.dry(["-t"], stdin=b"To: a@example.com\nX-Big: " + b"y" * (1 << 20) + b"\n\nbody\n")
-        self.assertIn(r.code, (0, 65), repr(r)[:300])
+        self.assertEqual(r.code, 0, repr(r)[:300])  # the header block may be 16 MiB
         r = self.dry(["-H", "X-Big: " + "y" * 100000, "b@example.com"], stdin=b"x")
         self.assertExit(r, 0)
 
@@ -29,14 +29,16 @@ class Hostile(SmtpTestCase):
     def test_invalid_utf8_everywhere(self):
         r = self.dry(["-s", "bad \udcff".encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape"),
                       "b@example.com"], stdin=b"body \xff\xfe\n")
-        self.assertIn(r.code, (0, 65))
+        self.assertExit(r, 0)
+        self.assertIn("=FF=FE", r.stdout)  # the body's bad bytes go quoted-printable
         r = self.dry(["-t"], stdin=b"To: b@example.com\nSubject: \xff\xfe\xfd\n\n\xc3\x28\n")
         self.assertExit(r, 0)
         attach = os.path.join(self.tmp, "n\xe4me.bin".encode("latin-1").decode("utf-8", "surrogateescape"))
         with open(attach.encode("utf-8", "surrogateescape"), "wb") as f:
             f.write(b"\x00\x01")
         r = self.dry(["--attach", attach, "b@example.com"], stdin=b"x")
-        self.assertIn(r.code, (0, 65))
+        self.assertExit(r, 0)
+        self.assertIn("filename*=UTF-8''", r.stdout)  # the bad name is %-encoded
 
     def test_nul_bytes(self):
         r = self.dry(["-t"], stdin=b"To: b@example.com\n\nnul\x00byte\n")
