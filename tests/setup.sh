@@ -6,11 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config ca-certificates
-          libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev catch2
+          libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev libpugixml-dev catch2
           python3 python3-aiosmtpd python3-cryptography
           git git-email libmailtools-perl php-cli   # real sendmail callers in tests
           clang libclang-rt-14-dev                  # the fuzz targets (tests/fuzz/run)
-          valgrind)
+          valgrind
+          groff-base mandoc                         # the man pages render without warnings
+          bash-completion zsh fish                  # the completion scripts load and complete
+          debhelper dpkg-dev fakeroot lintian)      # the Debian packages build (packaging/debian)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,7 @@
 #include "util/json_text.hpp"
 
 #include "app/batch.hpp"
+#include "app/config_commands.hpp"
 #include "app/deliver.hpp"
 #include "app/policy.hpp"
 #include "app/queue_commands.hpp"
@@ -197,6 +198,11 @@ int run_config_profiles(const cli::Invocation& inv, Io& io) {
                             {"inherit", inherits},
                             {"selected", name == loaded->profile}});
         }
+    if (inv.names_only) {
+        for (const auto& p : list)
+            io.out << p["name"].get<std::string>() << "\n";
+        return 0;
+    }
     if (inv.json) {
         io.out << util::json_text(list, 2) << "\n";
         return 0;
@@ -347,6 +353,17 @@ int run(int argc, const char* const* argv, Io io) {
             return run_config_show(inv, io);
         case cli::Command::config_profiles:
             return run_config_profiles(inv, io);
+        case cli::Command::config_providers:
+            io.out << providers_text(inv.json, inv.names_only);
+            return 0;
+        case cli::Command::config_import: {
+            auto text = import_text(inv.import_path, inv.import_name, inv.json);
+            if (!text)
+                return fail_local(inv, io, text.error());
+            io.out << text->profiles;
+            io.err << text->notes;
+            return 0;
+        }
         case cli::Command::send:
             return run_send(inv, io);
         case cli::Command::smtp_stdio: {

@@ -54,6 +54,7 @@ Delivery Sender::send(const message::Envelope& envelope, message::MessageSource&
     ctx.credentials_configured = outcome.credentials_configured;
     ctx.auth_method = settings.auth.value;
     ctx.profile = loaded_->profile;
+    ctx.provider = settings.provider.value;
     ctx.auth_sent = outcome.auth_sent;
     ctx.tls_active = outcome.tls_active;
     ctx.capabilities = outcome.capabilities;

@@ -185,6 +185,7 @@ Report Walker::run() {
     ctx_.credentials_configured = !creds->user.empty();
     ctx_.auth_method = s_.auth.value;
     ctx_.profile = rq_.loaded->profile;
+    ctx_.provider = rq_.loaded->settings.provider.value;
     ctx_.timeout_seconds = s_.timeout.value;
 
     // 2. DNS.

@@ -29,7 +29,12 @@ const char* footer =
     "                                      the queue of temporarily failed messages\n"
     "  smtpsend config show [--profile NAME] [--json]\n"
     "                                      every effective setting and where it came from\n"
-    "  smtpsend config profiles [--json]   the profiles found, and where\n"
+    "  smtpsend config profiles [--json] [--names]\n"
+    "                                      the profiles found, and where\n"
+    "  smtpsend config providers [--json] [--names]\n"
+    "                                      the provider presets (provider = NAME)\n"
+    "  smtpsend config import FILE [--json] profiles from ~/.msmtprc or a .NET\n"
+    "                                      Web.config / App.config\n"
     "\n"
     "Settings come from, later winning: /etc/smtpsend/config.{ini,json}, the user's\n"
     "~/.config/smtpsend/config.{ini,json} (or --config FILE), the chosen profile in\n"
@@ -185,7 +190,21 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     show->fallthrough();
     auto* profiles = config_cmd->add_subcommand("profiles", "List the profiles found and where");
     profiles->add_flag("--json", inv.json, "Print the list as JSON");
+    profiles->add_flag("--names", inv.names_only, "Print only the names, one per line");
     profiles->fallthrough();
+    auto* providers = config_cmd->add_subcommand(
+        "providers", "List the provider presets: server, port, TLS mode and what you supply");
+    providers->add_flag("--json", inv.json, "Print the list as JSON");
+    providers->add_flag("--names", inv.names_only, "Print only the names, one per line");
+    auto* import = config_cmd->add_subcommand(
+        "import", "Print the profiles equivalent to an msmtp or .NET configuration file");
+    import->add_option("file", inv.import_path, "~/.msmtprc, Web.config or App.config")
+        ->required()
+        ->type_name("FILE");
+    import->add_option("--name", inv.import_name,
+                       "The profile made from a .NET file (default: dotnet)")
+        ->type_name("NAME");
+    import->add_flag("--json", inv.json, "Print the profiles as JSON (config.json format)");
     config_cmd->fallthrough();
 
     try {
@@ -221,6 +240,10 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
         inv.command = Command::config_show;
     else if (profiles->parsed())
         inv.command = Command::config_profiles;
+    else if (providers->parsed())
+        inv.command = Command::config_providers;
+    else if (import->parsed())
+        inv.command = Command::config_import;
     for (auto& [opt, key] : setting_options)
         if (opt->count() > 0)
             inv.settings.emplace_back(key, values[key]);

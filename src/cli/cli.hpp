@@ -12,7 +12,7 @@
 namespace smtpsend::cli {
 
 enum class Command {
-    send, check, explain, config_show, config_profiles, smtp_stdio,
+    send, check, explain, config_show, config_profiles, config_providers, config_import, smtp_stdio,
     list_queue, queue_show, queue_flush, queue_drop, batch, help, version
 };
 
@@ -35,6 +35,10 @@ struct Invocation {
     // queue show/drop ID; queue flush --all
     std::string queue_id;
     bool flush_all = false;
+    // config profiles/providers --names; config import FILE [--name NAME]
+    bool names_only = false;
+    std::string import_path;
+    std::string import_name;
     // explain
     std::vector<std::string> explain_text;
     std::string explain_stage;

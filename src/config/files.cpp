@@ -201,14 +201,15 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
     return file;
 }
 
-util::Result<ConfigFile> read_config_file(const std::string& path, bool system) {
+util::Result<std::string> read_settings_text(const std::string& path, const std::string& kind,
+                                             struct stat* info) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return make_error(path + ": " + std::strerror(errno), "", "config");
+        return make_error(path + ": " + std::strerror(errno), "", kind);
     struct stat st {};
     if (fstat(fd, &st) != 0) {
         close(fd);
-        return make_error(path + ": " + std::strerror(errno), "", "config");
+        return make_error(path + ": " + std::strerror(errno), "", kind);
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
@@ -233,6 +234,17 @@ util::Result<ConfigFile> read_config_file(const std::string& path, bool system) 
     text.resize(done);
     if (text.find('\0') != std::string::npos)
         return file_error(path, 0, "contains NUL bytes; that is not a settings file");
+    if (info)
+        *info = st;
+    return text;
+}
+
+util::Result<ConfigFile> read_config_file(const std::string& path, bool system) {
+    struct stat st {};
+    auto read = read_settings_text(path, "config", &st);
+    if (!read)
+        return read.error();
+    const std::string& text = *read;
     bool json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
     auto file = json ? parse_json(path, text) : parse_ini(path, text);
     if (!file)

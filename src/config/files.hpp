@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 namespace smtpsend::config {
@@ -46,5 +47,11 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
 // directory, a FIFO or anything not a regular file, a file over 1 MiB, and a
 // file holding a password or password_cmd that others can read.
 util::Result<ConfigFile> read_config_file(const std::string& path, bool system);
+
+// The whole of a small settings file (at most 1 MiB, no NUL bytes). Fails
+// naming the file; a file that cannot be opened gives an error of `kind`.
+// `info`, when given, receives the file's status (owner and mode).
+util::Result<std::string> read_settings_text(const std::string& path, const std::string& kind,
+                                             struct stat* info = nullptr);
 
 } // namespace smtpsend::config

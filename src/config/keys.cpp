@@ -1,5 +1,6 @@
 #include "config/keys.hpp"
 
+#include "config/providers.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -99,8 +100,64 @@ template <auto Member> KeyInfo duration_key(std::string_view name, std::string_v
     return k;
 }
 
+// `provider` fills the server settings from a preset at the layer where it
+// is set; settings of later layers (or later in the same section) win.
+KeyInfo provider_key() {
+    KeyInfo k = text_key<&Settings::provider>("provider", "NAME",
+                                              "a preset for the server, port, TLS mode and auth: "
+                                              "gmail, office365, ses, ... (smtpsend config "
+                                              "providers)");
+    k.assign = [](Settings& s, const std::string& v, const Origin& o) -> Status {
+        std::string name = util::to_lower(util::trim(v));
+        const Provider* p = find_provider(name);
+        if (!p) {
+            std::string best;
+            size_t best_distance = 3;
+            std::vector<std::string> names;
+            for (const auto& q : providers()) {
+                names.emplace_back(q.name);
+                if (size_t d = util::edit_distance(name, q.name); d < best_distance) {
+                    best_distance = d;
+                    best = q.name;
+                }
+            }
+            return make_error("provider = \"" + v + "\" is not a known provider" +
+                              (best.empty() ? "" : "; did you mean \"" + best + "\"?") +
+                              " (one of " + util::join(names, ", ") + ")");
+        }
+        s.provider.assign(name, o);
+        return apply_preset(s, *p, o);
+    };
+    return k;
+}
+
+// `region` picks the provider's host; it moves the server only while the
+// server still comes from the preset.
+KeyInfo region_key() {
+    KeyInfo k = text_key<&Settings::region>("region", "REGION",
+                                            "the provider's region: an AWS region for ses, us or "
+                                            "eu for mailgun, us, eu, in, au or jp for zoho");
+    k.assign = [](Settings& s, const std::string& v, const Origin& o) -> Status {
+        std::string region = util::to_lower(util::trim(v));
+        if (const Provider* p = find_provider(s.provider.value)) {
+            auto host = provider_host(*p, region);
+            if (!host)
+                return host.error();
+            if (s.server.origin.preset) {
+                std::string& url = s.server.value;
+                url = url.substr(0, url.find("://") + 3) + *host;
+            }
+        }
+        s.region.assign(region, o);
+        return util::Ok{};
+    };
+    return k;
+}
+
 std::vector<KeyInfo> make_keys() {
     return {
+        provider_key(),
+        region_key(),
         text_key<&Settings::server>("server", "URL",
                                     "smtp://host[:port] (STARTTLS, port 587) or "
                                     "smtps://host[:port] (TLS from the first byte, port 465)"),

@@ -37,9 +37,20 @@ Origin entry_origin(const ConfigFile& f, const Entry& e, const std::string& prof
     return Origin::file(profile.empty() ? place : "profile \"" + profile + "\", " + place);
 }
 
+// `region` and `provider` go first within one layer, so the preset they
+// choose never overrides a setting written beside it.
+int layer_rank(const std::string& key) { return key == "region" ? 0 : key == "provider" ? 1 : 2; }
+
 // Applies one section's entries; `inherit` is handled by the caller.
 util::Status apply_section(Settings& s, const ConfigFile& f, const Section& section) {
-    for (const auto& e : section.entries) {
+    std::vector<const Entry*> ordered;
+    for (const auto& e : section.entries)
+        ordered.push_back(&e);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const Entry* a, const Entry* b) {
+        return layer_rank(a->key) < layer_rank(b->key);
+    });
+    for (const Entry* ep : ordered) {
+        const Entry& e = *ep;
         if (e.key == "inherit" && !section.name.empty())
             continue;
         const KeyInfo* key = find_key(e.key);
@@ -121,7 +132,10 @@ util::Result<std::vector<std::string>> inheritance_chain(const std::vector<Confi
     return chain;
 }
 
-util::Status apply_flags(Settings& s, const std::vector<std::pair<std::string, std::string>>& flags) {
+util::Status apply_flags(Settings& s, std::vector<std::pair<std::string, std::string>> flags) {
+    std::stable_sort(flags.begin(), flags.end(), [](const auto& a, const auto& b) {
+        return layer_rank(a.first) < layer_rank(b.first);
+    });
     for (const auto& [key, value] : flags) {
         const KeyInfo* info = find_key(key);
         if (!info)

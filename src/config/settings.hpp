@@ -16,13 +16,22 @@ struct Origin {
     enum class Kind { builtin, file, env, flag };
     Kind kind = Kind::builtin;
     std::string where; // "flag --server", "env SMTPSEND_SERVER", "/etc/x.ini:4"
+    bool preset = false; // filled by a provider preset (see providers.hpp)
 
     static Origin builtin() { return {}; }
-    static Origin env(std::string name) { return {Kind::env, "env " + std::move(name)}; }
-    static Origin flag(std::string name) { return {Kind::flag, "flag " + std::move(name)}; }
-    static Origin file(std::string path_and_line) { return {Kind::file, std::move(path_and_line)}; }
+    static Origin env(std::string name) { return make(Kind::env, "env " + std::move(name)); }
+    static Origin flag(std::string name) { return make(Kind::flag, "flag " + std::move(name)); }
+    static Origin file(std::string path_and_line) { return make(Kind::file, std::move(path_and_line)); }
     // "default" for built-ins, otherwise `where`.
     std::string describe() const { return kind == Kind::builtin ? "default" : where; }
+
+  private:
+    static Origin make(Kind k, std::string w) {
+        Origin o;
+        o.kind = k;
+        o.where = std::move(w);
+        return o;
+    }
 };
 
 // A value and its origin. `set` is false while the built-in default is in force.
@@ -43,6 +52,8 @@ enum class TlsMode { starttls, implicit, none };
 // Every setting that a profile key, a flag and an environment variable can
 // hold (see keys.cpp for the table that names them).
 struct Settings {
+    Value<std::string> provider;      // a preset: fills server, port, tls, auth (providers.hpp)
+    Value<std::string> region;        // the provider's region: ses, mailgun, zoho
     Value<std::string> server;        // smtp://host[:port] or smtps://host[:port]
     Value<long> port;                 // overrides the URL's port
     Value<std::string> tls;           // "", "starttls", "implicit", "none" ("" = from the URL)

@@ -23,6 +23,7 @@ struct Context {
     bool credentials_configured = false;
     std::string auth_method;        // the `auth` setting: auto, plain, ..., xoauth2, oauthbearer
     std::string profile;            // the profile in force, "" for none
+    std::string provider;           // the `provider` preset, "" for none (then: from the host)
     bool auth_sent = false;
     bool tls_active = false;
     transport::Capabilities capabilities;

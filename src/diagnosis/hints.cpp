@@ -34,13 +34,18 @@ void add(Diagnosis& d, std::string hint) {
         d.hints.push_back(std::move(hint));
 }
 
+// The preset in force, else the provider recognised from the host name.
+std::string provider_of(const Context& c) {
+    return c.provider.empty() ? provider_for_host(c.host) : c.provider;
+}
+
 bool oauth2(const Context& c) { return c.auth_method == "xoauth2" || c.auth_method == "oauthbearer"; }
 
 void describe_token_refused(Diagnosis& d, const Context& c) {
     d.summary = "the OAuth2 token was rejected (expired or wrong scope)";
     add(d, "check that oauth2_token_cmd prints a fresh access token for user \"" + c.user +
                "\"; tokens expire after about an hour");
-    std::string provider = provider_for_host(c.host);
+    std::string provider = provider_of(c);
     if (provider == "gmail")
         add(d, "Gmail needs the scope https://mail.google.com/ (see docs/configuration.md)");
     else if (provider == "office365" || provider == "outlook")
@@ -160,7 +165,7 @@ void describe_auth_required(Diagnosis& d, const Context& c) {
 
 void describe_reply(Diagnosis& d, const Context& c, const Reply& r) {
     const std::string t = util::to_lower(r.text());
-    const std::string provider = provider_for_host(c.host);
+    const std::string provider = provider_of(c);
     const std::string& e = r.enhanced;
     switch (d.cls) {
     case Class::tls:

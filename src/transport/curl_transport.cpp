@@ -114,7 +114,12 @@ std::unique_ptr<Transport> make_curl_transport(TransportOptions options) {
 
 std::string curl_version_text() {
     ensure_global_init();
-    return curl_version();
+    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+    std::string out = std::string("libcurl ") + info->version + "\nTLS: " +
+                      (info->ssl_version ? info->ssl_version : "none");
+    if (info->age >= CURLVERSION_FOURTH && info->libidn)
+        out += "\nIDN: libidn2/" + std::string(info->libidn);
+    return out;
 }
 
 } // namespace smtpsend::transport

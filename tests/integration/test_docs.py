@@ -1,8 +1,10 @@
 """The documentation tells the truth about the command line: every long
-option in --help is in the man page, and every exit code is documented."""
+option in --help is in smtpsend(1), every profile key in smtpsend.conf(5),
+every exit code is documented, and both pages render without a warning."""
 
 import os
 import re
+import shutil
 import subprocess
 import unittest
 
@@ -24,7 +26,10 @@ def long_options(args):
 class Docs(unittest.TestCase):
     def test_every_long_option_is_in_the_man_page(self):
         man = read("docs/smtpsend.1").replace("\\-", "-")
-        options = long_options(["--help"]) + long_options(["explain", "--help"])
+        options = long_options(["--help"])
+        for sub in (["explain"], ["check"], ["batch"], ["queue", "flush"], ["config", "profiles"],
+                    ["config", "providers"], ["config", "import"]):
+            options += long_options(sub + ["--help"])
         self.assertIn("--server", options)
         missing = [o for o in options if o not in man]
         self.assertEqual(missing, [], "long options missing from docs/smtpsend.1")
@@ -42,6 +47,37 @@ class Docs(unittest.TestCase):
         out = subprocess.run([BIN, "--help"], capture_output=True, text=True, check=True).stdout
         for var in set(re.findall(r"SMTPSEND_[A-Z0-9_]+", out)):
             self.assertTrue(var in man, var + " is missing from docs/smtpsend.1")
+
+
+    def test_every_profile_key_is_in_smtpsend_conf_5(self):
+        conf = read("docs/smtpsend.conf.5")
+        out = subprocess.run([BIN, "config", "show", "--json"], capture_output=True, text=True,
+                             check=True, env={"HOME": "/nonexistent", "PATH": os.environ["PATH"]})
+        keys = list(__import__("json").loads(out.stdout)["settings"])
+        self.assertIn("password_cmd", keys)
+        missing = [k for k in keys if ".B %s\n" % k not in conf]
+        self.assertEqual(missing, [], "profile keys missing from docs/smtpsend.conf.5")
+        for entry in ("default", "inherit"):
+            self.assertIn(".B %s\n" % entry, conf)
+
+    def test_every_provider_is_in_the_pages_and_docs(self):
+        out = subprocess.run([BIN, "config", "providers", "--names"], capture_output=True,
+                             text=True, check=True).stdout.split()
+        conf = read("docs/smtpsend.conf.5").replace("\\-", "-")
+        providers_md = read("docs/providers.md")
+        for name in out:
+            self.assertIn(name, conf)
+            self.assertIn("## `%s`" % name, providers_md)
+
+    def test_the_man_pages_render_without_warnings(self):
+        for page in ("docs/smtpsend.1", "docs/smtpsend.conf.5"):
+            groff = subprocess.run(["groff", "-ww", "-z", "-man", os.path.join(ROOT, page)],
+                                   capture_output=True, text=True)
+            self.assertEqual((groff.returncode, groff.stderr), (0, ""), page)
+            if shutil.which("mandoc"):
+                lint = subprocess.run(["mandoc", "-T", "lint", os.path.join(ROOT, page)],
+                                      capture_output=True, text=True)
+                self.assertEqual(lint.stdout + lint.stderr, "", page)
 
 
 if __name__ == "__main__":

@@ -273,3 +273,60 @@ TEST_CASE("no files at all is fine") {
     CHECK(r->files.empty());
     CHECK(r->profile.empty());
 }
+
+TEST_CASE("a provider preset fills the server at its own layer; later settings win") {
+    Machine m;
+    m.user("port = 2525\n"                   // an earlier layer: the preset replaces it
+           "[profile mail]\n"
+           "auth = login\n"                  // same section, written before: still wins
+           "provider = gmail\n"
+           "user = me@gmail.com\n");
+    auto r = m.load({}, "mail");
+    REQUIRE(r);
+    const auto& s = r->settings;
+    CHECK(s.server.value == "smtp://smtp.gmail.com");
+    CHECK(s.port.value == 587);
+    CHECK(s.tls.value == "starttls");
+    CHECK(s.auth.value == "login");
+    CHECK(s.server.origin.preset);
+    CHECK(s.server.origin.describe().find("provider gmail (profile \"mail\", ") == 0);
+    CHECK_FALSE(s.auth.origin.preset);
+
+    r = m.load({{"port", "465"}, {"tls", "implicit"}}, "mail"); // flags beat the preset
+    REQUIRE(r);
+    CHECK(r->settings.port.value == 465);
+    CHECK(r->settings.tls.value == "implicit");
+    CHECK(r->settings.server.value == "smtp://smtp.gmail.com");
+}
+
+TEST_CASE("region picks the provider's host, in any layer order") {
+    Machine m;
+    m.user("region = eu\n[profile mg]\nprovider = mailgun\n[profile ses]\nprovider = ses\nregion = eu-west-1\n");
+    auto r = m.load({}, "mg");
+    REQUIRE(r);
+    CHECK(r->settings.server.value == "smtp://smtp.eu.mailgun.org");
+    r = m.load({}, "ses");
+    REQUIRE(r);
+    CHECK(r->settings.server.value == "smtp://email-smtp.eu-west-1.amazonaws.com");
+    m.env.values["SMTPSEND_REGION"] = "ap-south-1"; // a later layer moves the preset's host
+    r = m.load({}, "ses");
+    REQUIRE(r);
+    CHECK(r->settings.server.value == "smtp://email-smtp.ap-south-1.amazonaws.com");
+    r = m.load({{"server", "smtp://relay.example"}}, "ses"); // an explicit server stays
+    REQUIRE(r);
+    CHECK(r->settings.server.value == "smtp://relay.example");
+}
+
+TEST_CASE("an unknown provider or region is an error that lists the choices") {
+    Machine m;
+    m.user("[profile a]\nprovider = gmial\n[profile b]\nprovider = mailgun\nregion = asia\n");
+    auto r = m.load({}, "a");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("config.ini:2: provider = \"gmial\" is not a known provider; "
+                                 "did you mean \"gmail\"?") != std::string::npos);
+    m.user("[profile b]\nprovider = mailgun\nregion = asia\n");
+    r = m.load({}, "b");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("config.ini:2: region = \"asia\" is not a region of mailgun: us, eu") !=
+          std::string::npos);
+}

@@ -1,0 +1,433 @@
+#include "config/import.hpp"
+
+#include "config/files.hpp"
+#include "util/strings.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <pugixml.hpp>
+#include <set>
+
+namespace smtpsend::config {
+
+namespace {
+
+using util::make_error;
+
+std::string place(const std::string& path, int line) { return path + ":" + std::to_string(line); }
+
+void put(ImportedSection& s, const std::string& key, const std::string& value) {
+    for (auto& [k, v] : s.keys)
+        if (k == key) {
+            v = value;
+            return;
+        }
+    s.keys.emplace_back(key, value);
+}
+
+// ---------------------------------------------------------------- msmtp
+
+// One msmtp section as written: its commands, with their lines.
+struct MsmtpSection {
+    std::string name; // "" for `defaults`
+    std::vector<std::string> parents;
+    int line = 0;
+    std::map<std::string, std::pair<std::string, int>> raw; // command -> (argument, line)
+};
+
+// msmtp's argument: the rest of the line, or a "quoted" string with \" and \\.
+std::string msmtp_argument(const std::string& rest) {
+    std::string a = util::trim(rest);
+    if (a.size() < 2 || a.front() != '"' || a.back() != '"')
+        return a;
+    std::string out;
+    for (size_t i = 1; i + 1 < a.size(); ++i) {
+        if (a[i] == '\\' && i + 2 < a.size())
+            ++i;
+        out += a[i];
+    }
+    return out;
+}
+
+bool on(const std::string& v) { return v.empty() || v == "on"; }
+
+// The value of `command` for a section, through `defaults` and its parents
+// (msmtp copies a parent's settings, then the section's own win).
+std::optional<std::string> effective(const std::vector<MsmtpSection>& all, const MsmtpSection& s,
+                                     const std::string& command, int depth = 0) {
+    if (auto it = s.raw.find(command); it != s.raw.end())
+        return it->second.first;
+    if (depth > 16)
+        return std::nullopt;
+    for (auto p = s.parents.rbegin(); p != s.parents.rend(); ++p)
+        for (const auto& other : all)
+            if (other.name == *p && !other.name.empty())
+                if (auto v = effective(all, other, command, depth + 1))
+                    return v;
+    if (!s.name.empty())
+        for (const auto& other : all)
+            if (other.name.empty())
+                if (auto it = other.raw.find(command); it != other.raw.end())
+                    return it->second.first;
+    return std::nullopt;
+}
+
+// msmtp: tls off by default; with tls on, STARTTLS unless tls_starttls is off.
+std::string tls_mode(const std::vector<MsmtpSection>& all, const MsmtpSection& s) {
+    if (!on(effective(all, s, "tls").value_or("off")))
+        return "none";
+    return on(effective(all, s, "tls_starttls").value_or("on")) ? "starttls" : "implicit";
+}
+
+const std::set<std::string>& msmtp_left_out() {
+    static const std::set<std::string> names = {
+        "tls_fingerprint",  "tls_key_file",     "tls_cert_file",      "tls_crl_file",
+        "tls_priorities",   "tls_host_override", "tls_min_dh_prime_bits", "protocol",
+        "proxy_host",       "proxy_port",       "socket",             "source_ip",
+        "dsn_notify",       "dsn_return",       "set_from_header",    "set_date_header",
+        "set_msgid_header", "remove_bcc_headers", "undisclosed_recipients",
+        "logfile_time_format", "add_missing_from_header", "add_missing_date_header", "ntlmdomain",
+        "eval"};
+    return names;
+}
+
+// Turns one msmtp section into ours. The TLS mode is written where the
+// section sets tls or tls_starttls; the port where it sets host without a
+// port in its chain (msmtp's default is 25, or 465 for TLS from the first byte).
+ImportedSection convert_section(const std::vector<MsmtpSection>& all, const MsmtpSection& s,
+                                const std::string& path, std::vector<std::string>& warnings) {
+    ImportedSection out;
+    out.name = s.name;
+    if (!s.parents.empty())
+        out.inherit = s.parents.front();
+    if (s.parents.size() > 1) {
+        warnings.push_back(place(path, s.line) + ": account " + s.name + " inherits from " +
+                           util::join(s.parents, ", ") + "; smtpsend inherits from one, so the "
+                           "settings of the others are copied in");
+        for (size_t i = 1; i < s.parents.size(); ++i)
+            for (const auto& other : all)
+                if (other.name == s.parents[i])
+                    for (const auto& [cmd, v] : other.raw)
+                        if (!s.raw.count(cmd)) {
+                            MsmtpSection one;
+                            one.name = s.name;
+                            one.raw[cmd] = v;
+                            auto part = convert_section(all, one, path, warnings);
+                            for (const auto& [k, val] : part.keys)
+                                put(out, k, val);
+                        }
+    }
+    std::string who = s.name.empty() ? "defaults" : "account " + s.name;
+    auto w = [&](int line, const std::string& what) { warnings.push_back(place(path, line) + ": " + what); };
+    std::vector<std::pair<std::string, std::pair<std::string, int>>> in_order(s.raw.begin(), s.raw.end());
+    std::stable_sort(in_order.begin(), in_order.end(),
+                     [](const auto& a, const auto& b) { return a.second.second < b.second.second; });
+    for (const auto& [cmd, arg_line] : in_order) {
+        const auto& [arg, line] = arg_line;
+        if (cmd == "host") {
+            put(out, "server", arg);
+            if (!effective(all, s, "port"))
+                put(out, "port", tls_mode(all, s) == "implicit" ? "465" : "25");
+        } else if (cmd == "port") {
+            put(out, "port", arg);
+        } else if (cmd == "tls" || cmd == "tls_starttls") {
+            put(out, "tls", tls_mode(all, s));
+        } else if (cmd == "from") {
+            put(out, "from", arg);
+        } else if (cmd == "user") {
+            put(out, "user", arg);
+        } else if (cmd == "password") {
+            out.comments.push_back("password: not copied from " + place(path, line) +
+                                   "; put it in password_file (chmod 600) or use password_cmd");
+            w(line, who + ": the password was not copied; set password_file or password_cmd");
+        } else if (cmd == "passwordeval") {
+            put(out, "password_cmd", arg);
+        } else if (cmd == "auth") {
+            static const std::set<std::string> same = {"plain", "login", "cram-md5", "xoauth2",
+                                                       "oauthbearer"};
+            if (on(arg))
+                put(out, "auth", "auto");
+            else if (same.count(arg))
+                put(out, "auth", arg);
+            else if (arg == "off")
+                out.comments.push_back("auth off in msmtp: do not set user here, or no login "
+                                       "is sent");
+            else {
+                put(out, "auth", "auto");
+                w(line, who + ": auth " + arg + " is not supported; using auto (PLAIN or LOGIN)");
+            }
+        } else if (cmd == "tls_trust_file") {
+            if (arg != "system" && !arg.empty())
+                put(out, "cafile", arg);
+        } else if (cmd == "tls_certcheck") {
+            if (!on(arg))
+                w(line, who + ": tls_certcheck off is not copied; smtpsend always verifies the "
+                            "certificate (set cafile to the server's CA)");
+        } else if (cmd == "domain") {
+            put(out, "helo", arg);
+        } else if (cmd == "timeout") {
+            if (arg != "off")
+                put(out, "timeout", arg);
+        } else if (cmd == "logfile") {
+            put(out, "log", arg.empty() ? "none" : arg);
+        } else if (cmd == "syslog") {
+            if (arg != "off")
+                put(out, "log", "syslog");
+        } else if (cmd == "aliases") {
+            put(out, "aliases", arg);
+        } else if (cmd == "auto_from" || cmd == "maildomain") {
+            if (cmd == "auto_from" ? on(arg) : true)
+                w(line, who + ": " + cmd + " is not supported; set from to the sender address");
+        } else if (msmtp_left_out().count(cmd)) {
+            w(line, who + ": " + cmd + " is not supported by smtpsend and was left out");
+        } else {
+            w(line, who + ": unknown msmtp command \"" + cmd + "\" was left out");
+        }
+    }
+    // A login without TLS: msmtp sends it in clear text; smtpsend refuses.
+    if (!s.name.empty() && tls_mode(all, s) == "none" &&
+        (effective(all, s, "user") || effective(all, s, "auth").value_or("off") != "off")) {
+        w(s.line, "account " + s.name + ": tls is off, so msmtp sends this login in clear text; "
+                  "smtpsend refuses to. Set tls = starttls (port 587) or tls = implicit (465)");
+    }
+    return out;
+}
+
+util::Result<Imported> import_msmtp(const std::string& path, const std::string& text) {
+    std::vector<MsmtpSection> sections;
+    sections.push_back(MsmtpSection{}); // defaults
+    size_t current = 0;
+    bool seen_account = false;
+    Imported out;
+    out.format = "msmtp";
+    size_t pos = 0;
+    int line_no = 0;
+    while (pos < text.size()) {
+        size_t eol = text.find('\n', pos);
+        std::string line = util::trim(text.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos));
+        pos = eol == std::string::npos ? text.size() : eol + 1;
+        ++line_no;
+        if (line.empty() || line[0] == '#')
+            continue;
+        size_t sp = line.find_first_of(" \t");
+        std::string cmd = line.substr(0, sp);
+        std::string rest = sp == std::string::npos ? "" : line.substr(sp + 1);
+        if (cmd == "defaults") {
+            current = 0;
+            if (seen_account)
+                out.warnings.push_back(place(path, line_no) + ": `defaults` after an account "
+                                       "applies to every profile here, not only to later ones");
+            continue;
+        }
+        if (cmd == "account") {
+            seen_account = true;
+            std::string name = util::trim(rest), parents;
+            if (auto colon = name.find(':'); colon != std::string::npos) {
+                parents = name.substr(colon + 1);
+                name = util::trim(name.substr(0, colon));
+            }
+            if (name.empty() || name.find_first_of(" \t") != std::string::npos)
+                return make_error(place(path, line_no) + ": expected \"account NAME [: PARENT]\"",
+                                  "", "input");
+            for (const auto& s : sections)
+                if (s.name == name)
+                    return make_error(place(path, line_no) + ": account " + name +
+                                          " is defined twice",
+                                      "", "input");
+            MsmtpSection s;
+            s.name = name;
+            s.line = line_no;
+            for (const auto& p : util::split_list(parents, ',')) {
+                std::string parent = util::trim(p);
+                bool known = std::any_of(sections.begin(), sections.end(),
+                                         [&](const MsmtpSection& o) { return o.name == parent; });
+                if (!known)
+                    return make_error(place(path, line_no) + ": account " + name +
+                                          " inherits from unknown account " + parent,
+                                      "msmtp requires the parent to be defined first", "input");
+                s.parents.push_back(parent);
+            }
+            sections.push_back(std::move(s));
+            current = sections.size() - 1;
+            continue;
+        }
+        sections[current].raw[cmd] = {msmtp_argument(rest), line_no};
+    }
+    out.top = convert_section(sections, sections[0], path, out.warnings);
+    for (size_t i = 1; i < sections.size(); ++i)
+        out.profiles.push_back(convert_section(sections, sections[i], path, out.warnings));
+    if (std::any_of(sections.begin(), sections.end(),
+                    [](const MsmtpSection& s) { return s.name == "default"; }))
+        out.default_profile = "default";
+    // TLS is off by default in msmtp and on in smtpsend: say so where it matters.
+    bool some_rely_on_default = false;
+    for (size_t i = 1; i < sections.size(); ++i)
+        if (!effective(sections, sections[i], "tls") && !sections[0].raw.count("tls"))
+            some_rely_on_default = true;
+    if (some_rely_on_default && !sections[0].raw.count("tls"))
+        out.top.keys.insert(out.top.keys.begin(), {"tls", "none"});
+    return out;
+}
+
+// ---------------------------------------------------------------- .NET
+
+int line_of(const std::string& text, ptrdiff_t offset) {
+    if (offset < 0)
+        return 0;
+    return 1 + static_cast<int>(std::count(text.begin(),
+                                           text.begin() + std::min<ptrdiff_t>(offset, text.size()), '\n'));
+}
+
+bool xml_true(const pugi::xml_attribute& a) { return util::to_lower(util::trim(a.value())) == "true"; }
+
+util::Result<Imported> import_dotnet(const std::string& path, const std::string& text,
+                                     const std::string& base_name) {
+    pugi::xml_document doc;
+    pugi::xml_parse_result parsed = doc.load_buffer(text.data(), text.size());
+    if (!parsed)
+        return make_error(place(path, line_of(text, parsed.offset)) + ": not well-formed XML: " +
+                              parsed.description(),
+                          "", "input");
+    auto nodes = doc.select_nodes("//system.net/mailSettings/smtp");
+    if (nodes.empty())
+        return make_error(path + ": no <system.net><mailSettings><smtp> element",
+                          "SmtpClient reads its settings from that element of Web.config or "
+                          "App.config",
+                          "input");
+    Imported out;
+    out.format = ".NET";
+    int n = 0;
+    for (const auto& node : nodes) {
+        pugi::xml_node smtp = node.node();
+        ImportedSection p;
+        p.name = ++n == 1 ? base_name : base_name + "-" + std::to_string(n);
+        int line = line_of(text, smtp.offset_debug());
+        auto w = [&](int at, const std::string& what) {
+            out.warnings.push_back(place(path, at) + ": " + what);
+        };
+        std::string method = smtp.attribute("deliveryMethod").value();
+        if (!method.empty() && method != "Network")
+            w(line, "deliveryMethod=\"" + method + "\": the application writes mail to a folder "
+                    "and sends nothing over SMTP");
+        pugi::xml_node net = smtp.child("network");
+        int net_line = net ? line_of(text, net.offset_debug()) : line;
+        std::string host = net.attribute("host").value();
+        long port = net.attribute("port").empty() ? 25 : net.attribute("port").as_int(25);
+        bool ssl = xml_true(net.attribute("enableSsl"));
+        bool default_credentials = xml_true(net.attribute("defaultCredentials"));
+        std::string user = net.attribute("userName").value();
+        if (!host.empty())
+            put(p, "server", host);
+        else
+            w(net_line, "no host: the application sets SmtpClient.Host in code; set server here");
+        put(p, "port", std::to_string(port));
+        // SmtpClient's EnableSsl means STARTTLS; it cannot speak TLS from the first byte.
+        put(p, "tls", ssl ? "starttls" : "none");
+        if (!user.empty() && !default_credentials)
+            put(p, "user", user);
+        if (std::string from = smtp.attribute("from").value(); !from.empty())
+            put(p, "from", from);
+        if (std::string helo = net.attribute("clientDomain").value(); !helo.empty())
+            put(p, "helo", helo);
+        if (!net.attribute("password").empty()) {
+            p.comments.push_back("password: not copied from " + place(path, net_line) +
+                                 "; put it in password_file (chmod 600) or use password_cmd");
+            w(net_line, "the password was not copied; set password_file or password_cmd");
+        }
+        if (default_credentials && !user.empty()) {
+            p.comments.push_back("fix: user = " + user + " is ignored by .NET while "
+                                 "defaultCredentials=\"true\"; set it to false in the application");
+            w(net_line, "defaultCredentials=\"true\" next to userName=\"" + user + "\": .NET ignores "
+                        "the userName and password and offers the Windows logon, so servers "
+                        "answer 530 5.7.57 or 5.5.1 Authentication Required. Set "
+                        "defaultCredentials=\"false\" (the profile sends no login, as the "
+                        "application does)");
+        } else if (default_credentials) {
+            w(net_line, "defaultCredentials=\"true\": the application logs in with the Windows "
+                        "account (NTLM), which smtpsend cannot; the profile sends no login");
+        }
+        if (!ssl && port == 587) {
+            p.comments.push_back("fix: tls = starttls (enableSsl=\"true\" in the application)");
+            w(net_line, "enableSsl=\"false\" on port 587: the server wants STARTTLS first "
+                        "(530 5.7.0 Must issue a STARTTLS command first), and a login would go in "
+                        "clear text. Set enableSsl=\"true\"");
+        }
+        if (port == 465) {
+            p.comments.push_back("fix: port = 587 for .NET; smtpsend itself can use tls = "
+                                 "implicit on 465");
+            w(net_line, "port 465 wants TLS from the first byte, which .NET's SmtpClient cannot "
+                        "speak: it waits for a greeting that never comes and times out. Use port "
+                        "587 with enableSsl=\"true\"");
+        }
+        out.profiles.push_back(std::move(p));
+    }
+    out.default_profile = out.profiles.size() == 1 ? out.profiles.front().name : "";
+    return out;
+}
+
+// Quotes an INI value when trimming would change it.
+std::string ini_value(const std::string& v) {
+    if (!v.empty() && v == util::trim(v) && v.front() != '"')
+        return v;
+    std::string out = "\"";
+    for (char c : v) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+void write_section(std::string& out, const ImportedSection& s) {
+    for (const auto& c : s.comments)
+        out += "# " + c + "\n";
+    if (!s.inherit.empty())
+        out += "inherit = " + s.inherit + "\n";
+    for (const auto& [k, v] : s.keys)
+        out += k + " = " + ini_value(v) + "\n";
+}
+
+} // namespace
+
+util::Result<Imported> import_config(const std::string& path, const std::string& dotnet_name) {
+    auto text = read_settings_text(path, "noinput");
+    if (!text)
+        return text.error();
+    size_t first = text->find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+    if (first != std::string::npos && (*text)[first] == '<')
+        return import_dotnet(path, *text, dotnet_name);
+    return import_msmtp(path, *text);
+}
+
+std::string imported_ini(const Imported& imported) {
+    std::string out = "# smtpsend settings imported from " + imported.format + "\n";
+    if (!imported.default_profile.empty())
+        out += "default = " + imported.default_profile + "\n";
+    write_section(out, imported.top);
+    for (const auto& p : imported.profiles) {
+        out += "\n[profile " + p.name + "]\n";
+        write_section(out, p);
+    }
+    return out;
+}
+
+nlohmann::json imported_json(const Imported& imported) {
+    auto section = [](const ImportedSection& s) {
+        nlohmann::json j = nlohmann::json::object();
+        if (!s.inherit.empty())
+            j["inherit"] = s.inherit;
+        for (const auto& [k, v] : s.keys)
+            j[k] = v;
+        return j;
+    };
+    nlohmann::json j = section(imported.top);
+    if (!imported.default_profile.empty())
+        j["default"] = imported.default_profile;
+    j["profiles"] = nlohmann::json::object();
+    for (const auto& p : imported.profiles)
+        j["profiles"][p.name] = section(p);
+    return j;
+}
+
+} // namespace smtpsend::config
