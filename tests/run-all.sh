@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, part two (and CI): set up, then every test:
 #   1. the normal build, warnings as errors, all unit and integration suites;
-#   2. the same suites against an AddressSanitizer + UBSan build;
-#   3. each libFuzzer target for FUZZ_SECONDS (default 20) from the seed corpus.
+#   2. the packages: Debian (built from a clean copy, lintian), cmake --install, CPack, RPM spec;
+#   3. the same suites against an AddressSanitizer + UBSan build;
+#   4. each libFuzzer target for FUZZ_SECONDS (default 20) from the seed corpus.
 # SMTPSEND_QUICK=1 runs step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ ctest --test-dir build --output-on-failure -j2
 if [ "${SMTPSEND_QUICK:-0}" = 1 ]; then
     exit 0
 fi
+echo "== packages"
+/usr/bin/python3 tests/packaging/test_packages.py
 echo "== tests: AddressSanitizer + UndefinedBehaviorSanitizer build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPSEND_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)" >build-asan.log 2>&1 || { cat build-asan.log; exit 1; }

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <iostream>
 #include <sstream>
+#include <optional>
 #include <unistd.h>
 
 namespace smtpsend::app {
@@ -278,39 +279,47 @@ int run_send(const cli::Invocation& inv, Io& io) {
             io.err << "smtpsend: attempt " << attempt << " failed (" << why.summary << "); retrying in "
                    << wait_ms << " ms\n";
         };
-    auto run = send_with_policy(msg, *loaded, io.env, ctx.hostname, verbose_sink(inv, io), policy,
-                                io.err);
-    if (!run)
-        return fail_local(inv, io, run.error(), "config");
+    auto sender = Sender::create(*loaded, io.env, ctx.hostname, verbose_sink(inv, io));
+    if (!sender)
+        return fail_local(inv, io, sender.error(), "config");
+    // A progress bar only for a person watching: stderr a terminal, no --json.
+    std::optional<ProgressBar> bar;
+    if (!inv.json && isatty(STDERR_FILENO)) {
+        bar.emplace(io.err);
+        (*sender)->set_on_progress([&bar](uint64_t sent, uint64_t total) { bar->update(sent, total); });
+    }
+    auto run = send_with_policy(msg, **sender, policy, io.err);
+    if (bar)
+        bar->finish(run.status == "sent" || run.status == "partial");
     if (inv.json) {
         SendReport r;
-        r.status = run->status;
-        r.exit_code = run->exit_code;
-        r.server = run->server;
+        r.status = run.status;
+        r.exit_code = run.exit_code;
+        r.server = run.server;
         r.message_id = msg.message_id;
         r.from = msg.envelope.from;
-        r.accepted = run->accepted;
-        for (const auto& rej : run->rejected)
+        r.accepted = run.accepted;
+        for (const auto& rej : run.rejected)
             r.rejected.emplace_back(rej.address, rej.reply);
-        r.diagnosis = run->diagnosis ? &*run->diagnosis : nullptr;
-        r.queue_id = run->queue_id;
-        r.attempts = run->attempts;
-        r.elapsed_ms = run->elapsed_ms;
+        r.diagnosis = run.diagnosis ? &*run.diagnosis : nullptr;
+        r.queue_id = run.queue_id;
+        r.attempts = run.attempts;
+        r.elapsed_ms = run.elapsed_ms;
         io.out << util::json_text(send_json(r)) << "\n";
     } else {
-        if (!run->accepted.empty())
-            for (const auto& rej : run->rejected)
+        if (!run.accepted.empty())
+            for (const auto& rej : run.rejected)
                 io.err << "smtpsend: rejected <" << rej.address << ">: " << rej.reply << "\n";
-        if (!run->queue_id.empty())
-            io.err << "smtpsend: queued as " << run->queue_id << " (" << run->queue_reason
+        if (!run.queue_id.empty())
+            io.err << "smtpsend: queued as " << run.queue_id << " (" << run.queue_reason
                    << "); `smtpsend queue flush` sends it\n";
-        if (run->diagnosis)
-            print_diagnosis(io.err, *run->diagnosis);
-        else if (inv.verbose && run->status == "sent")
-            io.err << "smtpsend: sent " << msg.message_id << " to " << run->accepted.size()
+        if (run.diagnosis)
+            print_diagnosis(io.err, *run.diagnosis);
+        else if (inv.verbose && run.status == "sent")
+            io.err << "smtpsend: sent " << msg.message_id << " to " << run.accepted.size()
                    << " recipient(s)\n";
     }
-    return run->exit_code;
+    return run.exit_code;
 }
 
 } // namespace

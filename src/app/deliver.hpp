@@ -36,6 +36,10 @@ class Sender {
     Delivery send(const message::Envelope& envelope, message::MessageSource& source);
     // Bounds the next sends (the run's --max-time, less what has passed).
     void set_max_transfer_ms(long ms) { transport_->set_max_transfer_ms(ms); }
+    // Upload progress of the next sends (a progress bar); empty for none.
+    void set_on_progress(std::function<void(uint64_t sent, uint64_t total)> fn) {
+        transport_->set_on_progress(std::move(fn));
+    }
     const config::Endpoint& endpoint() const { return endpoint_; }
     const std::string& user() const { return credentials_.user; }
 

@@ -67,16 +67,6 @@ log::Record log_record(const Delivery& d, const message::Envelope& envelope,
     return r;
 }
 
-util::Result<SendRun> send_with_policy(message::PreparedMessage& msg, const config::Loaded& loaded,
-                                       const util::Environment& env, const std::string& hostname,
-                                       std::function<void(const transport::TranscriptLine&)> on_line,
-                                       const Policy& policy, std::ostream& warnings) {
-    auto sender = Sender::create(loaded, env, hostname, std::move(on_line));
-    if (!sender)
-        return sender.error();
-    return send_with_policy(msg, **sender, policy, warnings);
-}
-
 SendRun send_with_policy(message::PreparedMessage& msg, Sender& the_sender, const Policy& policy,
                          std::ostream& warnings) {
     auto started = std::chrono::steady_clock::now();

@@ -49,14 +49,9 @@ struct Policy {
 // by default when a queue folder is configured.
 Policy policy_for(const config::Loaded& loaded, const util::Environment& env, bool sendmail_mode);
 
-// Sends with retries, then queues what is still owed after a temporary
-// failure. Fails only when the settings cannot work at all (kind "config").
-util::Result<SendRun> send_with_policy(message::PreparedMessage& message, const config::Loaded& loaded,
-                                       const util::Environment& env, const std::string& hostname,
-                                       std::function<void(const transport::TranscriptLine&)> on_line,
-                                       const Policy& policy, std::ostream& warnings);
-
-// The same with a Sender that outlives the message (batch: one connection).
+// Sends with retries through `sender`, then queues what is still owed after
+// a temporary failure. The Sender may outlive the message (batch: one
+// connection for many).
 SendRun send_with_policy(message::PreparedMessage& message, Sender& sender, const Policy& policy,
                          std::ostream& warnings);
 

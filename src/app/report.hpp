@@ -16,6 +16,32 @@ namespace smtpsend::app {
 // not verbose.
 std::function<void(const transport::TranscriptLine&)> verbose_printer(bool verbose, std::ostream& err);
 
+// The upload progress bar on a terminal: bytes, rate and time left, drawn
+// in place a few times a second once the message passes `threshold` bytes.
+class ProgressBar {
+  public:
+    static constexpr uint64_t default_threshold = 4 << 20; // "a few megabytes"
+    explicit ProgressBar(std::ostream& err, uint64_t threshold = default_threshold,
+                         std::function<int64_t()> now_ms = {});
+    // Draws the bar (at most every 200 ms). `total` is an estimate, 0 when unknown.
+    void update(uint64_t sent, uint64_t total);
+    // Ends the line, when a bar was drawn, so later messages start afresh;
+    // `complete` (the server took the message) shows 100%.
+    void finish(bool complete);
+
+  private:
+    void draw(int64_t now, bool complete = false);
+    std::ostream& err_;
+    uint64_t threshold_;
+    std::function<int64_t()> now_ms_;
+    int64_t started_ = -1, last_draw_ = -1;
+    uint64_t sent_ = 0, total_ = 0;
+    bool drawn_ = false;
+};
+
+// "12.3 MiB", "512 KiB", "900 B".
+std::string human_bytes(uint64_t n);
+
 // "smtpsend: <summary> (<reply>)" and "hint: ..." lines.
 void print_diagnosis(std::ostream& err, const diagnosis::Diagnosis& d);
 

@@ -146,6 +146,17 @@ util::Status apply_flags(Settings& s, std::vector<std::pair<std::string, std::st
     return util::Ok{};
 }
 
+// A leading "~/" in a file setting means $HOME, as in msmtp and the shell;
+// values from any layer are expanded, once, after the last layer.
+void expand_home(Settings& s, const util::Environment& env) {
+    auto home = env.get("HOME");
+    if (!home || home->empty())
+        return;
+    for (Value<std::string>* v : {&s.password_file, &s.cafile, &s.aliases, &s.queue_dir, &s.log})
+        if (v->value.rfind("~/", 0) == 0)
+            v->value = *home + v->value.substr(1);
+}
+
 } // namespace
 
 util::Result<Loaded> load_settings(const LayerInputs& in) {
@@ -246,6 +257,7 @@ util::Result<Loaded> load_settings(const LayerInputs& in) {
     }
     if (auto st = apply_flags(out.settings, in.flags); !st)
         return st.error();
+    expand_home(out.settings, env);
     return out;
 }
 

@@ -122,6 +122,23 @@ void BodyEncoder::finish(std::string& out) {
 
 SegmentedSource::SegmentedSource(std::vector<Segment> segments) : segments_(std::move(segments)) {}
 
+uint64_t SegmentedSource::size_estimate() const {
+    uint64_t total = 0;
+    for (const auto& s : segments_) {
+        if (!s.spool) {
+            total += s.text.size();
+            continue;
+        }
+        uint64_t n = s.spool->size() > s.offset ? s.spool->size() - s.offset : 0;
+        if (s.encoding == BodyEncoding::base64) {
+            uint64_t chars = (n + 2) / 3 * 4;
+            n = chars + (chars + 75) / 76 * 2;
+        }
+        total += n;
+    }
+    return total;
+}
+
 void SegmentedSource::rewind() {
     index_ = 0;
     started_ = false;

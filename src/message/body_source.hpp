@@ -20,6 +20,9 @@ class MessageSource {
     virtual util::Result<size_t> read(char* buf, size_t n) = 0;
     // Starts again from the first byte (for a retry).
     virtual void rewind() = 0;
+    // About how many bytes read() will give in all (for a progress bar);
+    // 0 when unknown.
+    virtual uint64_t size_estimate() const { return 0; }
 };
 
 // How the body is turned into wire form.
@@ -70,6 +73,9 @@ class SegmentedSource final : public MessageSource {
     explicit SegmentedSource(std::vector<Segment> segments);
     util::Result<size_t> read(char* buf, size_t n) override;
     void rewind() override;
+    // Text segments exactly; files by their size after encoding (base64:
+    // 4/3 and a CRLF per 76 characters; the other encodings about 1:1).
+    uint64_t size_estimate() const override;
 
   private:
     std::vector<Segment> segments_;

@@ -32,6 +32,14 @@ int debug_callback(CURL*, curl_infotype type, char* data, size_t size, void* use
     return 0;
 }
 
+// Upload progress for the caller's bar; never stops the transfer.
+int xferinfo_callback(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t ulnow) {
+    auto* st = static_cast<TransferState*>(userp);
+    if (st->on_progress && st->body_started && ulnow > 0)
+        (*st->on_progress)(static_cast<uint64_t>(ulnow), st->size_estimate);
+    return 0;
+}
+
 size_t read_callback(char* buffer, size_t size, size_t nitems, void* userp) {
     auto* st = static_cast<TransferState*>(userp);
     if (!st->body_started) {

@@ -101,6 +101,11 @@ void set_upload(CURL* h, TransferState* state) {
     curl_easy_setopt(h, CURLOPT_READDATA, state);
     // Not CURLOPT_CRLF: on 7.88 it doubles the CR of existing CRLFs. The
     // source already delivers CRLF line ends; libcurl does the dot-stuffing.
+    if (state->on_progress) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, detail::xferinfo_callback);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, state);
+    }
 }
 
 void set_debug(CURL* h, TransferState* state, char* errbuf) {

@@ -24,6 +24,9 @@ class CurlTransport final : public Transport {
     CurlTransport& operator=(const CurlTransport&) = delete;
     Outcome send(const message::Envelope& envelope, message::MessageSource& source) override;
     void set_max_transfer_ms(long ms) override { options_.max_transfer_ms = ms; }
+    void set_on_progress(std::function<void(uint64_t, uint64_t)> fn) override {
+        options_.on_progress = std::move(fn);
+    }
 
   private:
     Outcome attempt_once(const message::Envelope& envelope, message::MessageSource& source);
@@ -70,6 +73,10 @@ Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
     state.dialogue = &dialogue;
     state.source = &source;
     state.require_auth = has_login(options_);
+    if (options_.on_progress) {
+        state.on_progress = &options_.on_progress;
+        state.size_estimate = source.size_estimate();
+    }
 
     if (!handle_)
         handle_ = curl_easy_init();

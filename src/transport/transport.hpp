@@ -30,6 +30,9 @@ struct TransportOptions {
     bool reuse_connection = false;
     // Receives each transcript line as it happens (for -v); may be empty.
     std::function<void(const TranscriptLine&)> on_line;
+    // Receives the bytes of the message sent so far and the source's size
+    // estimate (0: unknown), a few times a second during DATA; may be empty.
+    std::function<void(uint64_t sent, uint64_t total)> on_progress;
 };
 
 class Transport {
@@ -40,12 +43,14 @@ class Transport {
     virtual Outcome send(const message::Envelope& envelope, message::MessageSource& source) = 0;
     // Bounds the next transfers to `ms` milliseconds in all (0: no bound).
     virtual void set_max_transfer_ms(long ms) = 0;
+    // Reports upload progress of the next transfers (see TransportOptions).
+    virtual void set_on_progress(std::function<void(uint64_t sent, uint64_t total)> fn) = 0;
 };
 
 // The libcurl SMTP transport.
 std::unique_ptr<Transport> make_curl_transport(TransportOptions options);
 
-// "libcurl/7.88.1 OpenSSL/3.0.x ..." for --version.
+// "libcurl 7.88.1", "TLS: OpenSSL/3.0.x" (and IDN), one per line, for --version.
 std::string curl_version_text();
 
 } // namespace smtpsend::transport

@@ -3,9 +3,11 @@
 
 import json
 import os
+import pty
+import subprocess
 import unittest
 
-from smtptest import SmtpTestCase
+from smtptest import BIN, SmtpTestCase
 
 
 class Ecosystem(SmtpTestCase):
@@ -138,6 +140,50 @@ account default : other
         r = self.run_smtpsend(["config", "import", bad])
         self.assertExit(r, 65)
         self.assertIn("App.config:3: not well-formed XML", r.stderr)
+
+    def send_with_terminal(self, server, args, size):
+        """Sends a `size`-byte attachment with stderr on a pseudo-terminal;
+        returns (exit code, what the terminal showed)."""
+        attachment = os.path.join(self.tmp, "big.bin")
+        with open(attachment, "wb") as f:
+            f.write(os.urandom(size))
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([BIN, "-s", "big", "--attach", attachment] + args + ["dev@example.com"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                                env=self.env(**self.server_env(server)))
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        code = proc.wait(timeout=120)
+        proc.stdout.close()
+        os.close(master)
+        return code, shown.decode("utf-8", "replace")
+
+    def test_a_large_upload_shows_a_progress_bar_on_a_terminal_only(self):
+        server = self.aio(size_limit=64 << 20)
+        code, shown = self.send_with_terminal(server, [], 12 << 20)
+        self.assertEqual(code, 0, shown)
+        self.assertRegex(shown, r"\r\[#*\.*\] \d+\.\d MiB of 16\.\d MiB  \d+%  [\d.]+ [KM]iB/s")
+        self.assertRegex(shown, r"\r\[#{24}\] 16\.\d MiB of 16\.\d MiB  100%")  # at the end
+        self.assertTrue(shown.endswith("\r\n") or shown.endswith("\n"), repr(shown[-40:]))
+        # Never with --json, never when stderr is not a terminal, never for a small message.
+        code, shown = self.send_with_terminal(server, ["--json"], 12 << 20)
+        self.assertEqual((code, shown), (0, ""))
+        code, shown = self.send_with_terminal(server, [], 1 << 20)
+        self.assertEqual((code, shown), (0, ""))
+        attachment = os.path.join(self.tmp, "big.bin")
+        r = self.run_smtpsend(["-s", "big", "--attach", attachment, "dev@example.com"],
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertNotIn("MiB/s", r.stderr)
+        self.assertEqual(len(server.messages), 4)
 
     def test_version_names_libcurl_and_its_tls_library(self):
         r = self.run_smtpsend(["--version"])

@@ -330,3 +330,14 @@ TEST_CASE("an unknown provider or region is an error that lists the choices") {
     CHECK(r.error().message.find("config.ini:2: region = \"asia\" is not a region of mailgun: us, eu") !=
           std::string::npos);
 }
+
+TEST_CASE("a leading ~/ in a file setting is the home folder") {
+    Machine m;
+    m.user("password_file = ~/.secret\ncafile = ~/ca.pem\nlog = syslog\nhelo = ~/not-a-path\n");
+    auto r = m.load();
+    REQUIRE(r);
+    CHECK(r->settings.password_file.value == m.env.values["HOME"] + "/.secret");
+    CHECK(r->settings.cafile.value == m.env.values["HOME"] + "/ca.pem");
+    CHECK(r->settings.log.value == "syslog");
+    CHECK(r->settings.helo.value == "~/not-a-path");
+}
