@@ -394,10 +394,15 @@ util::Result<Imported> import_config(const std::string& path, const std::string&
     auto text = read_settings_text(path, "noinput");
     if (!text)
         return text.error();
-    size_t first = text->find_first_not_of(" \t\r\n\xEF\xBB\xBF");
-    if (first != std::string::npos && (*text)[first] == '<')
-        return import_dotnet(path, *text, dotnet_name);
-    return import_msmtp(path, *text);
+    return import_text(path, *text, dotnet_name);
+}
+
+util::Result<Imported> import_text(const std::string& path, const std::string& text,
+                                   const std::string& dotnet_name) {
+    size_t first = text.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+    if (first != std::string::npos && text[first] == '<')
+        return import_dotnet(path, text, dotnet_name);
+    return import_msmtp(path, text);
 }
 
 std::string imported_ini(const Imported& imported) {

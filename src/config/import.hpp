@@ -34,6 +34,10 @@ struct Imported {
 // "noinput") when FILE cannot be read, or (kind "input") naming the line.
 util::Result<Imported> import_config(const std::string& path, const std::string& dotnet_name = "dotnet");
 
+// The same from text already read (`path` names it in messages).
+util::Result<Imported> import_text(const std::string& path, const std::string& text,
+                                   const std::string& dotnet_name = "dotnet");
+
 // The profiles as our INI or JSON file.
 std::string imported_ini(const Imported& imported);
 nlohmann::json imported_json(const Imported& imported);

@@ -89,8 +89,13 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
                               "config");
         raw = first_line(*v);
     } else {
-        return make_error("auth = " + s.auth.value + " needs a token source",
-                          "set --oauth2-token-cmd CMD or --oauth2-token-env NAME", "config");
+        std::string hint = "set --oauth2-token-cmd CMD or --oauth2-token-env NAME";
+        if (s.auth.origin.preset)
+            hint += "; the " + s.provider.value + " preset logs in with OAuth2 because the "
+                    "provider refuses passwords (docs/providers.md)";
+        return make_error("auth = " + s.auth.value + " (" + s.auth.origin.describe() +
+                              ") needs a token source",
+                          hint, "config");
     }
     if (raw.empty())
         return make_error("the OAuth2 token from " + c.source + " is empty",

@@ -50,6 +50,15 @@ class Ecosystem(SmtpTestCase):
         self.assertExit(r, 64)
         self.assertIn('did you mean "gmail"?', r.stderr)
 
+    def test_the_outlook_preset_asks_for_a_token_not_a_password(self):
+        r = self.run_smtpsend(["--provider", "outlook", "--user", "me@outlook.com", "--from",
+                               "me@outlook.com", "dev@example.com"], stdin=b"x\n",
+                              SMTPSEND_PASSWORD="not used")
+        self.assertExit(r, 78)
+        self.assertIn("auth = xoauth2 (provider outlook (flag --provider)) needs a token source",
+                      r.stderr)
+        self.assertIn("the outlook preset logs in with OAuth2", r.stderr)
+
     def test_a_preset_turns_on_the_providers_hints(self):
         # The server is local, so only the preset can tell smtpsend it is Gmail.
         server = self.responder({"auth": "535 5.7.8 Username and Password not accepted"})
