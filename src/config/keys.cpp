@@ -111,16 +111,10 @@ KeyInfo provider_key() {
         std::string name = util::to_lower(util::trim(v));
         const Provider* p = find_provider(name);
         if (!p) {
-            std::string best;
-            size_t best_distance = 3;
             std::vector<std::string> names;
-            for (const auto& q : providers()) {
+            for (const auto& q : providers())
                 names.emplace_back(q.name);
-                if (size_t d = util::edit_distance(name, q.name); d < best_distance) {
-                    best_distance = d;
-                    best = q.name;
-                }
-            }
+            std::string best = util::closest(name, names);
             return make_error("provider = \"" + v + "\" is not a known provider" +
                               (best.empty() ? "" : "; did you mean \"" + best + "\"?") +
                               " (one of " + util::join(names, ", ") + ")");
@@ -248,18 +242,12 @@ std::string env_name(std::string_view key) {
 }
 
 std::string suggest_key(std::string_view unknown) {
-    std::string best;
-    size_t best_distance = 3;
     std::string wanted = util::to_lower(unknown);
     std::replace(wanted.begin(), wanted.end(), '-', '_');
-    for (const auto& k : keys()) {
-        size_t d = util::edit_distance(wanted, k.name);
-        if (d < best_distance) {
-            best_distance = d;
-            best = k.name;
-        }
-    }
-    return best;
+    std::vector<std::string> names;
+    for (const auto& k : keys())
+        names.emplace_back(k.name);
+    return util::closest(wanted, names);
 }
 
 } // namespace smtpsend::config

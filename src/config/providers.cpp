@@ -123,12 +123,10 @@ util::Result<std::string> provider_host(const Provider& p, const std::string& re
                               "us-east-1 or eu-west-1");
         return "email-smtp." + region + ".amazonaws.com";
     }
-    if (p.regions.empty()) {
-        if (!region_in.empty())
-            return make_error("provider " + std::string(p.name) + " has no regions; remove "
-                              "region = \"" + region_in + "\"");
+    // A provider without regions ignores one (it may come from a lower layer
+    // written for another provider).
+    if (p.regions.empty())
         return std::string(p.host);
-    }
     std::vector<std::string> names;
     for (const auto& r : p.regions) {
         if (r.region == region)

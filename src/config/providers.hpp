@@ -36,7 +36,8 @@ struct Provider {
 const std::vector<Provider>& providers();
 // The preset with this name, or nullptr.
 const Provider* find_provider(std::string_view name);
-// The host for a region ("" = the default). Fails naming the accepted regions.
+// The host for a region ("" = the default). Fails naming the accepted regions;
+// a provider without regions ignores the region.
 util::Result<std::string> provider_host(const Provider& p, const std::string& region);
 // Fills server, port, tls, auth (and user, when the preset has one) from the
 // preset, each with an origin that names the preset and where `provider` was

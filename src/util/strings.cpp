@@ -141,4 +141,16 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     return prev[b.size()];
 }
 
+std::string closest(std::string_view word, const std::vector<std::string>& candidates,
+                    size_t max_distance) {
+    std::string best;
+    size_t best_distance = max_distance + 1;
+    for (const auto& c : candidates)
+        if (size_t d = edit_distance(word, c); d < best_distance) {
+            best_distance = d;
+            best = c;
+        }
+    return best;
+}
+
 } // namespace smtpsend::util

@@ -53,7 +53,7 @@ TEST_CASE("every preset names a host, a port that matches its TLS mode, and a se
     }
     CHECK(config::find_provider("sendgrid")->user == "apikey");
     CHECK(config::provider_host(*config::find_provider("zoho"), "eu").value() == "smtp.zoho.eu");
-    CHECK_FALSE(config::provider_host(*config::find_provider("gmail"), "eu"));
+    CHECK(config::provider_host(*config::find_provider("gmail"), "eu").value() == "smtp.gmail.com");
     CHECK_FALSE(config::provider_host(*config::find_provider("ses"), "EU WEST"));
 }
 
