@@ -228,8 +228,10 @@ Report Walker::run() {
     };
     bool implicit = ep_.mode == config::TlsMode::implicit;
 
-    Step connect{"connect", true, pr.connect_ms, pr.primary_ip + " port " + std::to_string(ep_.port),
-                 {}, std::nullopt};
+    // A failed connection has no address of its own: name the host instead.
+    std::string peer = pr.primary_ip.empty() ? ep_.host : pr.primary_ip;
+    Step connect{"connect", true, pr.connect_ms, peer + " port " + std::to_string(ep_.port), {},
+                 std::nullopt};
     if (failed && (o.stage == Stage::connect || o.stage == Stage::resolve))
         return fail(connect, diagnose_probe());
     pass(connect);

@@ -64,9 +64,11 @@ class Check(SmtpTestCase):
         self.assertIn("--cafile", r.stderr)
 
     def test_closed_port_fails_at_connect_with_75(self):
-        r = self.run_smtpsend(["check", "--json"], SMTPSEND_SERVER="smtp://127.0.0.1:%d" % free_port())
+        port = free_port()
+        r = self.run_smtpsend(["check", "--json"], SMTPSEND_SERVER="smtp://127.0.0.1:%d" % port)
         self.assertExit(r, 75)
         self.assertEqual(steps(r)[-1], ("connect", False))
+        self.assertEqual(r.json()["steps"][-1]["details"], "127.0.0.1 port %d" % port)
 
     def test_rcpt_rejected_reports_the_reply_and_67(self):
         server = self.aio(reject={"nobody@example.com": "550 5.1.1 <nobody@example.com>: user unknown"})
