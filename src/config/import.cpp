@@ -370,13 +370,7 @@ util::Result<Imported> import_dotnet(const std::string& path, const std::string&
 std::string ini_value(const std::string& v) {
     if (!v.empty() && v == util::trim(v) && v.front() != '"')
         return v;
-    std::string out = "\"";
-    for (char c : v) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        out += c;
-    }
-    return out + "\"";
+    return util::quote(v);
 }
 
 void write_section(std::string& out, const ImportedSection& s) {

@@ -17,13 +17,7 @@ std::string value(const std::string& v) {
     std::string one = util::one_line(v);
     if (!one.empty() && one.find_first_of(" \"=\t") == std::string::npos)
         return one;
-    std::string q = "\"";
-    for (char c : one) {
-        if (c == '"' || c == '\\')
-            q += '\\';
-        q += c;
-    }
-    return q + "\"";
+    return util::quote(one);
 }
 
 } // namespace

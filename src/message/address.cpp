@@ -68,13 +68,7 @@ std::string quote_if_needed(const std::string& name) {
     }
     if (plain)
         return name;
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        out += c;
-    }
-    return out + "\"";
+    return util::quote(name);
 }
 
 } // namespace

@@ -153,4 +153,14 @@ std::string closest(std::string_view word, const std::vector<std::string>& candi
     return best;
 }
 
+std::string quote(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
 } // namespace smtpsend::util

@@ -28,6 +28,9 @@ bool is_ascii(std::string_view s);
 bool has_line_break_or_nul(std::string_view s);
 // Damerau-free Levenshtein distance, for "did you mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);
+// `s` in double quotes, with `"` and `\` escaped by a backslash (the quoting
+// of RFC 5322 quoted strings, our INI values and the attempt log).
+std::string quote(std::string_view s);
 // The candidate nearest to `word` within `max_distance` edits, or "".
 std::string closest(std::string_view word, const std::vector<std::string>& candidates,
                     size_t max_distance = 2);
