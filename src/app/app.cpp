@@ -366,7 +366,7 @@ int run(int argc, const char* const* argv, Io io) {
             io.out << providers_text(inv.json, inv.names_only);
             return 0;
         case cli::Command::config_import: {
-            auto text = import_text(inv.import_path, inv.import_name, inv.json);
+            auto text = render_import(inv.import_path, inv.import_name, inv.json);
             if (!text)
                 return fail_local(inv, io, text.error());
             io.out << text->profiles;

@@ -2,6 +2,7 @@
 
 #include "config/import.hpp"
 #include "config/providers.hpp"
+#include "config/server_url.hpp"
 #include "util/json_text.hpp"
 
 #include <algorithm>
@@ -10,10 +11,6 @@
 namespace smtpsend::app {
 
 namespace {
-
-std::string tls_name(config::TlsMode m) {
-    return m == config::TlsMode::implicit ? "implicit" : m == config::TlsMode::none ? "none" : "starttls";
-}
 
 std::string host_text(const config::Provider& p) {
     if (p.name == "ses")
@@ -43,7 +40,7 @@ std::string providers_text(bool json, bool names) {
                             {"title", p.title},
                             {"host", host_text(p)},
                             {"port", p.port},
-                            {"tls", tls_name(p.tls)},
+                            {"tls", config::tls_mode_name(p.tls)},
                             {"auth", p.auth},
                             {"user", p.user},
                             {"regions", regions},
@@ -62,17 +59,17 @@ std::string providers_text(bool json, bool names) {
         std::string where = host_text(p) + ":" + std::to_string(p.port);
         out << p.name << std::string(name_w - p.name.size() + 2, ' ') << where
             << std::string(host_w + 2 > where.size() ? host_w + 2 - where.size() : 1, ' ')
-            << tls_name(p.tls) << (p.auth == "auto" ? "" : ", auth " + std::string(p.auth)) << "\n"
+            << config::tls_mode_name(p.tls) << (p.auth == "auto" ? "" : ", auth " + std::string(p.auth)) << "\n"
             << std::string(name_w + 2, ' ') << p.title << "\n"
             << std::string(name_w + 2, ' ') << "you supply: " << p.supply << "\n"
             << std::string(name_w + 2, ' ') << p.setup_url << "\n";
     }
-    out << "\nUse: provider = NAME in a profile, or --provider NAME; settings you give "
-           "yourself win.\n";
+    out << "\nUse: provider = NAME in a profile, or --provider NAME; a setting beside it, or "
+           "in a later layer, wins.\n";
     return out.str();
 }
 
-util::Result<ImportText> import_text(const std::string& path, const std::string& name, bool json) {
+util::Result<ImportText> render_import(const std::string& path, const std::string& name, bool json) {
     auto imported = config::import_config(path, name.empty() ? "dotnet" : name);
     if (!imported)
         return imported.error();

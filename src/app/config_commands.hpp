@@ -18,6 +18,6 @@ struct ImportText {
 };
 // Reads an msmtp or .NET configuration file and renders the equivalent
 // profiles. Fails (kind "noinput" or "input") naming the file and line.
-util::Result<ImportText> import_text(const std::string& path, const std::string& name, bool json);
+util::Result<ImportText> render_import(const std::string& path, const std::string& name, bool json);
 
 } // namespace smtpsend::app
