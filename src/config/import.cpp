@@ -416,8 +416,15 @@ nlohmann::json imported_json(const Imported& imported) {
         nlohmann::json j = nlohmann::json::object();
         if (!s.inherit.empty())
             j["inherit"] = s.inherit;
-        for (const auto& [k, v] : s.keys)
-            j[k] = v;
+        for (const auto& [k, v] : s.keys) {
+            // Whole numbers (port, timeout) as JSON numbers, as a person writes them.
+            bool number = !v.empty() && v.size() < 10 &&
+                          std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+            if (number && (k == "port" || k == "timeout"))
+                j[k] = std::stol(v);
+            else
+                j[k] = v;
+        }
         return j;
     };
     nlohmann::json j = section(imported.top);

@@ -141,6 +141,7 @@ account default : other
         self.assertEqual(s["settings"]["password_cmd"]["value"], "echo s3cret")
         r = self.run_smtpsend(["config", "import", "--json", rc])
         self.assertEqual(r.json()["profiles"]["other"]["inherit"], "local")
+        self.assertEqual(r.json()["profiles"]["local"]["port"], server.port)
 
     def test_import_errors_name_the_file_and_line(self):
         r = self.run_smtpsend(["config", "import", os.path.join(self.tmp, "missing")])
