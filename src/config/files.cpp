@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -45,6 +46,49 @@ int line_of(const std::string& text, size_t offset) {
         if (text[i] == '\n')
             ++line;
     return line;
+}
+
+// Where each key of a settings JSON document stands. nlohmann keeps no
+// positions, so the (already valid) text is scanned once: a string followed
+// by ':' is a key, at the depth of the braces around it.
+struct JsonLines {
+    std::map<std::string, int> top;                             // top-level keys
+    std::map<std::string, int> profiles;                        // profile names
+    std::map<std::string, std::map<std::string, int>> keys;     // keys inside each profile
+};
+
+JsonLines json_lines(const std::string& text) {
+    JsonLines out;
+    int depth = 0, line = 1;
+    std::string top_key, profile;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '\n') {
+            ++line;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            --depth;
+        } else if (c == '"') {
+            size_t start = ++i;
+            while (i < text.size() && text[i] != '"')
+                i += text[i] == '\\' ? 2 : 1;
+            std::string str = text.substr(start, i - start);
+            size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+            if (next == std::string::npos || text[next] != ':')
+                continue;
+            if (depth == 1) {
+                top_key = str;
+                out.top.emplace(str, line);
+            } else if (depth == 2 && top_key == "profiles") {
+                profile = str;
+                out.profiles.emplace(str, line);
+            } else if (depth == 3 && top_key == "profiles") {
+                out.keys[profile].emplace(str, line);
+            }
+        }
+    }
+    return out;
 }
 
 } // namespace
@@ -123,14 +167,10 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
         return file_error(path, 1, "the top level must be an object {...}");
     ConfigFile file;
     file.path = path;
-    // nlohmann keeps no positions: find each key's line from the text, in order.
-    size_t search_from = 0;
-    auto locate = [&](const std::string& key) {
-        size_t at = text.find("\"" + key + "\"", search_from);
-        if (at == std::string::npos)
-            return 0;
-        search_from = at + key.size() + 2;
-        return line_of(text, at);
+    const JsonLines lines = json_lines(text);
+    auto line_in = [](const std::map<std::string, int>& m, const std::string& key) {
+        auto it = m.find(key);
+        return it == m.end() ? 0 : it->second;
     };
     auto to_text = [&](const std::string& key, const nlohmann::json& v, int line)
         -> util::Result<std::string> {
@@ -143,8 +183,10 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
         return file_error(path, line, key + ": expected a string, number or boolean");
     };
     auto read_section = [&](const nlohmann::json& obj, Section& section) -> util::Status {
+        const auto& where = lines.keys.count(section.name) ? lines.keys.at(section.name)
+                                                           : std::map<std::string, int>{};
         for (auto it = obj.begin(); it != obj.end(); ++it) {
-            int line = locate(it.key());
+            int line = line_in(where, it.key());
             if (section.name.empty() && (it.key() == "profiles" || it.key() == "default"))
                 continue;
             auto v = to_text(it.key(), it.value(), line);
@@ -154,34 +196,32 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
         }
         return util::Ok{};
     };
-    // Keys in document order (nlohmann sorts them), so line search runs forward.
+    // Keys in document order (nlohmann sorts them), so entries keep the file's order.
     std::vector<std::string> order;
     for (auto it = doc.begin(); it != doc.end(); ++it)
         order.push_back(it.key());
-    std::sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
-        return text.find("\"" + a + "\"") < text.find("\"" + b + "\"");
+    std::stable_sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
+        return line_in(lines.top, a) < line_in(lines.top, b);
     });
     for (const auto& key : order) {
         const auto& v = doc[key];
         if (key == "default") {
-            int line = locate(key);
+            int line = line_in(lines.top, key);
             if (!v.is_string())
                 return file_error(path, line, "default: expected the name of a profile");
             file.default_profile = Entry{key, v.get<std::string>(), line};
         } else if (key == "profiles") {
-            locate(key);
             if (!v.is_object())
-                return file_error(path, line_of(text, text.find("\"profiles\"")),
+                return file_error(path, line_in(lines.top, key),
                                   "profiles: expected an object of named profiles");
             std::vector<std::string> names;
             for (auto it = v.begin(); it != v.end(); ++it)
                 names.push_back(it.key());
-            size_t base = search_from;
-            std::sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
-                return text.find("\"" + a + "\"", base) < text.find("\"" + b + "\"", base);
+            std::stable_sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
+                return line_in(lines.profiles, a) < line_in(lines.profiles, b);
             });
             for (const auto& name : names) {
-                int line = locate(name);
+                int line = line_in(lines.profiles, name);
                 if (!v[name].is_object())
                     return file_error(path, line, "profile \"" + name + "\" must be an object");
                 Section& s = file.profiles[name];
@@ -191,7 +231,7 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
                     return st.error();
             }
         } else {
-            int line = locate(key);
+            int line = line_in(lines.top, key);
             auto text_value = to_text(key, v, line);
             if (!text_value)
                 return text_value.error();

@@ -341,3 +341,57 @@ TEST_CASE("a leading ~/ in a file setting is the home folder") {
     CHECK(r->settings.log.value == "syslog");
     CHECK(r->settings.helo.value == "~/not-a-path");
 }
+
+TEST_CASE("JSON lines are right when a top-level key comes after the profiles") {
+    // What config import --json prints (nlohmann sorts keys): the old forward
+    // search for each key's text lost its place here and reported line 0.
+    Machine m;
+    std::string path = m.user(
+                              "{\n"
+                              "  \"auth\": \"auto\",\n"
+                              "  \"cafile\": \"/etc/ssl/certs/ca-certificates.crt\",\n"
+                              "  \"default\": \"default\",\n"
+                              "  \"log\": \"~/.msmtp.log\",\n"
+                              "  \"profiles\": {\n"
+                              "    \"default\": {\n"
+                              "      \"inherit\": \"work\"\n"
+                              "    },\n"
+                              "    \"gmail\": {\n"
+                              "      \"from\": \"me@gmail.com\",\n"
+                              "      \"port\": 587,\n"
+                              "      \"server\": \"smtp.gmail.com\",\n"
+                              "      \"user\": \"me\"\n"
+                              "    },\n"
+                              "    \"plain\": {\n"
+                              "      \"port\": 25,\n"
+                              "      \"server\": \"relay.lan\",\n"
+                              "      \"tls\": \"none\",\n"
+                              "      \"user\": \"bob\"\n"
+                              "    },\n"
+                              "    \"work\": {\n"
+                              "      \"inherit\": \"gmail\",\n"
+                              "      \"password_cmd\": \"pass show work\",\n"
+                              "      \"server\": \"mail.example.com\",\n"
+                              "      \"tls\": \"implicit\",\n"
+                              "      \"user\": \"me@example.com\"\n"
+                              "    }\n"
+                              "  },\n"
+                              "  \"tls\": \"starttls\"\n"
+                              "}\n",
+        "json");
+    auto r = m.load({}, "plain");
+    REQUIRE(r);
+    CHECK(r->profile_origin == "flag --profile");
+    CHECK(r->settings.port.origin.describe() == "profile \"plain\", " + path + ":17");
+    CHECK(r->settings.server.origin.describe() == "profile \"plain\", " + path + ":18");
+    CHECK(r->settings.tls.origin.describe() == "profile \"plain\", " + path + ":19");
+    CHECK(r->settings.user.origin.describe() == "profile \"plain\", " + path + ":20");
+    r = m.load();
+    REQUIRE(r);
+    CHECK(r->profile_origin == path + ":4");
+    CHECK(r->settings.tls.origin.describe() == "profile \"work\", " + path + ":26");
+    m.user("{\"profiles\": {\"a\": {\"tls\": \"none\"}},\n\"timeout\": \"soon\"}\n", "json");
+    r = m.load();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("config.json:2: timeout = \"soon\"") != std::string::npos);
+}
