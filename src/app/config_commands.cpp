@@ -12,12 +12,12 @@ namespace smtpsend::app {
 
 namespace {
 
+// The host as a reader sees it: "{region}" shown as REGION, else the default region's.
 std::string host_text(const config::Provider& p) {
-    if (p.name == "ses")
-        return "email-smtp.REGION.amazonaws.com";
-    if (!p.host.empty())
-        return std::string(p.host);
-    return std::string(config::provider_host(p, "").value());
+    std::string host(p.host);
+    if (auto at = host.find("{region}"); at != std::string::npos)
+        return host.replace(at, 8, "REGION");
+    return host.empty() ? config::provider_host(p, "").value() : host;
 }
 
 } // namespace

@@ -58,7 +58,7 @@ std::vector<Provider> make_providers() {
           {"au", "smtp.zoho.com.au"},
           {"jp", "smtp.zoho.jp"}},
          "us"},
-        {"ses", "Amazon SES (region: e.g. us-east-1, eu-west-1)", "", 587, T::starttls, "auto", "",
+        {"ses", "Amazon SES (region: e.g. us-east-1, eu-west-1)", "email-smtp.{region}.amazonaws.com", 587, T::starttls, "auto", "",
          "region; user and password = SMTP credentials made in the SES console for that region "
          "(not AWS access keys); from = a verified identity",
          "https://docs.aws.amazon.com/ses/latest/dg/smtp-connect.html", {}, "us-east-1"},
@@ -117,11 +117,12 @@ const Provider* find_provider(std::string_view name) {
 
 util::Result<std::string> provider_host(const Provider& p, const std::string& region_in) {
     std::string region = region_in.empty() ? std::string(p.default_region) : region_in;
-    if (p.name == "ses") {
+    if (auto at = p.host.find("{region}"); at != std::string_view::npos) {
         if (!is_aws_region(region))
             return make_error("region = \"" + region_in + "\" is not an AWS region such as "
                               "us-east-1 or eu-west-1");
-        return "email-smtp." + region + ".amazonaws.com";
+        std::string host(p.host);
+        return host.replace(at, 8, region);
     }
     // A provider without regions ignores one (it may come from a lower layer
     // written for another provider).

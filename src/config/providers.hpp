@@ -21,7 +21,8 @@ struct RegionHost {
 struct Provider {
     std::string_view name;        // the value of `provider`, e.g. "gmail"
     std::string_view title;       // "Gmail (personal Google accounts)"
-    std::string_view host;        // the default host; "" when it is made from the region
+    std::string_view host;        // the host; "{region}" in it stands for an AWS region,
+                                  // "" when `regions` names the hosts
     long port = 587;
     TlsMode tls = TlsMode::starttls;
     std::string_view auth = "auto";
