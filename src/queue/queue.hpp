@@ -43,6 +43,11 @@ struct Entry {
     long next_attempt = 0;                // unix seconds
     std::vector<Attempt> attempts;
     std::string failure;                  // in failed/: why it was given up
+    // The settings it was queued under that a flush replays (key, value).
+    std::vector<std::pair<std::string, std::string>> settings;
+    // Secrets the run had from a flag or the environment ("password (env
+    // SMTPSEND_PASSWORD)"): never their values, only where to give them.
+    std::vector<std::string> secrets;
 };
 
 // $XDG_STATE_HOME/smtpsend/queue (default ~/.local/state/smtpsend/queue), or

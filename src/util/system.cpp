@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <thread>
 #include <fcntl.h>
 #include <fstream>
 #include <netdb.h>
@@ -118,6 +120,24 @@ Result<std::string> read_small_file(const std::string& path, size_t max_bytes) {
         return make_error(path + ": " + std::strerror(errno));
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return data;
+}
+
+int64_t SystemClock::now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+long SystemClock::unix_seconds() const { return static_cast<long>(std::time(nullptr)); }
+
+void SystemClock::sleep_ms(long ms) const {
+    if (ms > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+const Clock& system_clock() {
+    static const SystemClock clock;
+    return clock;
 }
 
 std::string local_hostname() {
