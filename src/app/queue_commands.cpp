@@ -71,7 +71,16 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
         worst = diagnosis::worst(worst, d.exit_code);
         ++failed;
     };
-    for (auto entry : q.list()) {
+    auto scan = q.scan();
+    if (!scan.status)
+        return output::report_failure(io, output::Schema::queue, inv.json, scan.status.error());
+    for (const auto& p : scan.problems) {
+        queue::Entry bad;
+        bad.id = p.id;
+        problem(bad, util::make_error("a damaged entry, moved to failed/: " + p.reason,
+                                      "`smtpsend queue drop " + p.id + "` removes it", "io"));
+    }
+    for (auto entry : scan.entries) {
         if (!inv.profile.empty() && entry.profile != inv.profile)
             continue;
         auto lock = q.lock(entry.id);
@@ -80,8 +89,10 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
             continue;
         }
         auto fresh = q.load(entry.id);
-        if (!fresh)
+        if (!fresh) {
+            problem(entry, fresh.error());
             continue;
+        }
         entry = *fresh;
         if (now - entry.created > base.max_age) {
             std::string reason = "expired: queued for more than " + std::to_string(base.max_age / 3600) +
@@ -143,6 +154,11 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
             continue;
         }
         Route& route = *it->second;
+        // Never send what cannot be recorded afterwards: it would go again.
+        if (auto st = q.can_update(entry.id); !st) {
+            problem(entry, st.error());
+            continue;
+        }
         auto source = q.open_message(entry.id);
         if (!source) {
             problem(entry, source.error());
@@ -191,20 +207,29 @@ int queue_command(const cli::Invocation& inv, Io& io) {
     queue::Queue q(policy.queue_dir);
     switch (inv.command) {
     case cli::Command::list_queue: {
-        auto entries = q.list();
+        auto scan = q.scan();
+        if (!scan.status)
+            return output::report_failure(io, Schema::queue, inv.json, scan.status.error());
+        const auto& entries = scan.entries;
         if (inv.json) {
             nlohmann::json list = nlohmann::json::array();
             for (const auto& e : entries)
                 list.push_back(entry_json(e));
+            for (const auto& p : scan.problems)
+                list.push_back({{"id", p.id}, {"damaged", true}, {"reason", p.reason}});
             io.out << util::json_text(list, 2) << "\n";
             return 0;
         }
-        if (entries.empty())
+        for (const auto& p : scan.problems)
+            io.out << p.id << "  damaged, moved to failed/: " << output::printable(p.reason) << "\n";
+        if (entries.empty() && scan.problems.empty())
             io.out << "the queue is empty (" << q.dir() << ")\n";
         for (const auto& e : entries)
-            io.out << e.id << "  " << when(e.created) << "  " << e.size << " bytes  <" << e.from << "> -> "
-                   << util::join(e.recipients, ", ") << (e.unconfirmed ? "  (unconfirmed)" : "") << "\n"
-                   << "    " << e.attempts.size() << " attempt(s); " << e.first_failure << "\n";
+            io.out << e.id << "  " << when(e.created) << "  " << e.size << " bytes  <"
+                   << output::printable(e.from) << "> -> " << output::printable(util::join(e.recipients, ", "))
+                   << (e.unconfirmed ? "  (unconfirmed)" : "") << "\n"
+                   << "    " << e.attempts.size() << " attempt(s); " << output::printable(e.first_failure)
+                   << "\n";
         return 0;
     }
     case cli::Command::queue_show: {
@@ -216,19 +241,8 @@ int queue_command(const cli::Invocation& inv, Io& io) {
         return 0;
     }
     case cli::Command::queue_drop: {
-        auto e = q.load(inv.queue_id);
-        if (!e)
-            return output::report_failure(io, Schema::queue, inv.json, e.error(), diagnosis::Class::noinput,
-                                          inv.queue_id);
-        auto lock = q.lock(inv.queue_id);
-        if (!lock)
-            return output::report_failure(
-                io, Schema::queue, inv.json,
-                diagnosis::local_failure(diagnosis::Class::temporary, transport::Stage::input,
-                                         inv.queue_id + " is being sent by a flush right now",
-                                         "try again when the flush has finished"),
-                inv.queue_id);
-        if (auto st = q.remove(inv.queue_id); !st)
+        // Whatever its state: a damaged entry can be removed too.
+        if (auto st = q.drop(inv.queue_id); !st)
             return output::report_failure(io, Schema::queue, inv.json, st.error(), diagnosis::Class::io,
                                           inv.queue_id);
         io.err << "smtpsend: dropped " << inv.queue_id << "\n";

@@ -428,7 +428,7 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
         e.settings = job.recorded.settings;
         e.secrets = job.recorded.secrets;
         job.source->rewind();
-        auto id = q.add(std::move(e), *job.source);
+        auto id = q.add(std::move(e), *job.source, now);
         if (id) {
             r.queue_id = *id;
             r.queue_reason = temporary_failure->summary;

@@ -60,6 +60,7 @@ Class class_for_kind(const std::string& kind, Class fallback) {
     static const std::pair<const char*, Class> table[] = {
         {"usage", Class::usage}, {"input", Class::input},   {"noinput", Class::noinput},
         {"nouser", Class::recipient}, {"io", Class::io}, {"config", Class::config},
+        {"tempfail", Class::temporary},
     };
     for (const auto& [name, cls] : table)
         if (kind == name)

@@ -54,7 +54,8 @@ std::string class_name(Class c);
 ExitCode exit_code_for(Class c, bool temporary);
 
 // The class of a local failure from util::Error's kind ("usage", "input",
-// "noinput", "nouser", "io", "config"); `fallback` for an empty kind.
+// "noinput", "nouser", "io", "config", "tempfail"); `fallback` for an
+// empty kind.
 Class class_for_kind(const std::string& kind, Class fallback = Class::config);
 
 // The one rule for many results (batch, queue flush, the recipients of one

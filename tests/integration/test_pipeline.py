@@ -4,9 +4,17 @@ alike what is delivered, retried, queued or failed, and which exit code wins
 
 import json
 import os
+import shutil
 import unittest
 
 from smtptest import BIN, SmtpTestCase, free_port
+
+
+class Fake:
+    """A server that is not running: only its port."""
+
+    def __init__(self, port):
+        self.port = port
 
 
 class Pipeline(SmtpTestCase):
@@ -145,6 +153,100 @@ class Pipeline(SmtpTestCase):
         self.assertIn(good + "  delivered", r.stdout)
         self.assertEqual(len(server.messages), 1)
         self.assertEqual(self.entries(), [stale])
+
+    # --- bad entries never stop or hide the queue ---------------------------------
+
+    def damage(self, how):
+        port = free_port()
+        bad = self.queue_for(port, "bad@example.com")
+        good = self.queue_for(port, "good@example.com")
+        path = os.path.join(self.queue_dir, bad)
+        if how == "truncated":
+            with open(path + ".json", "r+") as f:
+                f.truncate(20)
+        elif how == "empty":
+            open(path + ".json", "w").close()
+        elif how == "version":
+            with open(path + ".json") as f:
+                j = json.load(f)
+            j["version"] = 99
+            with open(path + ".json", "w") as f:
+                json.dump(j, f)
+        elif how == "eml-folder":
+            os.unlink(path + ".eml")
+            os.mkdir(path + ".eml")
+        elif how == "resized":
+            with open(path + ".eml", "ab") as f:
+                f.write(b"more\r\n")
+        elif how == "rset":
+            with open(path + ".json") as f:
+                j = json.load(f)
+            j["recipients"] = ["b@example.com>\r\nRSET"]
+            with open(path + ".json", "w") as f:
+                json.dump(j, f)
+        return port, bad, good
+
+    def test_a_bad_entry_is_reported_and_the_good_one_delivered(self):
+        for how in ("truncated", "empty", "version", "eml-folder", "resized", "rset"):
+            with self.subTest(how=how):
+                shutil.rmtree(self.queue_dir, ignore_errors=True)
+                port, bad, good = self.damage(how)
+                listing = self.run_smtpsend(["queue", "list"], SMTPSEND_QUEUE_DIR=self.queue_dir)
+                self.assertExit(listing, 0)
+                self.assertIn(bad + "  damaged", listing.stdout)
+                self.assertIn(good, listing.stdout)
+                server = self.responder(port=port)
+                r = self.run_smtpsend(["queue", "flush", "--all", "--queue-dir", self.queue_dir])
+                server.stop()
+                self.assertIn(good + "  delivered", r.stdout)
+                self.assertEqual(len(server.messages), 1)
+                self.assertNotIn("RSET", " ".join(server.log))
+                self.assertEqual(self.entries(), [])
+                drop = self.run_smtpsend(["queue", "drop", bad], SMTPSEND_QUEUE_DIR=self.queue_dir)
+                self.assertExit(drop, 0)
+
+    def test_drop_removes_a_damaged_entry(self):
+        port = free_port()
+        bad = self.queue_for(port)
+        with open(os.path.join(self.queue_dir, bad + ".json"), "w") as f:
+            f.write("{")
+        r = self.run_smtpsend(["queue", "drop", bad], SMTPSEND_QUEUE_DIR=self.queue_dir)
+        self.assertExit(r, 0)
+        self.assertFalse(any(n.startswith(bad) for n in os.listdir(self.queue_dir)))
+
+    def test_an_address_that_is_not_utf8_stays_byte_exact_in_the_queue(self):
+        port = free_port()
+        rcpt = b"j\xf6rg@example.com"
+        env = self.env(SMTPSEND_QUEUE="true", SMTPSEND_QUEUE_DIR=self.queue_dir)
+        env.update(self.plain(Fake(port)))
+        import subprocess
+        p = subprocess.run([BIN, "--json", "-s", "x", rcpt], input=b"b\n", capture_output=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p)
+        server = self.responder(port=port)
+        r = self.run_smtpsend(["queue", "flush", "--all", "--queue-dir", self.queue_dir] +
+                              ["--server", "smtp://127.0.0.1:%d" % port, "--tls", "none"])
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
+    def test_a_read_only_queue_folder_sends_nothing(self):
+        port = free_port()
+        self.queue_for(port, "a@example.com")
+        self.queue_for(port, "b@example.com")
+        for root, dirs, files in os.walk(self.queue_dir):
+            for n in dirs + files:
+                os.chown(os.path.join(root, n), 65534, 65534)
+        os.chown(self.queue_dir, 65534, 65534)
+        os.chmod(self.queue_dir, 0o500)
+        server = self.responder(port=port)
+        import subprocess
+        env = self.env(HOME="/nonexistent")
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BIN, "queue", "flush",
+                            "--all", "--queue-dir", self.queue_dir], capture_output=True, env=env, timeout=60)
+        os.chmod(self.queue_dir, 0o700)
+        self.assertEqual(server.messages, [], p)
+        self.assertEqual(p.returncode, 74, p)
+        self.assertEqual(len(self.entries()), 2)
 
     # --- 452 too many recipients ---------------------------------------------------
 
