@@ -74,10 +74,16 @@ std::string quote_if_needed(const std::string& name) {
 } // namespace
 
 std::string Address::to_header() const {
-    if (display_name.empty())
+    // A display name never carries a control character onto the wire,
+    // whatever its source: each becomes a space.
+    std::string clean = display_name;
+    for (char& c : clean)
+        if (util::has_control_char(std::string_view(&c, 1)) || c == '\t')
+            c = ' ';
+    clean = util::trim(clean);
+    if (clean.empty())
         return addr_spec;
-    std::string name = util::is_ascii(display_name) ? quote_if_needed(display_name)
-                                                    : encode_word(display_name);
+    std::string name = util::is_ascii(clean) ? quote_if_needed(clean) : encode_word(clean);
     return name + " <" + addr_spec + ">";
 }
 

@@ -107,6 +107,31 @@ class Sendmail(SendmailCase):
         self.assertEqual(m["mail_from"], "robot@example.com")
         self.assertEqual(msg["From"], "Build Robot <robot@example.com>")
 
+    def test_F_with_a_line_break_is_refused_and_nothing_reaches_the_server(self):
+        # Today's code put the name raw into From: a Bcc field, or (bare LF)
+        # a second, forged message for a lenient server.
+        for name in ("Cron\r\nBcc: hidden@evil.test",
+                     "Cron\n.\nMAIL FROM:<s@evil.test>\nRCPT TO:<v@evil.test>\nDATA\nforged"):
+            with self.subTest(name=name):
+                p = self.run_sendmail(["-i", "-F", name, "lead@example.com"], b"Subject: x\n\nbody\n")
+                self.assertEqual(p.returncode, 64, p.stderr)
+                self.assertIn(b"sendmail mode: -F \"Cron\\", p.stderr)
+                self.assertIn(b"the full name contains a line break or control character", p.stderr)
+                self.assertEqual(self.server.messages, [])
+
+    def test_F_names_are_quoted_or_encoded_in_the_from_header(self):
+        for name, line in (("Doe, John", b'From: "Doe, John" <robot@example.com>\r\n'),
+                           ("J\u00f6rg M\u00fcller", b"From: =?UTF-8?B?SsO2cmcgTcO8bGxlcg==?= <robot@example.com>\r\n"),
+                           ('say "hi"', b'From: "say \\"hi\\"" <robot@example.com>\r\n')):
+            with self.subTest(name=name):
+                self.server.messages.clear()
+                p = self.run_sendmail(["-i", "-f", "robot@example.com", "-F", name, "lead@example.com"],
+                                      b"Subject: x\n\nbody\n")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                m, msg = self.received()
+                self.assertIn(line, m["content"])
+                self.assertEqual(msg["From"].addresses[0].display_name, name)
+
     def test_unresolvable_local_name_is_67_with_the_alias_hint(self):
         p = self.run_sendmail(["-i", "nobody"], b"Subject: x\n\nbody\n")
         self.assertEqual(p.returncode, 67, p.stderr)

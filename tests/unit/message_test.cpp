@@ -2,6 +2,7 @@
 #include "message/body_source.hpp"
 #include "message/compose.hpp"
 #include "message/headers.hpp"
+#include "util/strings.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -259,4 +260,40 @@ TEST_CASE("a source rewinds to the first byte") {
     std::string first = wire(*m);
     m->source->rewind();
     CHECK(wire(*m) == first);
+}
+
+TEST_CASE("a display name never carries a control character into a header") {
+    struct Row { const char* name; const char* header; };
+    for (const Row& row : std::initializer_list<Row>{
+             {"Cron\r\nBcc: hidden@evil.test", "\"Cron  Bcc: hidden@evil.test\" <cron@example.com>"},
+             {"Cron\n.\nMAIL FROM:<s@evil.test>", "\"Cron . MAIL FROM:<s@evil.test>\" <cron@example.com>"},
+             {"Cron\x1b[31mDaemon", "\"Cron [31mDaemon\" <cron@example.com>"},
+             {"J\xc3\xb6rg\r\nBcc: x@evil.test", "=?UTF-8?B?SsO2cmcgIEJjYzogeEBldmlsLnRlc3Q=?= <cron@example.com>"},
+             {"\r\n", "cron@example.com"}}) {
+        CAPTURE(row.name);
+        Address a{row.name, "cron@example.com"};
+        CHECK(a.to_header() == row.header);
+    }
+}
+
+TEST_CASE("sendmail's -F name with a line break cannot add a header field") {
+    // The From built from -F comes after the CRLF clean-up of the kept headers.
+    MessageRequest req;
+    req.complete_message = true;
+    req.to = {"dev@example.com"};
+    req.full_name = "Cron\r\nBcc: hidden@evil.test";
+    req.body_file = write_temp("Subject: x\n\nbody\n");
+    auto m = prepare_message(req, sender("cron@example.com"), ComposeContext{});
+    REQUIRE(m);
+    std::string text = wire(*m);
+    CHECK(text.find("\r\nFrom: \"Cron  Bcc: hidden@evil.test\" <cron@example.com>\r\n") !=
+          std::string::npos);
+    CHECK(text.find("\nBcc") == std::string::npos);
+}
+
+TEST_CASE("util::quote keeps a value on its line") {
+    CHECK(util::quote("a \"b\" \\c") == "\"a \\\"b\\\" \\\\c\"");
+    CHECK(util::quote("x\r\nBcc: y") == "\"x\\r\\nBcc: y\"");
+    CHECK(util::quote(std::string("\x1b]0;t\x07\x7f\0", 8)) == "\"\\x1b]0;t\\x07\\x7f\\x00\"");
+    CHECK(util::quote("tab\there") == "\"tab\there\"");
 }
