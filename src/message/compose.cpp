@@ -189,16 +189,24 @@ util::Result<FilePart> open_file_part(const std::string& spec) {
         path.resize(semi);
     }
     for (const auto* v : {&type, &name})
-        if (util::has_line_break_or_nul(*v))
-            return input_error("--attach \"" + util::one_line(spec) + "\" contains a line break");
+        if (util::has_control_char(*v))
+            return input_error("--attach " + util::quote(spec) +
+                                   ": type= or name= contains a line break or control character",
+                               "give the type and the name on one line");
     auto spool = Spool::from_path(path, /*scan=*/false);
     if (!spool)
         return spool.error();
     if (type.empty())
         type = mime_type_for(path);
     if (name.empty()) {
+        // A file may be named anything; its name goes into two header
+        // fields, so a control character in it becomes '_' (and the rest is
+        // quoted or RFC 2231-encoded by quoted_param).
         auto slash = path.find_last_of('/');
         name = slash == std::string::npos ? path : path.substr(slash + 1);
+        for (char& c : name)
+            if (util::has_control_char(std::string_view(&c, 1)))
+                c = '_';
     }
     return FilePart{std::move(*spool), type, name};
 }
