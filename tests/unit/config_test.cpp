@@ -300,3 +300,53 @@ TEST_CASE("import: a passwordeval in defaults is written into each account") {
     CHECK(key_of(profile_of(*im, "one"), "password_cmd") == "pass mail");
     CHECK(key_of(profile_of(*im, "two"), "password_cmd") == "(absent)");
 }
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+TEST_CASE("once a password is loaded the process cannot dump core or be traced") {
+    // In a child, so that the test starts dumpable whatever ran before.
+    for (const char* source : {"password", "password_cmd"}) {
+        CAPTURE(source);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+            if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+                _exit(10);
+            util::MapEnvironment env;
+            config::Settings s;
+            s.user.assign("alice", config::Origin::flag("--user"));
+            if (std::string(source) == "password")
+                s.password.assign("S3cret", config::Origin::env("SMTPSEND_PASSWORD"));
+            else
+                s.password_cmd.assign("echo S3cret", config::Origin::flag("--password-cmd"));
+            auto c = config::load_credentials(s, env);
+            if (!c || c->password.reveal() != "S3cret")
+                _exit(11);
+            if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+                _exit(12);
+            struct rlimit core {};
+            if (getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0)
+                _exit(13);
+            _exit(0);
+        }
+        int status = 0;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        REQUIRE(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+}
+
+TEST_CASE("wipe_string clears every byte it owns, the short buffer too") {
+    std::string s = "short";
+    const char* p = s.data();
+    size_t cap = s.capacity();
+    config::wipe_string(s);
+    CHECK(s.empty());
+    CHECK(s.data() == p);
+    for (size_t i = 0; i < cap; ++i)
+        CHECK(p[i] == '\0');
+}
