@@ -116,10 +116,15 @@ util::Result<std::optional<Address>> configured_sender(const config::Settings& s
     return std::optional<Address>(*a);
 }
 
+// Lines up to this length go as they are; longer ones are quoted-printable,
+// as mail clients do: servers and relays may wrap long lines (Haraka at 992
+// by default), which would change the text (RFC 5322 asks for 78).
+constexpr uint64_t max_plain_line = 78;
+
 // 7bit when every line is short ASCII; otherwise quoted-printable, which
 // every server accepts (libcurl 7.88 cannot send BODY=8BITMIME).
 std::pair<BodyEncoding, std::string> text_encoding(const ContentStats& st) {
-    if (st.has_8bit || st.has_nul || st.longest_line > 998)
+    if (st.has_8bit || st.has_nul || st.longest_line > max_plain_line)
         return {BodyEncoding::quoted_printable, "quoted-printable"};
     return {BodyEncoding::crlf, "7bit"};
 }

@@ -76,6 +76,18 @@ class RoundTrip(SmtpTestCase):
         self.assertEqual(msg["Content-Transfer-Encoding"], "quoted-printable")
         self.assertEqual(msg.get_content().replace("\r\n", "\n"), text)
 
+    def test_a_text_line_over_78_characters_goes_quoted_printable(self):
+        # Relays wrap long lines (Haraka at 992): 7bit is only for short lines.
+        for text, cte in (("x" * 78 + "\nshort\n", "7bit"),
+                          ("x" * 79 + "\nshort\n", "quoted-printable"),
+                          ("word " * 200 + "\n" + "y" * 995 + " \n.dot\n", "quoted-printable")):
+            with self.subTest(length=len(text.split("\n")[0]), cte=cte):
+                msg, raw = self.deliver(["-s", "long", "dev@example.com"], text.encode())
+                self.assertEqual(msg["Content-Transfer-Encoding"], cte)
+                self.assertEqual(msg.get_content().replace("\r\n", "\n"), text)
+                body = raw.split(b"\r\n\r\n", 1)[1]
+                self.assertLessEqual(max(len(line) for line in body.split(b"\r\n")), 78)
+
     def test_empty_body_is_allowed(self):
         msg, _ = self.deliver(["-s", "subject only", "dev@example.com"], b"")
         self.assertEqual(msg["Subject"], "subject only")

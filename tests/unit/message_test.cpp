@@ -4,6 +4,7 @@
 #include "message/headers.hpp"
 #include "util/strings.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -297,3 +298,25 @@ TEST_CASE("util::quote keeps a value on its line") {
     CHECK(util::quote(std::string("\x1b]0;t\x07\x7f\0", 8)) == "\"\\x1b]0;t\\x07\\x7f\\x00\"");
     CHECK(util::quote("tab\there") == "\"tab\there\"");
 }
+
+TEST_CASE("a composed line over 78 characters makes the text quoted-printable") {
+    struct Row { size_t length; const char* cte; };
+    for (const Row& row : std::initializer_list<Row>{{78, "7bit"}, {79, "quoted-printable"},
+                                                    {998, "quoted-printable"}}) {
+        CAPTURE(row.length);
+        MessageRequest req;
+        req.to = {"dev@example.com"};
+        req.body_file = write_temp("short\n" + std::string(row.length, 'x') + "\n");
+        auto m = prepare_message(req, sender(), ComposeContext{});
+        REQUIRE(m);
+        std::string text = wire(*m);
+        CHECK(text.find("Content-Transfer-Encoding: " + std::string(row.cte) + "\r\n\r\nshort\r\n") !=
+              std::string::npos);
+        size_t body = text.find("\r\n\r\n");
+        size_t longest = 0, start = body + 4;
+        for (size_t eol; (eol = text.find("\r\n", start)) != std::string::npos; start = eol + 2)
+            longest = std::max(longest, eol - start);
+        CHECK(longest <= 78);
+    }
+}
+
