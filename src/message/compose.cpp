@@ -354,7 +354,7 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
     if (!reply_to->empty())
         h += fold_header("Reply-To", join_header(*reply_to));
     if (!req.subject.empty())
-        h += fold_header("Subject", encode_word(req.subject));
+        h += fold_header("Subject", encode_text(req.subject));
     h += fold_header("Message-ID", msg.message_id);
     for (const auto& [name, value] : extra)
         h += fold_header(name, value);

@@ -88,6 +88,21 @@ class RoundTrip(SmtpTestCase):
                 body = raw.split(b"\r\n\r\n", 1)[1]
                 self.assertLessEqual(max(len(line) for line in body.split(b"\r\n")), 78)
 
+    def test_subjects_arrive_literally_in_lines_of_at_most_78(self):
+        for subject in ("Grüße aus dem Büro, " * 12,
+                        "x" * 1100,
+                        "=?UTF-8?B?SGk=?=",
+                        "release notes for the build that failed last night on the nightly branch, again and again",
+                        "☃" * 100):
+            with self.subTest(subject=subject[:30]):
+                msg, raw = self.deliver(["-s", subject, "--from", "Zoë Ærø-Long-Display-Name-Of-Someone <zoe@example.com>",
+                                         "--cc", ", ".join("r%d@example.com" % i for i in range(12)),
+                                         "dev@example.com"], b"x\n")
+                self.assertEqual(msg["Subject"], subject)
+                head = raw.split(b"\r\n\r\n", 1)[0]
+                self.assertLessEqual(max(len(line) for line in head.split(b"\r\n")), 78, head)
+                self.assertEqual(len(msg["Cc"].addresses), 12)
+
     def test_empty_body_is_allowed(self):
         msg, _ = self.deliver(["-s", "subject only", "dev@example.com"], b"")
         self.assertEqual(msg["Subject"], "subject only")

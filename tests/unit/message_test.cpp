@@ -320,3 +320,55 @@ TEST_CASE("a composed line over 78 characters makes the text quoted-printable") 
     }
 }
 
+namespace {
+// The lengths of a folded field's lines, and the field unfolded (CRLF removed).
+std::pair<size_t, std::string> longest_and_unfolded(const std::string& field) {
+    size_t longest = 0, start = 0;
+    std::string unfolded;
+    for (size_t eol; (eol = field.find("\r\n", start)) != std::string::npos; start = eol + 2) {
+        longest = std::max(longest, eol - start);
+        unfolded += field.substr(start, eol - start);
+    }
+    return {longest, unfolded};
+}
+} // namespace
+
+TEST_CASE("headers fold to 78 characters; unbreakable or look-alike text is encoded") {
+    std::string utf8;
+    for (int i = 0; i < 30; ++i)
+        utf8 += "Grüße ";
+    struct Row { std::string subject; bool plain; };
+    for (const Row& row : std::initializer_list<Row>{
+             {utf8, false},
+             {std::string(1100, 'x'), false},
+             {"=?UTF-8?B?SGk=?=", false},
+             {"a =?iso-8859-1?q?x?= b", false},
+             {"word " + std::string(70, 'y'), false},
+             {"release notes for the build that failed last night on the nightly branch again", true},
+             {std::string(200, 'a') .replace(10, 1, " ").replace(80, 1, " ").replace(150, 1, " "), false}}) {
+        CAPTURE(row.subject);
+        std::string field = fold_header("Subject", encode_text(row.subject));
+        auto [longest, unfolded] = longest_and_unfolded(field);
+        CHECK(longest <= 78);
+        CHECK(unfolded.rfind("Subject: ", 0) == 0);
+        std::string value = unfolded.substr(9);
+        if (row.plain)
+            CHECK(value == row.subject);
+        else
+            CHECK(decode_words(value) == row.subject);
+    }
+}
+
+TEST_CASE("a long field name folds before its first word; a line is never only white space") {
+    std::string field = fold_header("X-A-Rather-Long-Header-Name-For-The-Test", encode_word("Grüße aus dem Büro"));
+    CHECK(field.find(":\r\n =?UTF-8?B?") != std::string::npos);
+    field = fold_header("Subject", std::string(40, 'a') + "      " + std::string(40, 'b'));
+    auto [longest, unfolded] = longest_and_unfolded(field);
+    CHECK(longest <= 78);
+    CHECK(unfolded == "Subject: " + std::string(40, 'a') + "      " + std::string(40, 'b'));
+    CHECK(field.find("\r\n \r\n") == std::string::npos);
+    // -H values stay as written unless a word could not fit in 998.
+    CHECK(encode_word("<https://example.com/" + std::string(200, 'u') + ">") ==
+          "<https://example.com/" + std::string(200, 'u') + ">");
+    CHECK(encode_word(std::string(1000, 'y')).rfind("=?UTF-8?B?", 0) == 0);
+}
