@@ -443,8 +443,15 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         given = *a;
         // cron's "-f root": qualified with `domain`, else the `from` setting stands in.
         if (given->addr_spec.find('@') == std::string::npos) {
-            if (!settings.domain.value.empty())
-                given->addr_spec += "@" + settings.domain.value;
+            if (!settings.domain.value.empty()) {
+                auto qualified = ascii_domain(given->addr_spec + "@" + settings.domain.value);
+                if (!qualified)
+                    return make_error("-f " + given->addr_spec + " with domain (" +
+                                          settings.domain.origin.describe() +
+                                          "): " + qualified.error().message,
+                                      qualified.error().hint, "config");
+                given->addr_spec = *qualified;
+            }
             else if (*sender)
                 given = **sender;
         }
@@ -504,6 +511,20 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
 }
 
 } // namespace
+
+util::Status check_smtputf8(const Envelope& envelope, bool server_offers_smtputf8) {
+    if (server_offers_smtputf8)
+        return util::Ok{};
+    std::vector<std::string> all{envelope.from};
+    all.insert(all.end(), envelope.recipients.begin(), envelope.recipients.end());
+    for (const auto& a : all)
+        if (needs_smtputf8(a))
+            return input_error("address " + util::quote(a) + " has a non-ASCII local part (before "
+                               "the @), and the server does not offer SMTPUTF8",
+                               "use an ASCII address, or send through a server that offers "
+                               "SMTPUTF8");
+    return util::Ok{};
+}
 
 std::string rfc5322_date(std::chrono::system_clock::time_point when) {
     std::time_t t = std::chrono::system_clock::to_time_t(when);

@@ -103,6 +103,21 @@ class RoundTrip(SmtpTestCase):
                 self.assertLessEqual(max(len(line) for line in head.split(b"\r\n")), 78, head)
                 self.assertEqual(len(msg["Cc"].addresses), 12)
 
+    def test_a_non_ascii_domain_goes_as_its_a_label_in_envelope_and_headers(self):
+        server = self.aio()
+        r = self.run_smtpsend(["-s", "idn", "--from", "Jörg <joerg@bücher.test>", "--cc", "c@münchen.example",
+                               "Anna <anna@bücher.test>"], stdin=b"x\n", **self.server_env(server))
+        self.assertExit(r, 0)
+        m = server.messages[0]
+        self.assertEqual(m["mail_from"], "joerg@xn--bcher-kva.test")
+        self.assertEqual(m["rcpt_tos"], ["anna@xn--bcher-kva.test", "c@xn--mnchen-3ya.example"])
+        msg = email.message_from_bytes(m["content"], policy=email.policy.default)
+        self.assertEqual(msg["From"].addresses[0].addr_spec, "joerg@xn--bcher-kva.test")
+        self.assertEqual(msg["From"].addresses[0].display_name, "Jörg")
+        self.assertEqual(msg["To"].addresses[0].addr_spec, "anna@xn--bcher-kva.test")
+        self.assertEqual(msg["Cc"].addresses[0].addr_spec, "c@xn--mnchen-3ya.example")
+        self.assertTrue(m["content"].isascii())
+
     def test_empty_body_is_allowed(self):
         msg, _ = self.deliver(["-s", "subject only", "dev@example.com"], b"")
         self.assertEqual(msg["Subject"], "subject only")

@@ -372,3 +372,47 @@ TEST_CASE("a long field name folds before its first word; a line is never only w
           "<https://example.com/" + std::string(200, 'u') + ">");
     CHECK(encode_word(std::string(1000, 'y')).rfind("=?UTF-8?B?", 0) == 0);
 }
+
+TEST_CASE("a non-ASCII domain becomes its IDNA A-label in the envelope and the headers") {
+    struct Row { const char* text; const char* addr_spec; };
+    for (const Row& row : std::initializer_list<Row>{
+             {"user@bücher.test", "user@xn--bcher-kva.test"},
+             {"Jörg <j@BÜCHER.test>", "j@xn--bcher-kva.test"},
+             {"jörg@münchen.example", "jörg@xn--mnchen-3ya.example"},
+             {"plain@example.com", "plain@example.com"},
+             {"lit@[127.0.0.1]", "lit@[127.0.0.1]"}}) {
+        CAPTURE(row.text);
+        auto a = parse_address(row.text);
+        REQUIRE(a);
+        CHECK(a->addr_spec == row.addr_spec);
+    }
+    auto bad = parse_address("a@bücher\u200d.test");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("has an invalid internationalised domain") != std::string::npos);
+
+    MessageRequest req;
+    req.to = {"Anna <anna@bücher.test>"};
+    req.cc = {"c@bücher.test"};
+    req.body_file = write_temp("x\n");
+    auto m = prepare_message(req, sender("Ops <ops@bücher.test>"), ComposeContext{});
+    REQUIRE(m);
+    CHECK(m->envelope.from == "ops@xn--bcher-kva.test");
+    CHECK(m->envelope.recipients ==
+          std::vector<std::string>{"anna@xn--bcher-kva.test", "c@xn--bcher-kva.test"});
+    std::string text = wire(*m);
+    CHECK(text.find("\r\nFrom: Ops <ops@xn--bcher-kva.test>\r\n") != std::string::npos);
+    CHECK(text.find("\r\nTo: Anna <anna@xn--bcher-kva.test>\r\n") != std::string::npos);
+    CHECK(text.find("\r\nCc: c@xn--bcher-kva.test\r\n") != std::string::npos);
+    CHECK(m->message_id.find("@xn--bcher-kva.test>") != std::string::npos);
+}
+
+TEST_CASE("a non-ASCII local part needs a server with SMTPUTF8") {
+    Envelope e{"ops@example.com", {"ok@xn--bcher-kva.test", "jörg@example.com"}};
+    CHECK(check_smtputf8(e, true));
+    auto st = check_smtputf8(e, false);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().kind == "input");
+    CHECK(st.error().message == "address \"jörg@example.com\" has a non-ASCII local part "
+                                "(before the @), and the server does not offer SMTPUTF8");
+    CHECK(check_smtputf8(Envelope{"ops@example.com", {"ok@xn--bcher-kva.test"}}, false));
+}
