@@ -176,28 +176,53 @@ struct FilePart {
     std::string name;
 };
 
+struct FileSpec {
+    std::string path, type, name;
+};
+
 // "FILE;type=TYPE;name=NAME": the parameters are taken from the right, so a
 // file name may itself contain ';'.
-util::Result<FilePart> open_file_part(const std::string& spec) {
-    std::string path = spec, type, name;
+FileSpec split_file_spec(const std::string& spec) {
+    FileSpec out;
+    std::string& path = out.path;
+    path = spec;
     for (;;) {
         auto semi = path.rfind(';');
         if (semi == std::string::npos)
             break;
         std::string param = path.substr(semi + 1);
         if (param.rfind("type=", 0) == 0)
-            type = param.substr(5);
+            out.type = param.substr(5);
         else if (param.rfind("name=", 0) == 0)
-            name = param.substr(5);
+            out.name = param.substr(5);
         else
             break;
         path.resize(semi);
     }
+    return out;
+}
+
+// "-" as FILE: the attachment is standard input.
+bool reads_stdin(const std::string& spec) { return split_file_spec(spec).path == "-"; }
+
+util::Result<FilePart> open_file_part(const std::string& spec, int stdin_fd) {
+    auto [path, type, name] = split_file_spec(spec);
     for (const auto* v : {&type, &name})
         if (util::has_control_char(*v))
             return input_error("--attach " + util::quote(spec) +
                                    ": type= or name= contains a line break or control character",
                                "give the type and the name on one line");
+    if (path == "-") {
+        // Standard input: named by ;name= (its type from that name), else "stdin".
+        auto spool = Spool::from_fd(stdin_fd, "standard input", 1 << 20, /*scan=*/false);
+        if (!spool)
+            return spool.error();
+        if (name.empty())
+            name = "stdin";
+        if (type.empty())
+            type = mime_type_for(name);
+        return FilePart{std::move(*spool), type, name};
+    }
     auto spool = Spool::from_path(path, /*scan=*/false);
     if (!spool)
         return spool.error();
@@ -241,7 +266,8 @@ Entity multipart(const std::string& subtype, std::vector<Entity> parts) {
 
 // text, or text + HTML (alternative), or HTML alone; inline images make the
 // HTML multipart/related; attachments wrap it all in multipart/mixed.
-util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool> text) {
+util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool> text,
+                                int stdin_fd) {
     Entity body;
     if (!req.html_file.empty()) {
         auto html = Spool::from_path(req.html_file);
@@ -251,7 +277,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         if (!req.inline_files.empty()) {
             std::vector<Entity> related{std::move(html_part)};
             for (const auto& spec : req.inline_files) {
-                auto part = open_file_part(spec);
+                auto part = open_file_part(spec, stdin_fd);
                 if (!part)
                     return part.error();
                 related.push_back(file_entity(*part, "inline"));
@@ -276,7 +302,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         return body;
     std::vector<Entity> mixed{std::move(body)};
     for (const auto& spec : req.attach) {
-        auto part = open_file_part(spec);
+        auto part = open_file_part(spec, stdin_fd);
         if (!part)
             return part.error();
         mixed.push_back(file_entity(*part, "attachment"));
@@ -360,7 +386,7 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
         h += fold_header(name, value);
     h += "MIME-Version: 1.0\r\n";
 
-    auto entity = build_body(req, std::move(body));
+    auto entity = build_body(req, std::move(body), ctx.stdin_fd);
     if (!entity)
         return entity.error();
     std::vector<Segment> segments{Segment::literal(std::move(h))};
@@ -547,8 +573,20 @@ std::string make_message_id(std::chrono::system_clock::time_point when, const st
 util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
                                               const config::Settings& settings,
                                               const ComposeContext& context) {
+    // `--attach -` takes standard input: the body is then --body-file or empty.
+    bool composing = !(request.extract_recipients || request.complete_message);
+    size_t from_stdin = 0;
+    for (const auto* list : {&request.attach, &request.inline_files})
+        from_stdin += static_cast<size_t>(std::count_if(list->begin(), list->end(), reads_stdin));
+    if (from_stdin > 0 && !composing)
+        return make_error("--attach - reads standard input, which holds the message here",
+                          "attach a file by name, or compose from flags without -t", "usage");
+    if (from_stdin > 1)
+        return make_error("only one --attach - (or --inline -) can read standard input",
+                          "give the other attachments as files", "usage");
     util::Result<std::shared_ptr<Spool>> spool =
         !request.body_file.empty() ? Spool::from_path(request.body_file)
+        : from_stdin > 0 ? util::Result<std::shared_ptr<Spool>>(Spool::from_string(""))
         : request.ignore_dots      ? Spool::from_fd(context.stdin_fd, "standard input")
                                    : Spool::from_fd(context.stdin_fd, "standard input", 1 << 20,
                                                     true, /*dot_ends=*/true);

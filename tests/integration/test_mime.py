@@ -118,6 +118,27 @@ class RoundTrip(SmtpTestCase):
         self.assertEqual(msg["Cc"].addresses[0].addr_spec, "c@xn--mnchen-3ya.example")
         self.assertTrue(m["content"].isascii())
 
+    def test_attach_dash_reads_the_attachment_from_stdin(self):
+        data = "name,count\nÄpfel,3\n".encode()
+        msg, _ = self.deliver(["-s", "report", "--body-file", self.file("body.txt", b"see attached\n"),
+                               "--attach", "-;name=report.csv", "dev@example.com"], data)
+        self.assertEqual(msg.get_body(preferencelist=("plain",)).get_content().strip(), "see attached")
+        att = list(msg.iter_attachments())
+        self.assertEqual(len(att), 1)
+        self.assertEqual(att[0].get_filename(), "report.csv")
+        self.assertEqual(att[0].get_content_type(), "text/csv")
+        self.assertEqual(att[0].get_payload(decode=True), data)
+        # Without a name: "stdin", application/octet-stream, and an empty body.
+        msg, _ = self.deliver(["-s", "raw", "--attach", "-", "dev@example.com"], b"\x00\x01\xff")
+        att = list(msg.iter_attachments())
+        self.assertEqual((att[0].get_filename(), att[0].get_content_type()), ("stdin", "application/octet-stream"))
+        self.assertEqual(att[0].get_payload(decode=True), b"\x00\x01\xff")
+        self.assertEqual(msg.get_body(preferencelist=("plain",)).get_content(), "")
+        r = self.run_smtpsend(["--dry-run", "--from", "a@example.com", "--attach", "-", "--attach", "-;name=b",
+                               "dev@example.com"], stdin=b"x")
+        self.assertExit(r, 64)
+        self.assertIn("only one --attach -", r.stderr)
+
     def test_empty_body_is_allowed(self):
         msg, _ = self.deliver(["-s", "subject only", "dev@example.com"], b"")
         self.assertEqual(msg["Subject"], "subject only")

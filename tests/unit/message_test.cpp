@@ -416,3 +416,37 @@ TEST_CASE("a non-ASCII local part needs a server with SMTPUTF8") {
                                 "(before the @), and the server does not offer SMTPUTF8");
     CHECK(check_smtputf8(Envelope{"ops@example.com", {"ok@xn--bcher-kva.test"}}, false));
 }
+
+#include <fcntl.h>
+#include <unistd.h>
+
+TEST_CASE("--attach - reads the attachment from standard input") {
+    std::string data = "a,b\n1,2\n";
+    int fd = open(write_temp(data).c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    MessageRequest req;
+    req.to = {"dev@example.com"};
+    req.attach = {"-;name=report.csv"};
+    ComposeContext ctx;
+    ctx.stdin_fd = fd;
+    auto m = prepare_message(req, sender(), ctx);
+    REQUIRE(m);
+    std::string text = wire(*m);
+    close(fd);
+    CHECK(text.find("Content-Type: text/csv; name=\"report.csv\"\r\n"
+                    "Content-Disposition: attachment; filename=\"report.csv\"\r\n"
+                    "Content-Transfer-Encoding: base64\r\n\r\n" + util::base64_encode(data) + "\r\n") !=
+          std::string::npos);
+    // The body is empty (standard input is the attachment).
+    CHECK(text.find("Content-Transfer-Encoding: 7bit\r\n\r\n\r\n--") != std::string::npos);
+
+    req.attach = {"-", "-;name=x.txt"};
+    m = prepare_message(req, sender(), ctx);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "usage");
+    req.attach = {"-"};
+    req.extract_recipients = true;
+    m = prepare_message(req, sender(), ctx);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "usage");
+}
