@@ -3,6 +3,7 @@
 #include "message/aliases.hpp"
 #include "message/headers.hpp"
 #include "message/mime_types.hpp"
+#include "message/passthrough.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -499,10 +500,17 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         return make_error("the sender \"" + msg.envelope.from + "\" has no domain",
                           "set `from` (or `domain`) so the sender is a full address", "config");
 
+    // 8-bit parts and lines over 998 octets are re-encoded (libcurl 7.88
+    // cannot send BODY=8BITMIME); the rest goes as it is.
+    auto plan = pass_through(input, *block);
+    if (!plan)
+        return plan.error();
     std::string h;
     for (const auto& f : block->fields) {
         std::string lower = util::to_lower(f.name);
         if (lower == "bcc" || lower == "resent-bcc")
+            continue;
+        if (plan->drop_top_cte && lower == "content-transfer-encoding")
             continue;
         h += f.raw + "\r\n";
     }
@@ -511,6 +519,7 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     BodyEncoder crlf(BodyEncoding::crlf);
     crlf.feed(h, normalised);
     h = std::move(normalised);
+    h += plan->add_top;
     if (!has_from_header) {
         Address generated = *sender ? **sender : *envelope_sender;
         if (given)
@@ -530,9 +539,10 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         msg.message_id = ids.front();
     }
     h += "\r\n";
-    msg.source = std::make_unique<SegmentedSource>(std::vector<Segment>{
-        Segment::literal(std::move(h)), Segment::file(std::move(input), BodyEncoding::crlf,
-                                                      block->body_offset)});
+    std::vector<Segment> segments{Segment::literal(std::move(h))};
+    for (auto& seg : plan->body)
+        segments.push_back(std::move(seg));
+    msg.source = std::make_unique<SegmentedSource>(std::move(segments));
     return msg;
 }
 

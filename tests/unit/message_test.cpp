@@ -450,3 +450,72 @@ TEST_CASE("--attach - reads the attachment from standard input") {
     REQUIRE_FALSE(m);
     CHECK(m.error().kind == "usage");
 }
+
+namespace {
+std::string passed_through(const std::string& input) {
+    MessageRequest req;
+    req.extract_recipients = true;
+    req.body_file = write_temp(input);
+    auto m = prepare_message(req, config::Settings{}, ComposeContext{});
+    REQUIRE(m);
+    return wire(*m);
+}
+std::string body_of(const std::string& text) { return text.substr(text.find("\r\n\r\n") + 4); }
+} // namespace
+
+TEST_CASE("-t: an 8-bit or long-line body is re-encoded, the rest passes as it is") {
+    struct Row { std::string name, input, header, body; };
+    for (const Row& row : std::initializer_list<Row>{
+             {"8-bit, no MIME header", "From: a@example.com\nTo: b@example.com\n\nGr\xc3\xbc\xc3\x9f" "e\n",
+              "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+              "Content-Transfer-Encoding: quoted-printable\r\n",
+              "Gr=C3=BC=C3=9Fe\r\n"},
+             {"Latin-1, no MIME header", "From: a@example.com\nTo: b@example.com\n\ncaf\xe9\n",
+              "Content-Type: text/plain; charset=unknown-8bit\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+              "caf=E9\r\n"},
+             {"cron's 8bit text", "From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
+              "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n\xe2\x98\x83\n",
+              "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+              "Content-Transfer-Encoding: quoted-printable\r\nDate: ",
+              "=E2=98=83\r\n"},
+             {"a 2000-octet line", "From: a@example.com\nTo: b@example.com\n\n" + std::string(2000, 'x') + "\n",
+              "Content-Transfer-Encoding: quoted-printable\r\n",
+              std::string(75, 'x') + "=\r\n"},
+             {"short ASCII", "From: a@example.com\nTo: b@example.com\nContent-Transfer-Encoding: 8bit\n\nplain\n",
+              "Content-Transfer-Encoding: 8bit\r\n", "plain\r\n"}}) {
+        CAPTURE(row.name);
+        std::string text = passed_through(row.input);
+        CHECK(text.find(row.header) != std::string::npos);
+        CHECK(body_of(text).rfind(row.body, 0) == 0);
+        CHECK(text.find("MIME-Version") == text.rfind("MIME-Version"));
+        if (row.name != "short ASCII") // the old label is gone
+            CHECK(text.find("Content-Transfer-Encoding: 8bit") == std::string::npos);
+        for (unsigned char c : text)
+            CHECK(c < 0x80);
+    }
+}
+
+TEST_CASE("-t: in a multipart message each part that needs it is re-encoded, boundaries kept") {
+    std::string input = "From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
+                        "Content-Type: multipart/mixed; boundary=\"BB\"\n\n"
+                        "preamble\n"
+                        "--BB\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n"
+                        "Gr\xc3\xbc\xc3\x9f" "e\n"
+                        "--BB\nContent-Type: text/plain\n\nascii only\n"
+                        "--BB\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n"
+                        "\xff\xfe\x01\n"
+                        "--BB\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n"
+                        "--BB--\nepilogue\n";
+    std::string text = passed_through(input);
+    CHECK(body_of(text) ==
+          "preamble\r\n"
+          "--BB\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+          "Gr=C3=BC=C3=9Fe\r\n"
+          "--BB\r\nContent-Type: text/plain\r\n\r\nascii only\r\n"
+          "--BB\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+          "//4B\r\n\r\n"
+          "--BB\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+          "--BB--\r\nepilogue\r\n");
+    CHECK(text.find("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BB\"\r\nDate: ") !=
+          std::string::npos);
+}
