@@ -85,7 +85,9 @@ std::string Address::to_header() const {
     clean = util::trim(clean);
     if (clean.empty())
         return addr_spec;
-    std::string name = util::is_ascii(clean) ? quote_if_needed(clean) : encode_word(clean);
+    // encode_word keeps ASCII as it is unless a word could not fit in a line.
+    std::string encoded = encode_word(clean);
+    std::string name = encoded == clean ? quote_if_needed(clean) : encoded;
     return name + " <" + addr_spec + ">";
 }
 
