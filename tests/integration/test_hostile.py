@@ -17,6 +17,33 @@ class Hostile(SmtpTestCase):
         r = self.dry(["-H", "X-Big: " + "y" * 100000, "b@example.com"], stdin=b"x")
         self.assertExit(r, 0)
 
+    def test_an_attachment_path_with_a_line_break_adds_no_header(self):
+        # The name taken from the path went raw into Content-Type and
+        # Content-Disposition: "X-Injected: yes" became a header of the part.
+        server = self.aio()
+        path = os.path.join(self.tmp, "a\r\nX-Injected: yes.txt")
+        with open(path, "wb") as f:
+            f.write(b"data\n")
+        r = self.run_smtpsend(["--from", "a@example.com", "-s", "x", "--attach", path, "b@example.com"],
+                              stdin=b"body\n", **self.server_env(server))
+        self.assertExit(r, 0)
+        raw = server.messages[0]["content"]
+        self.assertNotIn(b"\r\nX-Injected", raw)
+        self.assertIn(b'Content-Type: text/plain; name="a__X-Injected: yes.txt"\r\n'
+                      b'Content-Disposition: attachment; filename="a__X-Injected: yes.txt"\r\n'
+                      b"Content-Transfer-Encoding: base64\r\n\r\nZGF0YQo=\r\n", raw)
+
+    def test_an_attachment_name_or_type_with_a_control_character_is_refused(self):
+        data = os.path.join(self.tmp, "data.txt")
+        with open(data, "wb") as f:
+            f.write(b"x")
+        for spec in (data + ";name=a\x1b[31mb", data + ";type=text/plain\x07"):
+            with self.subTest(spec=spec):
+                r = self.dry(["--attach", spec, "b@example.com"], stdin=b"x")
+                self.assertExit(r, 65)
+                self.assertIn("type= or name= contains a line break or control character", r.stderr)
+                self.assertNotIn("\x1b", r.stderr)
+
     def test_a_hundred_thousand_recipients(self):
         rcpts = ",".join("r%d@example.com" % i for i in range(100000))
         path = os.path.join(self.tmp, "rcpts.eml")
