@@ -115,5 +115,32 @@ class Hostile(SmtpTestCase):
         self.assertIn(b"alias loop", p.stderr)
 
 
+class TerminalEscapes(SmtpTestCase):
+    """A reply with terminal escape sequences is shown escaped on stderr and
+    exact (JSON-escaped) with --json (issue 14)."""
+
+    REPLY = "550 5.1.1 \x1b]0;pwned\x07 \x1b[31mred\x1b[0m unknown user"
+
+    def test_a_reply_with_escape_sequences_is_escaped_on_stderr(self):
+        server = self.responder({"rcpt": self.REPLY})
+        r = self.run_smtpsend(["-s", "x", "dev@example.com"], stdin=b"b\n", **self.server_env(server))
+        self.assertExit(r, 67)
+        self.assertNotIn("\x1b", r.stderr)
+        self.assertNotIn("\x07", r.stderr)
+        self.assertIn("\\x1b]0;pwned\\x07 \\x1b[31mred\\x1b[0m unknown user", r.stderr)
+
+    def test_verbose_dialogue_is_escaped_too(self):
+        server = self.responder({"rcpt": self.REPLY})
+        r = self.run_smtpsend(["-v", "-s", "x", "dev@example.com"], stdin=b"b\n", **self.server_env(server))
+        self.assertNotIn("\x1b", r.stderr)
+        self.assertIn("S: 550 5.1.1 \\x1b]0;pwned", r.stderr)
+
+    def test_json_keeps_the_reply_exact(self):
+        server = self.responder({"rcpt": self.REPLY})
+        r = self.run_smtpsend(["--json", "-s", "x", "dev@example.com"], stdin=b"b\n", **self.server_env(server))
+        self.assertExit(r, 67)
+        self.assertEqual(r.json()["error"]["reply"], self.REPLY)
+
+
 if __name__ == "__main__":
     unittest.main()
