@@ -137,7 +137,11 @@ void print_dry_run(std::ostream& out, const message::Envelope& env, const std::s
 }
 
 util::Result<config::Loaded> load(const cli::Invocation& inv, Io& io) {
-    return load_settings_for(inv.settings, inv.config_path, inv.profile, io.env);
+    auto loaded = load_settings_for(inv.settings, inv.config_path, inv.profile, io.env);
+    if (loaded)
+        for (const auto& w : loaded->warnings)
+            io.err << "smtpsend: warning: " << w << "\n";
+    return loaded;
 }
 
 // Masks secrets for display: never the value, only that it is set.
