@@ -286,13 +286,18 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
     if (util::has_line_break_or_nul(req.subject))
         return input_error("the subject contains a line break",
                            "a header value from a flag may not span lines");
-    auto to = parse_lists(req.to, "recipient");
-    auto cc = parse_lists(req.cc, "--cc");
-    auto bcc = parse_lists(req.bcc, "--bcc");
-    auto reply_to = parse_lists(req.reply_to, "--reply-to");
-    for (auto* r : {&to, &cc, &bcc, &reply_to})
+    // Local names (root) are qualified through `aliases` and `domain` in
+    // every mode, as msmtp and Postfix do, not only in sendmail mode.
+    auto to = parse_lists(req.to, "recipient", true);
+    auto cc = parse_lists(req.cc, "--cc", true);
+    auto bcc = parse_lists(req.bcc, "--bcc", true);
+    auto reply_to = parse_lists(req.reply_to, "--reply-to", true);
+    for (auto* r : {&to, &cc, &bcc, &reply_to}) {
         if (!*r)
             return r->error();
+        if (auto st = resolve_locals(**r, settings); !st)
+            return st.error();
+    }
 
     PreparedMessage msg;
     msg.envelope.from = from.addr_spec;

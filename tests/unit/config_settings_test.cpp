@@ -5,6 +5,8 @@
 #include "config/keys.hpp"
 #include "config/load.hpp"
 #include "config/server_url.hpp"
+#include "message/body_source.hpp"
+#include "message/compose.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -304,4 +306,30 @@ TEST_CASE("a bad server URL is refused when the settings are loaded, by layer") 
     REQUIRE_FALSE(r);
     CHECK(r.error().message == "--server: server = \"ftp://x\": unknown scheme \"ftp://\"");
     CHECK(r.error().kind == "usage");
+}
+
+TEST_CASE("domain qualifies local recipients in every mode, not only sendmail mode") {
+    std::string body = std::string(std::getenv("TMPDIR")) + "/body-" + std::to_string(std::rand());
+    std::ofstream(body) << "hi\n";
+    message::MessageRequest req;
+    req.to = {"root", "bob@x.org"};
+    req.cc = {"ops"};
+    req.body_file = body;
+    config::Settings s;
+    s.from.assign("me@example.com", config::Origin::flag("--from"));
+    REQUIRE(config::find_key("domain")->assign(s, "example.com", config::Origin::flag("--domain")));
+    auto m = message::prepare_message(req, s, message::ComposeContext{});
+    REQUIRE(m);
+    CHECK(m->envelope.recipients ==
+          std::vector<std::string>{"root@example.com", "bob@x.org", "ops@example.com"});
+    auto text = message::read_all(*m->source);
+    REQUIRE(text);
+    CHECK(text->find("To: root@example.com, bob@x.org\r\n") != std::string::npos);
+    CHECK(text->find("Cc: ops@example.com\r\n") != std::string::npos);
+
+    config::Settings bare; // no domain, no aliases: an error that names `domain`
+    bare.from.assign("me@example.com", config::Origin::flag("--from"));
+    m = message::prepare_message(req, bare, message::ComposeContext{});
+    REQUIRE_FALSE(m);
+    CHECK(m.error().hint.find("set `domain`") != std::string::npos);
 }
