@@ -9,6 +9,7 @@
 #include <cctype>
 #include <ctime>
 #include <set>
+#include <unistd.h>
 #include <unordered_set>
 
 namespace smtpsend::message {
@@ -173,7 +174,7 @@ struct FilePart {
 
 // "FILE;type=TYPE;name=NAME": the parameters are taken from the right, so a
 // file name may itself contain ';'.
-util::Result<FilePart> open_file_part(const std::string& spec) {
+util::Result<FilePart> open_file_part(const std::string& spec, const std::string& option) {
     std::string path = spec, type, name;
     for (;;) {
         auto semi = path.rfind(';');
@@ -192,8 +193,11 @@ util::Result<FilePart> open_file_part(const std::string& spec) {
         if (util::has_line_break_or_nul(*v))
             return input_error("--attach \"" + util::one_line(spec) + "\" contains a line break");
     auto spool = Spool::from_path(path, /*scan=*/false);
-    if (!spool)
-        return spool.error();
+    if (!spool) {
+        util::Error e = spool.error();
+        e.message = option + ": " + e.message; // which option named the file
+        return e;
+    }
     if (type.empty())
         type = mime_type_for(path);
     if (name.empty()) {
@@ -238,7 +242,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         if (!req.inline_files.empty()) {
             std::vector<Entity> related{std::move(html_part)};
             for (const auto& spec : req.inline_files) {
-                auto part = open_file_part(spec);
+                auto part = open_file_part(spec, "--inline");
                 if (!part)
                     return part.error();
                 related.push_back(file_entity(*part, "inline"));
@@ -263,7 +267,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         return body;
     std::vector<Entity> mixed{std::move(body)};
     for (const auto& spec : req.attach) {
-        auto part = open_file_part(spec);
+        auto part = open_file_part(spec, "--attach");
         if (!part)
             return part.error();
         mixed.push_back(file_entity(*part, "attachment"));
@@ -518,6 +522,12 @@ std::string make_message_id(std::chrono::system_clock::time_point when, const st
 util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
                                               const config::Settings& settings,
                                               const ComposeContext& context) {
+    if (request.body_file.empty() && context.notice_fd >= 0 && isatty(context.stdin_fd)) {
+        static const char notice[] =
+            "smtpsend: type the message, then press Ctrl-D at the start of a line to send it "
+            "(Ctrl-C cancels)\n";
+        (void)!write(context.notice_fd, notice, sizeof notice - 1);
+    }
     util::Result<std::shared_ptr<Spool>> spool =
         !request.body_file.empty() ? Spool::from_path(request.body_file)
         : request.ignore_dots      ? Spool::from_fd(context.stdin_fd, "standard input")

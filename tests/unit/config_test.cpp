@@ -133,7 +133,7 @@ TEST_CASE("credentials come from the latest layer's password source") {
     c = config::load_credentials(s, env);
     REQUIRE(c);
     CHECK(c->password.reveal() == "from-env-var");
-    CHECK(c->source == "password_env (flag --password-env)");
+    CHECK(c->source == "password_env \"MY_SECRET\" (flag --password-env)");
 
     s.password_cmd.assign("printf 'cmd-secret\\n'", config::Origin::flag("--password-cmd"));
     c = config::load_credentials(s, env);
@@ -167,4 +167,31 @@ TEST_CASE("a user without a password source, or the reverse, is an error") {
     auto c = config::load_credentials(none, env);
     REQUIRE(c);
     CHECK(c->user.empty());
+}
+
+TEST_CASE("the credentials' source names the key, the command, file or variable, and the origin") {
+    util::MapEnvironment env;
+    config::Settings s;
+    s.user.assign("alice", config::Origin::flag("--user"));
+    s.password.assign("Hunter2-secret", config::Origin::env("SMTPSEND_PASSWORD"));
+    auto c = config::load_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->source == "password (env SMTPSEND_PASSWORD)"); // never the value
+    s.password_cmd.assign("echo from-cmd", config::Origin::file("profile \"work\", config.ini:7"));
+    s.password.set = false;
+    c = config::load_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->password.reveal() == "from-cmd");
+    CHECK(c->source == "password_cmd \"echo from-cmd\" (profile \"work\", config.ini:7)");
+}
+
+TEST_CASE("the missing-password hint lists every source, password_env included") {
+    util::MapEnvironment env;
+    config::Settings s;
+    s.user.assign("alice", config::Origin::flag("--user"));
+    auto c = config::load_credentials(s, env);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().hint ==
+          "set SMTPSEND_PASSWORD, --password-file FILE, --password-cmd CMD or --password-env NAME "
+          "(password, password_file, password_cmd or password_env in a profile)");
 }
