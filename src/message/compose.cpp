@@ -111,7 +111,7 @@ util::Result<std::optional<Address>> configured_sender(const config::Settings& s
     if (!a) {
         util::Error e = a.error();
         e.message = "from (" + settings.from.origin.describe() + "): " + e.message;
-        e.kind = "config";
+        e.kind = config::error_kind(settings.from.origin); // 64 from --from, else 78
         return e;
     }
     return std::optional<Address>(*a);

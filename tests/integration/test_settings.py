@@ -182,6 +182,18 @@ class Settings(SmtpTestCase):
                 self.assertIn(path + ":1: ", r.stderr)
                 os.remove(path)
 
+    def test_a_bad_from_is_64_as_a_flag_and_78_from_the_environment(self):
+        server = self.responder()
+        env = self.server_env(server)
+        del env["SMTPSEND_FROM"]
+        r = self.run_smtpsend(["--from", "bad", "-s", "x", "a@example.com"], stdin=b"x\n", **env)
+        self.assertExit(r, 64)
+        self.assertIn("from (flag --from): ", r.stderr)
+        r = self.run_smtpsend(["-s", "x", "a@example.com"], stdin=b"x\n", SMTPSEND_FROM="bad", **env)
+        self.assertExit(r, 78)
+        self.assertIn("from (env SMTPSEND_FROM): ", r.stderr)
+        self.assertEqual(server.connections, 0)
+
     def test_ses_without_a_region_or_with_a_mistyped_one_is_refused(self):
         r = self.run_smtpsend(["config", "show", "--provider", "ses"])
         self.assertExit(r, 64)
