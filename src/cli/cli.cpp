@@ -84,16 +84,20 @@ void long_options(CLI::App& app, std::vector<std::string>& out) {
 // The first mistake a person would make, with the nearest correct word: an
 // unknown long option (`--subjet`), or an unknown subcommand of `config` or
 // `queue` (`config shwo`). Nothing when the words hold no such mistake.
-std::optional<util::Error> mistyped(CLI::App& app, const std::vector<std::string>& words) {
+std::optional<util::Error> mistyped(CLI::App& app, const std::vector<std::string>& words,
+                                    bool options) {
     std::vector<std::string> longs;
     long_options(app, longs);
     for (const auto& w : words) {
+        if (!options)
+            break;
         if (w == "--")
             break;
         if (w.rfind("--", 0) != 0 || w.size() == 2)
             continue;
         std::string name = w.substr(0, w.find('='));
-        if (std::find(longs.begin(), longs.end(), name) != longs.end())
+        if (std::find(longs.begin(), longs.end(), name) != longs.end() ||
+            name.find(' ') != std::string::npos) // a value such as "--- report ---"
             continue;
         std::string near = util::closest(name, longs, 2);
         return util::make_error("unknown option " + name +
@@ -305,11 +309,13 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
         }
         return inv;
     } catch (const CLI::ParseError& e) {
-        if (auto near = mistyped(app, words))
+        if (auto near = mistyped(app, words, true))
             return *near;
         return util::make_error(e.what(), "run smtpsend --help for the options", "usage");
     }
-    if (auto near = mistyped(app, words))
+    // Parsed: an option value may start with "--" (-s "--- report"), so only
+    // the subcommands are checked.
+    if (auto near = mistyped(app, words, false))
         return *near;
     // A first word without '@' close to a command is a typo, not a local
     // recipient (`smtpsend chekc`); --to NAME sends to a local name.

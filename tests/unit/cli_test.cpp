@@ -81,6 +81,12 @@ TEST_CASE("a mistyped option or command gets the nearest name and is a usage err
     }
 }
 
+TEST_CASE("an option value that starts with -- is a value, not a mistyped option") {
+    auto inv = parse({"-s", "--- report ---", "a@x.org"});
+    REQUIRE(inv);
+    CHECK(inv->message.subject == "--- report ---");
+}
+
 TEST_CASE("a local name far from every command stays a recipient") {
     auto inv = parse({"root"});
     REQUIRE(inv);
