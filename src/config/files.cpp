@@ -124,8 +124,9 @@ std::string json_reason(const std::string& what) {
     return reason;
 }
 
-// The key whose value was being read at `offset`: the last string followed
-// by ':' before it, on the same line, that is a plain name ("" when none).
+// The key whose value was being read at `offset`: the last string in a key's
+// place ('{' or ',' before it, ':' after it), on the same line, that is a
+// plain name ("" when none).
 std::string key_before(const std::string& text, size_t offset) {
     std::string key;
     size_t line_start = offset == 0 ? 0 : text.rfind('\n', offset - 1);
@@ -139,8 +140,13 @@ std::string key_before(const std::string& text, size_t offset) {
         if (i >= offset || i >= text.size())
             break;
         size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+        // A key follows '{' or ',': a string after ':' is a value (perhaps a
+        // password followed by a stray ':') and is never named.
+        size_t before = start >= 2 ? text.find_last_not_of(" \t\r\n", start - 2) : std::string::npos;
+        bool key_position = before != std::string::npos && (text[before] == '{' || text[before] == ',');
         std::string str = text.substr(start, i - start);
-        if (next != std::string::npos && next < offset && text[next] == ':' && is_name(str))
+        if (next != std::string::npos && next < offset && text[next] == ':' && key_position &&
+            is_name(str))
             key = str;
     }
     return key;

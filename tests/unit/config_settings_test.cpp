@@ -134,6 +134,11 @@ TEST_CASE("settings-file syntax errors name file, line and key, never a value") 
         CHECK(e.find("c.json:1: column ") == 0);
         CHECK(e.find("password: syntax error") != std::string::npos);
     }
+    SECTION("JSON: a value followed by ':' is not taken for a key") {
+        std::string e = json_error("{\"password\": \"Hunter2\": 1}");
+        CHECK(e.find("Hunter2") == std::string::npos);
+        CHECK(e.find("c.json:1: column ") == 0);
+    }
     SECTION("JSON: a number out of range is not echoed") {
         std::string e = json_error("{\"password\": 1e99999" + std::string("9") + "}");
         CHECK(e.find("99999") == std::string::npos);
