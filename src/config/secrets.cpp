@@ -78,8 +78,9 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
     c.user = s.user.value;
     std::string raw;
     if (s.oauth2_token_cmd.set) {
-        c.source = describe_source("oauth2_token_cmd", s.oauth2_token_cmd.value,
-                                   s.oauth2_token_cmd.origin);
+        // Not the command: tests/integration/test_secrets.py pins that a
+        // token command such as `echo TOKEN` never shows.
+        c.source = describe_source("oauth2_token_cmd", "", s.oauth2_token_cmd.origin);
         auto out = util::run_command_output(s.oauth2_token_cmd.value,
                                             std::chrono::seconds(s.timeout.value), 64 * 1024);
         if (!out)

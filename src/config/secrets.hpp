@@ -34,7 +34,9 @@ struct Credentials {
     bool oauth2 = false;
     // Where the secret came from, never the secret: `password_cmd "pass show
     // smtp/work" (profile "work", config.ini:7)`, `password (env
-    // SMTPSEND_PASSWORD)`, `password_file "/run/pw" (flag --password-file)`.
+    // SMTPSEND_PASSWORD)`, `password_file "/run/pw" (flag --password-file)`,
+    // `oauth2_token_cmd (env SMTPSEND_OAUTH2_TOKEN_CMD)` (a token command is
+    // not shown: `echo TOKEN` would show the token).
     std::string source;
 };
 
