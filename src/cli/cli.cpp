@@ -1,8 +1,11 @@
 #include "cli/cli.hpp"
 
 #include "config/keys.hpp"
+#include "util/strings.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <optional>
 #include <deque>
 #include <map>
 #include <tuple>
@@ -35,6 +38,7 @@ const char* footer =
     "                                      the provider presets (provider = NAME)\n"
     "  smtpsend config import FILE [--json] profiles from ~/.msmtprc or a .NET\n"
     "                                      Web.config / App.config\n"
+    "  smtpsend help [COMMAND]             the options of one command\n"
     "\n"
     "Settings come from, later winning: /etc/smtpsend/config.{ini,json}, the user's\n"
     "~/.config/smtpsend/config.{ini,json} (or --config FILE), the chosen profile in\n"
@@ -49,6 +53,77 @@ const char* footer =
     "(retry later), 76 protocol, 77 login or permission, 78 configuration.\n"
     "See smtpsend(1) and docs/exit-codes.md.";
 
+// Edits allowed for a typo: 1 for a short word, 2 from 6 letters on.
+size_t max_typo(const std::string& word) { return word.size() >= 6 ? 2 : 1; }
+
+std::vector<std::string> subcommand_names(CLI::App& app) {
+    std::vector<std::string> out;
+    for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+        out.push_back(sub->get_name());
+    return out;
+}
+
+util::Error unknown_command(const std::string& word, const std::vector<std::string>& names,
+                            const std::string& parent) {
+    std::string near = util::closest(word, names, max_typo(word));
+    std::string where = parent.empty() ? "smtpsend" : "smtpsend " + parent;
+    return util::make_error("unknown command \"" + word + "\" for " + where +
+                                (near.empty() ? "" : "; did you mean \"" + near + "\"?"),
+                            "commands: " + util::join(names, ", "), "usage");
+}
+
+// Every long option of `app` and its subcommands, with the leading "--".
+void long_options(CLI::App& app, std::vector<std::string>& out) {
+    for (const auto* opt : app.get_options())
+        for (const auto& name : opt->get_lnames())
+            out.push_back("--" + name);
+    for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+        long_options(*sub, out);
+}
+
+// The first mistake a person would make, with the nearest correct word: an
+// unknown long option (`--subjet`), or an unknown subcommand of `config` or
+// `queue` (`config shwo`). Nothing when the words hold no such mistake.
+std::optional<util::Error> mistyped(CLI::App& app, const std::vector<std::string>& words,
+                                    bool options) {
+    std::vector<std::string> longs;
+    long_options(app, longs);
+    for (const auto& w : words) {
+        if (!options)
+            break;
+        if (w == "--")
+            break;
+        if (w.rfind("--", 0) != 0 || w.size() == 2)
+            continue;
+        std::string name = w.substr(0, w.find('='));
+        if (std::find(longs.begin(), longs.end(), name) != longs.end() ||
+            name.find(' ') != std::string::npos) // a value such as "--- report ---"
+            continue;
+        std::string near = util::closest(name, longs, 2);
+        return util::make_error("unknown option " + name +
+                                    (near.empty() ? "" : "; did you mean " + near + "?"),
+                                "run smtpsend --help for the options", "usage");
+    }
+    // `config` and `queue` need a subcommand: the word after them must be one.
+    for (size_t i = 0; i < words.size(); ++i) {
+        if (words[i] != "config" && words[i] != "queue")
+            continue;
+        if (i > 0 && words[i - 1].rfind("-", 0) == 0 && words[i - 1].find('=') == std::string::npos)
+            break; // the value of an option (--subject config), not a command
+        CLI::App* parent = app.get_subcommand(words[i]);
+        auto names = subcommand_names(*parent);
+        for (size_t j = i + 1; j < words.size(); ++j) {
+            if (words[j].rfind("-", 0) == 0)
+                continue;
+            if (std::find(names.begin(), names.end(), words[j]) != names.end())
+                return std::nullopt;
+            return unknown_command(words[j], names, words[i]);
+        }
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 util::Result<Invocation> parse(int argc, const char* const* argv) {
@@ -62,7 +137,7 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     app.footer(footer);
     app.set_help_flag("-h,--help", "Print this help and exit");
     bool version = false;
-    app.add_flag("--version", version, "Print the version of smtpsend and libcurl");
+    app.add_flag("-V,--version", version, "Print the version of smtpsend and libcurl");
 
     app.add_option("--config", inv.config_path,
                    "Read settings from FILE instead of the user's settings file [SMTPSEND_CONFIG]")
@@ -207,14 +282,58 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     import->add_flag("--json", inv.json, "Print the profiles as JSON (config.json format)");
     config_cmd->fallthrough();
 
+    std::vector<std::string> words(argv + (argc > 0 ? 1 : 0), argv + argc);
+    // `smtpsend help [COMMAND [SUBCOMMAND]]`, as git and pip have it.
+    if (!words.empty() && words[0] == "help") {
+        CLI::App* target = &app;
+        for (size_t i = 1; i < words.size(); ++i) {
+            auto subs = subcommand_names(*target);
+            if (std::find(subs.begin(), subs.end(), words[i]) == subs.end())
+                return unknown_command(words[i], subs, target == &app ? "" : target->get_name());
+            target = target->get_subcommand(words[i]);
+        }
+        inv.command = Command::help;
+        inv.help_text = target->help();
+        return inv;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
         inv.command = Command::help;
         inv.help_text = app.help();
+        for (CLI::App* sub = &app; sub;) {
+            auto parsed = sub->get_subcommands();
+            sub = parsed.empty() ? nullptr : parsed.front();
+            if (sub)
+                inv.help_text = sub->help();
+        }
         return inv;
     } catch (const CLI::ParseError& e) {
+        if (auto near = mistyped(app, words, true))
+            return *near;
         return util::make_error(e.what(), "run smtpsend --help for the options", "usage");
+    }
+    // Parsed: an option value may start with "--" (-s "--- report"), so only
+    // the subcommands are checked.
+    if (auto near = mistyped(app, words, false))
+        return *near;
+    // A first word without '@' close to a command is a typo, not a local
+    // recipient (`smtpsend chekc`); --to NAME sends to a local name.
+    if (!recipients.empty() && recipients.front().find('@') == std::string::npos &&
+        !version) {
+        auto subs = subcommand_names(app);
+        subs.emplace_back("help");
+        subs.emplace_back("version");
+        if (recipients.front() == "version") {
+            inv.command = Command::version;
+            return inv;
+        }
+        std::string near = util::closest(recipients.front(), subs, max_typo(recipients.front()));
+        if (!near.empty())
+            return util::make_error("unknown command \"" + recipients.front() +
+                                        "\"; did you mean \"" + near + "\"?",
+                                    "to send to a local name, write --to " + recipients.front(),
+                                    "usage");
     }
     if (version) {
         inv.command = Command::version;

@@ -1,7 +1,10 @@
 #include "config/files.hpp"
 
+#include "config/keys.hpp"
 #include "util/strings.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -24,19 +27,58 @@ util::Error file_error(const std::string& path, int line, const std::string& wha
                       "config");
 }
 
-util::Result<std::string> unquote(const std::string& v, const std::string& path, int line) {
-    if (v.size() < 2 || v.front() != '"')
-        return v;
-    if (v.back() != '"')
-        return file_error(path, line, "unclosed quote in value " + v,
-                          "a quoted value ends with \"; inside, write \\\" and \\\\");
-    std::string out;
-    for (size_t i = 1; i + 1 < v.size(); ++i) {
-        if (v[i] == '\\' && i + 2 < v.size() && (v[i + 1] == '"' || v[i + 1] == '\\'))
-            ++i;
-        out += v[i];
+// A key or profile name as written: letters, digits, '_', '-', '.' and '@'.
+// Anything else is not echoed in an error (it could be a secret).
+bool is_name(std::string_view s) {
+    if (s.empty() || s.size() > 64)
+        return false;
+    for (char c : s)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+              c == '@'))
+            return false;
+    return true;
+}
+
+// The value after '=': a double-quoted string (\" and \\ escapes), or the
+// text up to a comment ('#' or ';' after a space or tab), trimmed. Errors name
+// the key, never the value.
+util::Result<std::string> parse_value(std::string_view raw, const std::string& path, int line,
+                                      const std::string& key) {
+    std::string v = util::trim(raw);
+    if (!v.empty() && v.front() == '"') {
+        std::string out;
+        size_t i = 1;
+        bool closed = false;
+        for (; i < v.size(); ++i) {
+            if (v[i] == '\\' && i + 1 < v.size() && (v[i + 1] == '"' || v[i + 1] == '\\')) {
+                out += v[++i];
+                continue;
+            }
+            if (v[i] == '"') {
+                closed = true;
+                ++i;
+                break;
+            }
+            out += v[i];
+        }
+        if (!closed)
+            return file_error(path, line, key + ": the quoted value has no closing quote",
+                              "a quoted value ends with \"; inside, write \\\" and \\\\");
+        std::string rest = util::trim(std::string_view(v).substr(i));
+        if (!rest.empty() && rest.front() != '#' && rest.front() != ';')
+            return file_error(path, line, key + ": text follows the closing quote",
+                              "after a quoted value only a comment (# or ;) may follow");
+        return out;
     }
-    return out;
+    for (size_t i = 0; i < raw.size(); ++i)
+        if ((raw[i] == '#' || raw[i] == ';') && i > 0 && (raw[i - 1] == ' ' || raw[i - 1] == '\t'))
+            return util::trim(raw.substr(0, i));
+    return v;
+}
+
+// "[profile work]" or "the top level", for warnings.
+std::string section_label(const Section& s) {
+    return s.name.empty() ? "the top level" : "[profile " + s.name + "]";
 }
 
 // The 1-based line of byte `offset` in `text`.
@@ -52,10 +94,63 @@ int line_of(const std::string& text, size_t offset) {
 // positions, so the (already valid) text is scanned once: a string followed
 // by ':' is a key, at the depth of the braces around it.
 struct JsonLines {
+    std::vector<std::string> duplicates;                        // warnings
     std::map<std::string, int> top;                             // top-level keys
     std::map<std::string, int> profiles;                        // profile names
     std::map<std::string, std::map<std::string, int>> keys;     // keys inside each profile
 };
+
+// nlohmann's reason without the text it quotes ("last read: '...'", which
+// may be part of a secret): "syntax error while parsing value - invalid
+// literal; expected end of input".
+std::string json_reason(const std::string& what) {
+    auto start = what.find("syntax error");
+    if (start == std::string::npos)
+        return "not valid JSON";
+    auto quoted = what.find("; last read: '", start);
+    std::string reason = what.substr(start, quoted == std::string::npos ? std::string::npos
+                                                                        : quoted - start);
+    // The expected token, when named, is one of nlohmann's fixed names.
+    static const char* const tokens[] = {
+        "'[', '{', or a literal", "end of input", "'}'", "']'", "':'", "','", "string literal",
+        "number literal", "true literal", "false literal", "null literal", "'['", "'{'"};
+    auto expected = what.rfind("; expected ");
+    if (quoted != std::string::npos && expected != std::string::npos && expected > quoted) {
+        std::string token = what.substr(expected + 11);
+        for (const char* t : tokens)
+            if (token == t)
+                return reason + "; expected " + token;
+    }
+    return reason;
+}
+
+// The key whose value was being read at `offset`: the last string in a key's
+// place ('{' or ',' before it, ':' after it), on the same line, that is a
+// plain name ("" when none).
+std::string key_before(const std::string& text, size_t offset) {
+    std::string key;
+    size_t line_start = offset == 0 ? 0 : text.rfind('\n', offset - 1);
+    line_start = line_start == std::string::npos ? 0 : line_start + 1;
+    for (size_t i = line_start; i < offset && i < text.size(); ++i) {
+        if (text[i] != '"')
+            continue;
+        size_t start = ++i;
+        while (i < text.size() && text[i] != '"')
+            i += text[i] == '\\' ? 2 : 1;
+        if (i >= offset || i >= text.size())
+            break;
+        size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+        // A key follows '{' or ',': a string after ':' is a value (perhaps a
+        // password followed by a stray ':') and is never named.
+        size_t before = start >= 2 ? text.find_last_not_of(" \t\r\n", start - 2) : std::string::npos;
+        bool key_position = before != std::string::npos && (text[before] == '{' || text[before] == ',');
+        std::string str = text.substr(start, i - start);
+        if (next != std::string::npos && next < offset && text[next] == ':' && key_position &&
+            is_name(str))
+            key = str;
+    }
+    return key;
+}
 
 JsonLines json_lines(const std::string& text) {
     JsonLines out;
@@ -77,14 +172,22 @@ JsonLines json_lines(const std::string& text) {
             size_t next = text.find_first_not_of(" \t\r\n", i + 1);
             if (next == std::string::npos || text[next] != ':')
                 continue;
+            auto note = [&](std::map<std::string, int>& m, const std::string& where) {
+                auto [seen, fresh] = m.emplace(str, line);
+                if (!fresh && is_name(str))
+                    out.duplicates.push_back(":" + std::to_string(line) + ": " + str +
+                                             " is set twice in " + where + " (line " +
+                                             std::to_string(seen->second) +
+                                             " and here); the last one wins");
+            };
             if (depth == 1) {
                 top_key = str;
-                out.top.emplace(str, line);
+                note(out.top, "the top level");
             } else if (depth == 2 && top_key == "profiles") {
                 profile = str;
-                out.profiles.emplace(str, line);
+                note(out.profiles, "profiles");
             } else if (depth == 3 && top_key == "profiles") {
-                out.keys[profile].emplace(str, line);
+                note(out.keys[profile], is_name(profile) ? "profile \"" + profile + "\"" : "a profile");
             }
         }
     }
@@ -97,6 +200,7 @@ util::Result<ConfigFile> parse_ini(const std::string& path, const std::string& t
     ConfigFile file;
     file.path = path;
     Section* current = &file.top;
+    std::map<const Section*, std::map<std::string, int>> keys_seen;
     int line_no = 0;
     size_t pos = 0;
     while (pos < text.size()) {
@@ -116,9 +220,15 @@ util::Result<ConfigFile> parse_ini(const std::string& path, const std::string& t
                 continue;
             }
             auto words = util::split_list(inner, ' ');
-            if (words.size() != 2 || words[0] != "profile")
-                return file_error(path, line_no, "unknown section [" + inner + "]",
-                                  "use [profile NAME] or [defaults]");
+            if (words.size() != 2 || words[0] != "profile" || !is_name(words[1])) {
+                bool plain = std::all_of(inner.begin(), inner.end(), [](char c) {
+                    return c == ' ' || is_name(std::string_view(&c, 1));
+                });
+                return file_error(path, line_no,
+                                  plain ? "unknown section [" + inner + "]" : "unknown section",
+                                  "use [profile NAME] or [defaults]; a NAME holds letters, digits, "
+                                  "'.', '-', '_' and '@'");
+            }
             if (file.profiles.count(words[1]))
                 return file_error(path, line_no, "profile \"" + words[1] + "\" is defined twice",
                                   "first at line " + std::to_string(file.profiles[words[1]].line));
@@ -129,14 +239,28 @@ util::Result<ConfigFile> parse_ini(const std::string& path, const std::string& t
             continue;
         }
         auto eq = line.find('=');
-        if (eq == std::string::npos)
-            return file_error(path, line_no, "expected \"key = value\", found \"" + line + "\"");
-        std::string key = util::trim(line.substr(0, eq));
-        auto value = unquote(util::trim(line.substr(eq + 1)), path, line_no);
+        std::string key = util::trim(line.substr(0, eq == std::string::npos ? 0 : eq));
+        if (eq == std::string::npos || !is_name(key)) {
+            // The line's text is not shown: a line that is not `key = value`
+            // could be anything, a password included.
+            std::string word = line.substr(0, line.find_first_of(" \t:="));
+            if (eq == std::string::npos && find_key(word))
+                return file_error(path, line_no, word + ": expected '=' after the key",
+                                  "write " + word + " = VALUE");
+            return file_error(path, line_no,
+                              eq == 0 ? "a line starts with '=' (no key)"
+                                      : "expected \"key = value\" (the line is not shown)",
+                              "a key is a name such as server or password_file; a comment line "
+                              "starts with # or ;");
+        }
+        auto value = parse_value(std::string_view(line).substr(eq + 1), path, line_no, key);
         if (!value)
             return value.error();
-        if (key.empty())
-            return file_error(path, line_no, "a line starts with '=' (no key)");
+        auto [seen, fresh] = keys_seen[current].emplace(key, line_no);
+        if (!fresh)
+            file.warnings.push_back(path + ":" + std::to_string(line_no) + ": " + key +
+                                    " is set twice in " + section_label(*current) + " (line " +
+                                    std::to_string(seen->second) + " and here); the last one wins");
         if (key == "default" && current == &file.top) {
             file.default_profile = Entry{key, *value, line_no};
             continue;
@@ -150,27 +274,33 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
     nlohmann::json doc;
     try {
         doc = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::out_of_range& e) {
-        // A number too large for any type (found by fuzzing: it is not a parse_error).
-        return file_error(path, 0, std::string("a number is out of range: ") + e.what());
+    } catch (const nlohmann::json::out_of_range&) {
+        // A number too large for any type (found by fuzzing: it is not a
+        // parse_error). nlohmann's text quotes the number: not shown.
+        return file_error(path, 0, "a number is out of range");
     } catch (const nlohmann::json::parse_error& e) {
         size_t offset = e.byte > 0 ? e.byte - 1 : 0;
         size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
         size_t column = line_start == std::string::npos ? offset + 1 : offset - line_start;
-        std::string what = e.what();
-        auto colon = what.find("syntax error");
+        std::string key = key_before(text, offset);
         return file_error(path, line_of(text, offset),
                           "column " + std::to_string(column) + ": " +
-                              (colon == std::string::npos ? what : what.substr(colon)));
+                              (key.empty() ? std::string() : key + ": ") + json_reason(e.what()));
     }
     if (!doc.is_object())
         return file_error(path, 1, "the top level must be an object {...}");
     ConfigFile file;
     file.path = path;
     const JsonLines lines = json_lines(text);
+    for (const auto& d : lines.duplicates)
+        file.warnings.push_back(path + d);
     auto line_in = [](const std::map<std::string, int>& m, const std::string& key) {
         auto it = m.find(key);
         return it == m.end() ? 0 : it->second;
+    };
+    auto not_a_name = [&](int line) {
+        return file_error(path, line, "a key that is not a name (not shown: it could be a secret)",
+                          "a key is a name such as server or password_file");
     };
     auto to_text = [&](const std::string& key, const nlohmann::json& v, int line)
         -> util::Result<std::string> {
@@ -189,6 +319,8 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
             int line = line_in(where, it.key());
             if (section.name.empty() && (it.key() == "profiles" || it.key() == "default"))
                 continue;
+            if (!is_name(it.key()))
+                return not_a_name(line);
             auto v = to_text(it.key(), it.value(), line);
             if (!v)
                 return v.error();
@@ -222,6 +354,9 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
             });
             for (const auto& name : names) {
                 int line = line_in(lines.profiles, name);
+                if (!is_name(name))
+                    return file_error(path, line, "a profile name that is not a name (not shown)",
+                                      "a profile name holds letters, digits, '.', '-', '_' and '@'");
                 if (!v[name].is_object())
                     return file_error(path, line, "profile \"" + name + "\" must be an object");
                 Section& s = file.profiles[name];
@@ -232,6 +367,8 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
             }
         } else {
             int line = line_in(lines.top, key);
+            if (!is_name(key))
+                return not_a_name(line);
             auto text_value = to_text(key, v, line);
             if (!text_value)
                 return text_value.error();

@@ -31,12 +31,17 @@ struct ConfigFile {
     Section top;                          // top-level defaults
     std::optional<Entry> default_profile; // `default = NAME`
     std::map<std::string, Section> profiles;
+    std::vector<std::string> warnings;    // "FILE:LINE: server is set twice in ..."
 };
 
 // INI: `key = value` lines; `[profile NAME]` sections (`[defaults]` is the
-// top level); whole-line comments start with # or ;. A value is everything
-// after the first '=', trimmed, so '#', ';', '=' and ':' are literal; a value
-// in double quotes keeps its spaces and takes \" and \\ escapes.
+// top level); comment lines start with # or ;, and outside quotes a '#' or
+// ';' after a space or tab starts a comment (`tls = none  # test only`). A
+// value is the text after the first '=', trimmed, so '=', ':' and a '#' or
+// ';' inside a word are literal; a value in double quotes keeps its spaces
+// and takes \" and \\ escapes. A key set twice in one section is a warning
+// (the last wins). Errors name the file, line and key, never a value: a line
+// that is not `key = value` is not shown at all.
 util::Result<ConfigFile> parse_ini(const std::string& path, const std::string& text);
 
 // JSON: {"default": "work", "server": ..., "profiles": {"work": {...}}}.

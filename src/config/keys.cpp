@@ -1,6 +1,7 @@
 #include "config/keys.hpp"
 
 #include "config/providers.hpp"
+#include "config/server_url.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -84,24 +85,102 @@ template <auto Member> KeyInfo bool_key(std::string_view name, std::string_view 
     return k;
 }
 
-template <auto Member> KeyInfo duration_key(std::string_view name, std::string_view help) {
+// Every duration key takes the same forms: 30 (seconds), 30s, 5m, 2h, 5d;
+// `config show` prints the value as written.
+template <auto Member> KeyInfo duration_key(std::string_view name, std::string_view help, long min,
+                                            long max) {
     KeyInfo k{name, "DURATION", help, false, true, false, {}, {}, {}, {}};
-    k.assign = [name](Settings& s, const std::string& v, const Origin& o) -> Status {
-        auto d = parse_duration(util::trim(v));
-        if (!d)
-            return make_error(std::string(name) + " = \"" + v +
-                              "\" is not a duration such as 90s, 30m, 12h or 5d");
+    k.assign = [name, min, max](Settings& s, const std::string& v, const Origin& o) -> Status {
+        std::string t = util::trim(v);
+        auto d = parse_duration(t);
+        if (!d || *d < min || *d > max)
+            return make_error(std::string(name) + " = \"" + util::one_line(v) +
+                              "\" is not a duration from " + format_duration(min) + " to " +
+                              format_duration(max) + " (30 or 30s, 5m, 2h, 5d)");
         (s.*Member).assign(*d, o);
+        (s.*Member).written = t;
         return util::Ok{};
     };
-    k.text = [](const Settings& s) { return std::to_string((s.*Member).value) + "s"; };
+    k.text = [](const Settings& s) {
+        const auto& v = s.*Member;
+        return !v.written.empty() ? v.written
+               : v.set || v.value != 0 ? format_duration(v.value)
+                                       : std::string();
+    };
     k.origin = [](const Settings& s) -> const Origin& { return (s.*Member).origin; };
     k.is_set = [](const Settings& s) { return (s.*Member).set; };
     return k;
 }
 
-// `provider` fills the server settings from a preset at the layer where it
-// is set; settings of later layers (or later in the same section) win.
+// A control character in a value that reaches the wire (EHLO, MAIL FROM,
+// AUTH) would become a second SMTP command: refused where the value enters,
+// and the value is not echoed.
+bool has_control(std::string_view v) {
+    return std::any_of(v.begin(), v.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+}
+
+Status control_error(std::string_view name) {
+    return make_error(std::string(name) +
+                      " contains a line break or control character (the value is not shown)");
+}
+
+// A text key whose value goes on the wire: no control characters, then
+// `check` (when given) for its own syntax.
+template <auto Member> KeyInfo wire_key(std::string_view name, std::string_view value_name,
+                                        std::string_view help,
+                                        Status (*check)(const std::string&) = nullptr) {
+    KeyInfo k = text_key<Member>(name, value_name, help);
+    k.assign = [name, check](Settings& s, const std::string& v, const Origin& o) -> Status {
+        if (has_control(v))
+            return control_error(name);
+        if (check)
+            if (auto st = check(v); !st)
+                return st;
+        (s.*Member).assign(v, o);
+        return util::Ok{};
+    };
+    return k;
+}
+
+Status check_helo(const std::string& v) {
+    if (v.find(' ') != std::string::npos)
+        return make_error("helo = \"" + v + "\" is not a host name (it holds a space)");
+    return util::Ok{};
+}
+
+// A domain name: dot-separated labels of letters, digits and '-', none
+// starting or ending with '-', at most 63 bytes each and 253 in all.
+Status check_domain(const std::string& v) {
+    auto bad = [&] {
+        return make_error("domain = \"" + v + "\" is not a domain name such as example.com");
+    };
+    if (v.empty() || v.size() > 253 || v.front() == '.' || v.back() == '.')
+        return bad();
+    for (const auto& label : util::split_list(v, '.')) {
+        if (label.size() > 63 || label.front() == '-' || label.back() == '-')
+            return bad();
+        for (char c : label)
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-'))
+                return bad();
+    }
+    if (v.find("..") != std::string::npos)
+        return bad();
+    return util::Ok{};
+}
+
+Status check_server(const std::string& v) {
+    if (util::trim(v).empty())
+        return util::Ok{}; // "" unsets it; "no server is set" comes when sending
+    auto ep = parse_server_url(v);
+    if (!ep)
+        return ep.error();
+    return util::Ok{};
+}
+
+// `provider` names a preset; apply_preset fills what nothing else set,
+// after every layer (providers.hpp).
 KeyInfo provider_key() {
     KeyInfo k = text_key<&Settings::provider>("provider", "NAME",
                                               "a preset for the server, port, TLS mode and auth: "
@@ -109,8 +188,9 @@ KeyInfo provider_key() {
                                               "providers)");
     k.assign = [](Settings& s, const std::string& v, const Origin& o) -> Status {
         std::string name = util::to_lower(util::trim(v));
-        const Provider* p = find_provider(name);
-        if (!p) {
+        if (has_control(v))
+            return control_error("provider");
+        if (!name.empty() && !find_provider(name)) {
             std::vector<std::string> names;
             for (const auto& q : providers())
                 names.emplace_back(q.name);
@@ -120,29 +200,22 @@ KeyInfo provider_key() {
                               " (one of " + util::join(names, ", ") + ")");
         }
         s.provider.assign(name, o);
-        return apply_preset(s, *p, o);
+        return util::Ok{};
     };
     return k;
 }
 
-// `region` picks the provider's host; it moves the server only while the
-// server still comes from the preset.
+// `region` picks the provider's host; checked against the provider's list
+// by apply_preset, once every layer is in.
 KeyInfo region_key() {
     KeyInfo k = text_key<&Settings::region>("region", "REGION",
-                                            "the provider's region: an AWS region for ses, us or "
-                                            "eu for mailgun, us, eu, in, au or jp for zoho");
+                                            "the provider's region: an AWS region for ses "
+                                            "(required), us or eu for mailgun, us, eu, in, au or "
+                                            "jp for zoho");
     k.assign = [](Settings& s, const std::string& v, const Origin& o) -> Status {
-        std::string region = util::to_lower(util::trim(v));
-        if (const Provider* p = find_provider(s.provider.value)) {
-            auto host = provider_host(*p, region);
-            if (!host)
-                return host.error();
-            if (s.server.origin.preset) {
-                std::string& url = s.server.value;
-                url = url.substr(0, url.find("://") + 3) + *host;
-            }
-        }
-        s.region.assign(region, o);
+        if (has_control(v))
+            return control_error("region");
+        s.region.assign(util::to_lower(util::trim(v)), o);
         return util::Ok{};
     };
     return k;
@@ -152,15 +225,17 @@ std::vector<KeyInfo> make_keys() {
     return {
         provider_key(),
         region_key(),
-        text_key<&Settings::server>("server", "URL",
+        wire_key<&Settings::server>("server", "URL",
                                     "smtp://host[:port] (STARTTLS, port 587) or "
-                                    "smtps://host[:port] (TLS from the first byte, port 465)"),
+                                    "smtps://host[:port] (TLS from the first byte, port 465); "
+                                    "wins over a provider preset",
+                                    check_server),
         number_key<&Settings::port>("port", "PORT", "the server's port; overrides the one in the URL",
                                     1, 65535),
         choice_key<&Settings::tls>("tls", "MODE",
                                    "starttls, implicit or none; overrides the URL's mode",
                                    {"starttls", "implicit", "none"}),
-        text_key<&Settings::user>("user", "NAME", "the login name"),
+        wire_key<&Settings::user>("user", "NAME", "the login name"),
         text_key<&Settings::password>("password", "SECRET",
                                       "the password (environment or profile only; never a flag)",
                                       true, false),
@@ -180,21 +255,26 @@ std::vector<KeyInfo> make_keys() {
         text_key<&Settings::oauth2_token_env>("oauth2_token_env", "NAME",
                                               "read the OAuth2 access token from the environment "
                                               "variable NAME"),
-        text_key<&Settings::from>("from", "ADDRESS", "the sender address (From and envelope)"),
+        wire_key<&Settings::from>("from", "ADDRESS", "the sender address (From and envelope)"),
         text_key<&Settings::cafile>("cafile", "FILE",
                                     "trust the CA certificates in FILE (PEM) instead of the system's"),
-        text_key<&Settings::helo>("helo", "NAME",
-                                  "the name to give in EHLO (default: this machine's name)"),
-        number_key<&Settings::timeout>("timeout", "SECONDS",
-                                       "bound on connecting and on each wait for a reply", 1, 3600),
-        number_key<&Settings::max_time>("max_time", "SECONDS",
-                                        "bound on the whole run, retries included (0: none)", 0,
-                                        86400),
+        wire_key<&Settings::helo>("helo", "NAME",
+                                  "the name to give in EHLO (default: this machine's name)",
+                                  check_helo),
+        duration_key<&Settings::timeout>("timeout",
+                                         "bound on connecting and on each wait for a reply "
+                                         "(30, 30s, 5m, ...)",
+                                         1, 3600),
+        duration_key<&Settings::max_time>("max_time",
+                                          "bound on the whole run, retries included (0: none)", 0,
+                                          86400),
         text_key<&Settings::aliases>("aliases", "FILE",
                                      "resolve local recipients (root, a user) through FILE, in "
                                      "/etc/aliases format"),
-        text_key<&Settings::domain>("domain", "DOMAIN",
-                                    "qualify local recipients that have no alias: root@DOMAIN"),
+        wire_key<&Settings::domain>("domain", "DOMAIN",
+                                    "qualify local names (recipients without an alias, -f root) "
+                                    "in every mode: root@DOMAIN",
+                                    check_domain),
         bool_key<&Settings::queue>("queue", "keep a message that failed temporarily in the queue "
                                             "and exit 0; `smtpsend queue flush` sends it later"),
         text_key<&Settings::queue_dir>("queue_dir", "DIR",
@@ -203,12 +283,13 @@ std::vector<KeyInfo> make_keys() {
         number_key<&Settings::retries>("retries", "N",
                                        "extra attempts within one run after a temporary failure",
                                        0, 10),
-        number_key<&Settings::retry_wait>("retry_wait", "SECONDS",
-                                          "wait before the first retry; doubles each time, with "
-                                          "jitter, up to 5 minutes",
-                                          0, 3600),
+        duration_key<&Settings::retry_wait>("retry_wait",
+                                            "wait before the first retry; doubles each time, "
+                                            "with jitter, up to 5 minutes",
+                                            0, 3600),
         duration_key<&Settings::max_age>("max_age", "how long a queued message is tried before "
-                                                    "it fails (e.g. 5d, 12h)"),
+                                                    "it fails (e.g. 5d, 12h)",
+                                         0, 365L * 86400),
         text_key<&Settings::log>("log", "FILE", "one line per attempt to FILE, to syslog, or none"),
     };
 }

@@ -1,6 +1,7 @@
 #include "config/load.hpp"
 
 #include "config/keys.hpp"
+#include "config/providers.hpp"
 #include "util/strings.hpp"
 #include "version.hpp"
 
@@ -38,20 +39,9 @@ Origin entry_origin(const ConfigFile& f, const Entry& e, const std::string& prof
     return Origin::file(profile.empty() ? place : "profile \"" + profile + "\", " + place);
 }
 
-// `region` and `provider` go first within one layer, so the preset they
-// choose never overrides a setting written beside it.
-int layer_rank(const std::string& key) { return key == "region" ? 0 : key == "provider" ? 1 : 2; }
-
 // Applies one section's entries; `inherit` is handled by the caller.
 util::Status apply_section(Settings& s, const ConfigFile& f, const Section& section) {
-    std::vector<const Entry*> ordered;
-    for (const auto& e : section.entries)
-        ordered.push_back(&e);
-    std::stable_sort(ordered.begin(), ordered.end(), [](const Entry* a, const Entry* b) {
-        return layer_rank(a->key) < layer_rank(b->key);
-    });
-    for (const Entry* ep : ordered) {
-        const Entry& e = *ep;
+    for (const Entry& e : section.entries) {
         if (e.key == "inherit" && !section.name.empty())
             continue;
         const KeyInfo* key = find_key(e.key);
@@ -67,9 +57,9 @@ util::Status apply_section(Settings& s, const ConfigFile& f, const Section& sect
     return util::Ok{};
 }
 
-// Every section of every file is checked, not only the ones in force, so a
-// typo in another profile is found the first time the file is read.
-util::Status validate(const ConfigFile& f) {
+} // namespace
+
+util::Status check_file(const ConfigFile& f) {
     Settings scratch;
     if (auto st = apply_section(scratch, f, f.top); !st)
         return st;
@@ -80,6 +70,8 @@ util::Status validate(const ConfigFile& f) {
     }
     return util::Ok{};
 }
+
+namespace {
 
 std::vector<std::string> all_profile_names(const std::vector<ConfigFile>& files) {
     std::vector<std::string> names;
@@ -133,10 +125,7 @@ util::Result<std::vector<std::string>> inheritance_chain(const std::vector<Confi
     return chain;
 }
 
-util::Status apply_flags(Settings& s, std::vector<std::pair<std::string, std::string>> flags) {
-    std::stable_sort(flags.begin(), flags.end(), [](const auto& a, const auto& b) {
-        return layer_rank(a.first) < layer_rank(b.first);
-    });
+util::Status apply_flags(Settings& s, const std::vector<std::pair<std::string, std::string>>& flags) {
     for (const auto& [key, value] : flags) {
         const KeyInfo* info = find_key(key);
         if (!info)
@@ -145,6 +134,32 @@ util::Status apply_flags(Settings& s, std::vector<std::pair<std::string, std::st
             return make_error(flag_name(key) + ": " + st.error().message, "", "usage");
     }
     return util::Ok{};
+}
+
+// SMTPSEND_ variables that are not keys but are read on purpose: the file
+// and profile choice, and the test and build tools' own (tests/, CMake).
+bool known_non_key(const std::string& name) {
+    static const char* const names[] = {"SMTPSEND_CONFIG", "SMTPSEND_PROFILE", "SMTPSEND_BIN",
+                                        "SMTPSEND_BUILD",  "SMTPSEND_PYTHON",  "SMTPSEND_QUICK"};
+    for (const char* n : names)
+        if (name == n)
+            return true;
+    return name.rfind("SMTPSEND_TEST", 0) == 0; // SMTPSEND_TESTDATA, SMTPSEND_TEST_WRAPPER
+}
+
+// A variable with our prefix that is no key is most likely a typo
+// (SMTPSEND_PASWORD): a warning with the nearest name.
+void warn_unknown_variables(const util::Environment& env, std::vector<std::string>& warnings) {
+    std::vector<std::string> known = {"SMTPSEND_CONFIG", "SMTPSEND_PROFILE"};
+    for (const auto& k : keys())
+        known.push_back(env_name(k.name));
+    for (const auto& name : env.names_with_prefix("SMTPSEND_")) {
+        if (known_non_key(name) || std::find(known.begin(), known.end(), name) != known.end())
+            continue;
+        std::string near = util::closest(name, known);
+        warnings.push_back("env " + name + " is not a setting and is ignored" +
+                           (near.empty() ? "" : "; did you mean " + near + "?"));
+    }
 }
 
 // A leading "~/" in a file setting means $HOME, as in msmtp and the shell;
@@ -204,9 +219,11 @@ util::Result<Loaded> load_settings(const LayerInputs& in) {
             return f.error();
         out.files.push_back(std::move(*f));
     }
-    for (const auto& f : out.files)
-        if (auto st = validate(f); !st)
+    for (const auto& f : out.files) {
+        if (auto st = check_file(f); !st)
             return st.error();
+        out.warnings.insert(out.warnings.end(), f.warnings.begin(), f.warnings.end());
+    }
 
     // Layer 1: top-level defaults of each file.
     for (const auto& f : out.files)
@@ -265,6 +282,10 @@ util::Result<Loaded> load_settings(const LayerInputs& in) {
             return make_error(in.recorded_origin + ": " + key + ": " + st.error().message, "", "config");
     }
     if (auto st = apply_flags(out.settings, in.flags); !st)
+        return st.error();
+    warn_unknown_variables(env, out.warnings);
+    // The preset last: it fills only what no layer set.
+    if (auto st = apply_preset(out.settings); !st)
         return st.error();
     expand_home(out.settings, env);
     return out;

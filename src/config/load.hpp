@@ -1,6 +1,7 @@
 // Fills Settings in layers, the order written once (later wins):
 // built-in defaults < system file < user file (or --config) < the chosen
 // profile (system, then user; inherited profiles first) < environment < flags.
+// A provider preset fills, last, only what none of them set.
 #pragma once
 
 #include "config/files.hpp"
@@ -30,7 +31,15 @@ struct Loaded {
     std::string profile;          // "" when none is in force
     std::string profile_origin;   // "flag --profile", "env SMTPSEND_PROFILE", "FILE:LINE"
     std::vector<ConfigFile> files; // system first, then user (or --config)
+    // Things that are not errors but most likely mistakes, one line each: a
+    // key set twice in a section, an SMTPSEND_ variable that is no setting.
+    std::vector<std::string> warnings;
 };
+
+// Checks every section of a file on its own, not only the ones in force, so
+// a typo in another profile is found the first time the file is read. Fails
+// naming the file, line and key (never a secret's value).
+util::Status check_file(const ConfigFile& f);
 
 // Runs every layer. Fails with kind "config" naming the file, line and key
 // (or "usage" for a bad flag value).

@@ -1,8 +1,9 @@
 #include "config/providers.hpp"
 
+#include "config/server_url.hpp"
 #include "util/strings.hpp"
 
-#include <cctype>
+#include <algorithm>
 
 namespace smtpsend::config {
 
@@ -61,7 +62,7 @@ std::vector<Provider> make_providers() {
         {"ses", "Amazon SES (region: e.g. us-east-1, eu-west-1)", "email-smtp.{region}.amazonaws.com", 587, T::starttls, "auto", "",
          "region; user and password = SMTP credentials made in the SES console for that region "
          "(not AWS access keys); from = a verified identity",
-         "https://docs.aws.amazon.com/ses/latest/dg/smtp-connect.html", {}, "us-east-1"},
+         "https://docs.aws.amazon.com/ses/latest/dg/smtp-connect.html", {}, ""},
         {"sendgrid", "Twilio SendGrid", "smtp.sendgrid.net", 587, T::starttls, "auto", "apikey",
          "password = an API key with Mail Send permission; from = a verified sender",
          "https://www.twilio.com/docs/sendgrid/for-developers/sending-email/"
@@ -90,15 +91,22 @@ std::vector<Provider> make_providers() {
     };
 }
 
-// An AWS region name: letters, digits and dashes, such as eu-central-1.
-bool is_aws_region(const std::string& r) {
-    if (r.empty() || r.size() > 32 || r.front() == '-' || r.back() == '-')
-        return false;
-    for (char c : r)
-        if (!(std::islower(static_cast<unsigned char>(c)) ||
-              std::isdigit(static_cast<unsigned char>(c)) || c == '-'))
-            return false;
-    return r.find('-') != std::string::npos;
+// The AWS regions with an SES SMTP endpoint (docs.aws.amazon.com/general/
+// latest/gr/ses.html), so a typo gets a suggestion instead of a DNS error.
+const std::vector<std::string>& aws_regions() {
+    static const std::vector<std::string> names = {
+        "us-east-1",      "us-east-2",      "us-west-1",      "us-west-2",      "af-south-1",
+        "ap-south-1",     "ap-south-2",     "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+        "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-5", "ca-central-1",
+        "ca-west-1",      "eu-central-1",   "eu-central-2",   "eu-west-1",      "eu-west-2",
+        "eu-west-3",      "eu-north-1",     "eu-south-1",     "eu-south-2",     "il-central-1",
+        "me-south-1",     "me-central-1",   "sa-east-1",      "us-gov-east-1",  "us-gov-west-1"};
+    return names;
+}
+
+std::string suggestion(const std::string& word, const std::vector<std::string>& names) {
+    std::string best = util::closest(word, names);
+    return best.empty() ? "" : "did you mean \"" + best + "\"?";
 }
 
 } // namespace
@@ -118,9 +126,16 @@ const Provider* find_provider(std::string_view name) {
 util::Result<std::string> provider_host(const Provider& p, const std::string& region_in) {
     std::string region = region_in.empty() ? std::string(p.default_region) : region_in;
     if (auto at = p.host.find("{region}"); at != std::string_view::npos) {
-        if (!is_aws_region(region))
-            return make_error("region = \"" + region_in + "\" is not an AWS region such as "
-                              "us-east-1 or eu-west-1");
+        if (region.empty())
+            return make_error("provider " + std::string(p.name) + " needs region",
+                              "set region (--region, SMTPSEND_REGION) to the AWS region of your "
+                              "SES account, e.g. us-east-1 or eu-west-1");
+        const auto& known = aws_regions();
+        if (std::find(known.begin(), known.end(), region) == known.end()) {
+            std::string near = suggestion(region, known);
+            return make_error("region = \"" + region_in + "\" is not an AWS region with SES",
+                              near.empty() ? "e.g. us-east-1 or eu-west-1" : near);
+        }
         std::string host(p.host);
         return host.replace(at, 8, region);
     }
@@ -134,23 +149,48 @@ util::Result<std::string> provider_host(const Provider& p, const std::string& re
             return std::string(r.host);
         names.emplace_back(r.region);
     }
+    std::string near = suggestion(region, names);
     return make_error("region = \"" + region_in + "\" is not a region of " + std::string(p.name) +
-                      ": " + util::join(names, ", "));
+                          ": " + util::join(names, ", "),
+                      near);
 }
 
-util::Status apply_preset(Settings& s, const Provider& p, const Origin& from) {
-    auto host = provider_host(p, s.region.value);
-    if (!host)
-        return host.error();
-    Origin o = from;
-    o.where = "provider " + std::string(p.name) + " (" + from.describe() + ")";
+util::Status apply_preset(Settings& s) {
+    if (!s.provider.set || s.provider.value.empty())
+        return util::Ok{};
+    const Provider* p = find_provider(s.provider.value);
+    if (!p)
+        return util::Ok{}; // refused when `provider` was assigned
+    Origin o = s.provider.origin;
+    o.where = "provider " + std::string(p->name) + " (" + s.provider.origin.describe() + ")";
     o.preset = true;
-    s.server.assign((p.tls == TlsMode::implicit ? "smtps://" : "smtp://") + *host, o);
-    s.port.assign(p.port, o);
-    s.tls.assign(p.tls == TlsMode::implicit ? "implicit" : "starttls", o);
-    s.auth.assign(std::string(p.auth), o);
-    if (!p.user.empty())
-        s.user.assign(std::string(p.user), o);
+    if (!s.server.set) {
+        auto host = provider_host(*p, s.region.value);
+        if (!host) {
+            // The error belongs to the value that caused it: region, else provider.
+            const Origin& blame = s.region.set ? s.region.origin : s.provider.origin;
+            util::Error e = host.error();
+            e.message += " (" + blame.describe() + ")";
+            e.kind = error_kind(blame);
+            return e;
+        }
+        s.server.assign((p->tls == TlsMode::implicit ? "smtps://" : "smtp://") + *host, o);
+        if (!s.port.set)
+            s.port.assign(p->port, o);
+        if (!s.tls.set)
+            s.tls.assign(p->tls == TlsMode::implicit ? "implicit" : "starttls", o);
+    } else if (auto ep = parse_server_url(s.server.value)) {
+        // A `server` URL from any layer wins over the preset: its port and
+        // mode are shown with its origin.
+        if (!s.port.set)
+            s.port.assign(ep->port, s.server.origin);
+        if (!s.tls.set)
+            s.tls.assign(tls_mode_name(ep->mode), s.server.origin);
+    }
+    if (!s.auth.set)
+        s.auth.assign(std::string(p->auth), o);
+    if (!s.user.set && !p->user.empty())
+        s.user.assign(std::string(p->user), o);
     return util::Ok{};
 }
 

@@ -37,12 +37,16 @@ struct Provider {
 const std::vector<Provider>& providers();
 // The preset with this name, or nullptr.
 const Provider* find_provider(std::string_view name);
-// The host for a region ("" = the default). Fails naming the accepted regions;
-// a provider without regions ignores the region.
+// The host for a region ("" = the default). Fails naming the accepted regions,
+// with a suggestion; SES has no default region (it is required). A provider
+// without regions ignores the region.
 util::Result<std::string> provider_host(const Provider& p, const std::string& region);
-// Fills server, port, tls, auth (and user, when the preset has one) from the
-// preset, each with an origin that names the preset and where `provider` was
-// set. Called when `provider` or `region` is assigned, so later layers win.
-util::Status apply_preset(Settings& s, const Provider& p, const Origin& from);
+// Fills what nothing else set from the chosen preset, once, after every
+// layer: server (from the region), port and tls when no `server` is set, and
+// auth and user when unset; each with an origin naming the preset and where
+// `provider` was set. A `server` URL from any layer wins: its port and TLS
+// mode fill port and tls, with the server's origin. Fails when the preset
+// needs a region that is missing or unknown (kind by the value's layer).
+util::Status apply_preset(Settings& s);
 
 } // namespace smtpsend::config

@@ -1,6 +1,7 @@
 #include "config/secrets.hpp"
 
 #include "config/keys.hpp"
+#include "util/strings.hpp"
 #include "util/system.hpp"
 
 #include <string.h>
@@ -47,6 +48,14 @@ std::string first_line(const std::string& text) {
 
 int rank(const Origin& o) { return static_cast<int>(o.kind); }
 
+// `password_cmd "pass show smtp/work" (profile "work", config.ini:7)`: the
+// key, the command, file or variable name (none is a secret), the origin.
+// For `password` itself only the key and origin: the value never appears.
+std::string describe_source(const std::string& key, const std::string& where, const Origin& o) {
+    return key + (where.empty() ? "" : " " + util::quote(util::one_line(where))) + " (" +
+           o.describe() + ")";
+}
+
 } // namespace
 
 std::string password_source_key(const Settings& s) {
@@ -82,7 +91,9 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
     c.user = s.user.value;
     std::string raw;
     if (s.oauth2_token_cmd.set) {
-        c.source = "oauth2_token_cmd (" + s.oauth2_token_cmd.origin.describe() + ")";
+        // Not the command: tests/integration/test_secrets.py pins that a
+        // token command such as `echo TOKEN` never shows.
+        c.source = describe_source("oauth2_token_cmd", "", s.oauth2_token_cmd.origin);
         auto out = util::run_command_output(s.oauth2_token_cmd.value,
                                             std::chrono::seconds(s.timeout.value), 64 * 1024);
         if (!out)
@@ -93,7 +104,8 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
         raw = first_line(*out);
         wipe_string(*out);
     } else if (s.oauth2_token_env.set) {
-        c.source = "oauth2_token_env (" + s.oauth2_token_env.origin.describe() + ")";
+        c.source = describe_source("oauth2_token_env", s.oauth2_token_env.value,
+                                   s.oauth2_token_env.origin);
         auto v = env.get(s.oauth2_token_env.value);
         if (!v)
             return make_error("oauth2_token_env names $" + s.oauth2_token_env.value +
@@ -138,10 +150,12 @@ util::Result<Credentials> load_credentials(const Settings& s, const util::Enviro
     if (key.empty())
         return make_error("user \"" + s.user.value + "\" (" + s.user.origin.describe() +
                               ") has no password source",
-                          "set SMTPSEND_PASSWORD, --password-file FILE or --password-cmd CMD");
+                          "set SMTPSEND_PASSWORD, --password-file FILE, --password-cmd CMD or "
+                          "--password-env NAME (password, password_file, password_cmd or "
+                          "password_env in a profile)");
     const KeyInfo* info = find_key(key);
     const Origin& origin = info->origin(s);
-    c.source = key + " (" + origin.describe() + ")";
+    c.source = describe_source(key, key == "password" ? std::string() : info->text(s), origin);
     std::string raw;
     if (key == "password") {
         raw = s.password.value;

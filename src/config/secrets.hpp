@@ -40,7 +40,12 @@ struct Credentials {
     Secret password;      // for PLAIN, LOGIN, CRAM-MD5
     Secret oauth2_token;  // for XOAUTH2 and OAUTHBEARER
     bool oauth2 = false;
-    std::string source;   // "password_cmd (flag --password-cmd)" etc., never the secret
+    // Where the secret came from, never the secret: `password_cmd "pass show
+    // smtp/work" (profile "work", config.ini:7)`, `password (env
+    // SMTPSEND_PASSWORD)`, `password_file "/run/pw" (flag --password-file)`,
+    // `oauth2_token_cmd (env SMTPSEND_OAUTH2_TOKEN_CMD)` (a token command is
+    // not shown: `echo TOKEN` would show the token).
+    std::string source;
 };
 
 // True for auth = xoauth2 or oauthbearer.

@@ -22,6 +22,11 @@ struct Endpoint {
 // "starttls", "implicit", "none".
 std::string tls_mode_name(TlsMode mode);
 
+// Parses a server URL alone (smtp://, smtps:// or host[:port]); the port is
+// the scheme's default when not given. Errors name the key `server`; a URL
+// with a control character or a login is not echoed.
+util::Result<Endpoint> parse_server_url(const std::string& text);
+
 // Parses `server` (smtp://, smtps:// or a bare host[:port]) and applies `tls`.
 // Fails when no server is set, the scheme is unknown, the port is out of
 // range, or the URL carries a user name or password.

@@ -35,6 +35,20 @@ std::optional<long> parse_duration(const std::string& text) {
     return std::stol(digits) * unit;
 }
 
+std::string format_duration(long seconds) {
+    if (seconds > 0 && seconds % 86400 == 0)
+        return std::to_string(seconds / 86400) + "d";
+    if (seconds > 0 && seconds % 3600 == 0)
+        return std::to_string(seconds / 3600) + "h";
+    if (seconds > 0 && seconds % 60 == 0)
+        return std::to_string(seconds / 60) + "m";
+    return std::to_string(seconds) + "s";
+}
+
+std::string error_kind(const Origin& origin) {
+    return origin.kind == Origin::Kind::flag ? "usage" : "config";
+}
+
 bool has_password_source(const Settings& s) {
     return s.password.set || s.password_file.set || s.password_cmd.set || s.password_env.set;
 }

@@ -39,11 +39,13 @@ template <class T> struct Value {
     T value{};
     Origin origin{};
     bool set = false;
+    std::string written{}; // the text as written, when it differs from value's (durations: "5d")
 
     void assign(T v, Origin o) {
         value = std::move(v);
         origin = std::move(o);
         set = true;
+        written.clear();
     }
 };
 
@@ -68,14 +70,14 @@ struct Settings {
     Value<std::string> from;
     Value<std::string> cafile;
     Value<std::string> helo;
-    Value<long> timeout{30};          // seconds: connect and every wait for a reply
-    Value<long> max_time;             // seconds for the whole run (0 = no bound)
+    Value<long> timeout{30};          // seconds: connect and every wait for a reply (a duration)
+    Value<long> max_time;             // seconds for the whole run (0 = no bound; a duration)
     Value<std::string> aliases;       // /etc/aliases-format file for local recipients
     Value<std::string> domain;        // qualifies local recipients without an alias
     Value<bool> queue;                // keep temporarily failed mail and send it later
     Value<std::string> queue_dir;     // the spool folder ("" = the default for this user)
     Value<long> retries{2};           // extra attempts within one run, for temporary failures
-    Value<long> retry_wait{5};        // seconds before the first retry; doubles, with jitter
+    Value<long> retry_wait{5};        // seconds before the first retry; doubles, with jitter (a duration)
     Value<long> max_age{5 * 86400};   // seconds a queued message is kept before it fails
     Value<std::string> log{"none"};   // FILE, "syslog" or "none": one line per attempt
 };
@@ -86,6 +88,12 @@ util::Status apply_environment(Settings& settings, const util::Environment& env)
 
 // "5d", "12h", "30m", "90s" or plain seconds; nothing when invalid.
 std::optional<long> parse_duration(const std::string& text);
+// Seconds in the largest unit that divides them: "5d", "10m", "30s".
+std::string format_duration(long seconds);
+
+// The error kind for a bad value from this origin: "usage" (exit 64) for a
+// flag, "config" (exit 78) for a file, the environment or a default.
+std::string error_kind(const Origin& origin);
 
 // True when a password source of any kind is configured.
 bool has_password_source(const Settings& settings);

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <ctime>
 #include <set>
+#include <unistd.h>
 #include <unordered_set>
 
 namespace smtpsend::message {
@@ -111,7 +112,7 @@ util::Result<std::optional<Address>> configured_sender(const config::Settings& s
     if (!a) {
         util::Error e = a.error();
         e.message = "from (" + settings.from.origin.describe() + "): " + e.message;
-        e.kind = "config";
+        e.kind = config::error_kind(settings.from.origin); // 64 from --from, else 78
         return e;
     }
     return std::optional<Address>(*a);
@@ -206,11 +207,12 @@ FileSpec split_file_spec(const std::string& spec) {
 // "-" as FILE: the attachment is standard input.
 bool reads_stdin(const std::string& spec) { return split_file_spec(spec).path == "-"; }
 
-util::Result<FilePart> open_file_part(const std::string& spec, int stdin_fd) {
+// `option` ("--attach", "--inline") names the flag in errors.
+util::Result<FilePart> open_file_part(const std::string& spec, const std::string& option, int stdin_fd) {
     auto [path, type, name] = split_file_spec(spec);
     for (const auto* v : {&type, &name})
         if (util::has_control_char(*v))
-            return input_error("--attach " + util::quote(spec) +
+            return input_error(option + " " + util::quote(spec) +
                                    ": type= or name= contains a line break or control character",
                                "give the type and the name on one line");
     if (path == "-") {
@@ -225,8 +227,11 @@ util::Result<FilePart> open_file_part(const std::string& spec, int stdin_fd) {
         return FilePart{std::move(*spool), type, name};
     }
     auto spool = Spool::from_path(path, /*scan=*/false);
-    if (!spool)
-        return spool.error();
+    if (!spool) {
+        util::Error e = spool.error();
+        e.message = option + ": " + e.message; // which option named the file
+        return e;
+    }
     if (type.empty())
         type = mime_type_for(path);
     if (name.empty()) {
@@ -278,7 +283,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         if (!req.inline_files.empty()) {
             std::vector<Entity> related{std::move(html_part)};
             for (const auto& spec : req.inline_files) {
-                auto part = open_file_part(spec, stdin_fd);
+                auto part = open_file_part(spec, "--inline", stdin_fd);
                 if (!part)
                     return part.error();
                 related.push_back(file_entity(*part, "inline"));
@@ -303,7 +308,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         return body;
     std::vector<Entity> mixed{std::move(body)};
     for (const auto& spec : req.attach) {
-        auto part = open_file_part(spec, stdin_fd);
+        auto part = open_file_part(spec, "--attach", stdin_fd);
         if (!part)
             return part.error();
         mixed.push_back(file_entity(*part, "attachment"));
@@ -326,13 +331,18 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
     if (util::has_line_break_or_nul(req.subject))
         return input_error("the subject contains a line break",
                            "a header value from a flag may not span lines");
-    auto to = parse_lists(req.to, "recipient");
-    auto cc = parse_lists(req.cc, "--cc");
-    auto bcc = parse_lists(req.bcc, "--bcc");
-    auto reply_to = parse_lists(req.reply_to, "--reply-to");
-    for (auto* r : {&to, &cc, &bcc, &reply_to})
+    // Local names (root) are qualified through `aliases` and `domain` in
+    // every mode, as msmtp and Postfix do, not only in sendmail mode.
+    auto to = parse_lists(req.to, "recipient", true);
+    auto cc = parse_lists(req.cc, "--cc", true);
+    auto bcc = parse_lists(req.bcc, "--bcc", true);
+    auto reply_to = parse_lists(req.reply_to, "--reply-to", true);
+    for (auto* r : {&to, &cc, &bcc, &reply_to}) {
         if (!*r)
             return r->error();
+        if (auto st = resolve_locals(**r, settings); !st)
+            return st.error();
+    }
 
     PreparedMessage msg;
     msg.envelope.from = from.addr_spec;
@@ -594,6 +604,12 @@ util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
     if (from_stdin > 1)
         return make_error("only one --attach - (or --inline -) can read standard input",
                           "give the other attachments as files", "usage");
+    if (request.body_file.empty() && context.notice_fd >= 0 && isatty(context.stdin_fd)) {
+        static const char notice[] =
+            "smtpsend: type the message, then press Ctrl-D at the start of a line to send it "
+            "(Ctrl-C cancels)\n";
+        (void)!write(context.notice_fd, notice, sizeof notice - 1);
+    }
     util::Result<std::shared_ptr<Spool>> spool =
         !request.body_file.empty() ? Spool::from_path(request.body_file)
         : from_stdin > 0 ? util::Result<std::shared_ptr<Spool>>(Spool::from_string(""))

@@ -50,6 +50,9 @@ struct ComposeContext {
     int stdin_fd = 0;
     std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
     std::string hostname;              // for Message-ID when the sender has no domain
+    // Where to say how to end the body when it is typed at a terminal
+    // (stdin a tty), as mail(1) does; -1 for nowhere.
+    int notice_fd = 2;
 };
 
 // Builds the message. Fails with kind "usage" (no recipients), "input"

@@ -29,7 +29,8 @@ bool has_line_break_or_nul(std::string_view s);
 // True when the text contains a C0 control character (CR, LF, NUL, ESC...)
 // other than TAB, or DEL: bytes that may never reach a header or a settings line.
 bool has_control_char(std::string_view s);
-// Damerau-free Levenshtein distance, for "did you mean" suggestions.
+// Edit distance (insert, delete, replace, swap two neighbours), for "did you
+// mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);
 // `s` in double quotes, with `"` and `\` escaped by a backslash (the quoting
 // of RFC 5322 quoted strings, our INI values and the attempt log). Control

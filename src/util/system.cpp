@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <spawn.h>
+#include <string_view>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,24 @@ std::optional<std::string> ProcessEnvironment::get(const std::string& name) cons
     if (!v)
         return std::nullopt;
     return std::string(v);
+}
+
+std::vector<std::string> ProcessEnvironment::names_with_prefix(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view entry(*e);
+        if (entry.compare(0, prefix.size(), prefix) == 0)
+            out.emplace_back(entry.substr(0, entry.find('=')));
+    }
+    return out;
+}
+
+std::vector<std::string> MapEnvironment::names_with_prefix(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (const auto& [name, _] : values)
+        if (name.compare(0, prefix.size(), prefix) == 0)
+            out.push_back(name);
+    return out;
 }
 
 std::optional<std::string> MapEnvironment::get(const std::string& name) const {

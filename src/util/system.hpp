@@ -20,17 +20,25 @@ class Environment {
     virtual ~Environment() = default;
     // The variable's value, or nothing when it is unset.
     virtual std::optional<std::string> get(const std::string& name) const = 0;
+    // The names of the variables that start with `prefix` (to warn about a
+    // misspelt SMTPSEND_ variable). Empty when the seam cannot list them.
+    virtual std::vector<std::string> names_with_prefix(const std::string& prefix) const {
+        (void)prefix;
+        return {};
+    }
 };
 
 class ProcessEnvironment final : public Environment {
   public:
     std::optional<std::string> get(const std::string& name) const override;
+    std::vector<std::string> names_with_prefix(const std::string& prefix) const override;
 };
 
 class MapEnvironment final : public Environment {
   public:
     std::map<std::string, std::string> values;
     std::optional<std::string> get(const std::string& name) const override;
+    std::vector<std::string> names_with_prefix(const std::string& prefix) const override;
 };
 
 // Time, so that back-off, budgets and queue expiry are tested without

@@ -56,3 +56,65 @@ TEST_CASE("bad command lines are usage errors; there is no --password flag") {
     CHECK(help->help_text.find("--password-cmd") != std::string::npos);
     CHECK(help->help_text.find("SMTPSEND_PASSWORD_CMD") != std::string::npos);
 }
+
+TEST_CASE("a mistyped option or command gets the nearest name and is a usage error") {
+    struct Row {
+        std::vector<const char*> args;
+        const char* message;
+    };
+    const Row rows[] = {
+        {{"--subjet", "x", "a@x.org"}, "unknown option --subjet; did you mean --subject?"},
+        {{"--no-queu", "a@x.org"}, "unknown option --no-queu; did you mean --no-queue?"},
+        {{"config", "show", "--jsn"}, "unknown option --jsn; did you mean --json?"},
+        {{"chekc"}, "unknown command \"chekc\"; did you mean \"check\"?"},
+        {{"expalin", "x"}, "unknown command \"expalin\"; did you mean \"explain\"?"},
+        {{"config", "shwo"}, "unknown command \"shwo\" for smtpsend config; did you mean \"show\"?"},
+        {{"queue", "lst"}, "unknown command \"lst\" for smtpsend queue; did you mean \"list\"?"},
+        {{"help", "chekc"}, "unknown command \"chekc\" for smtpsend; did you mean \"check\"?"},
+    };
+    for (const auto& row : rows) {
+        INFO(row.message);
+        auto inv = parse(row.args);
+        REQUIRE_FALSE(inv);
+        CHECK(inv.error().message == row.message);
+        CHECK(inv.error().kind == "usage");
+    }
+}
+
+TEST_CASE("an option value that starts with -- is a value, not a mistyped option") {
+    auto inv = parse({"-s", "--- report ---", "a@x.org"});
+    REQUIRE(inv);
+    CHECK(inv->message.subject == "--- report ---");
+}
+
+TEST_CASE("a local name far from every command stays a recipient") {
+    auto inv = parse({"root"});
+    REQUIRE(inv);
+    CHECK(inv->message.to == std::vector<std::string>{"root"});
+    inv = parse({"--to", "chekc"}); // the escape the hint names
+    REQUIRE(inv);
+    CHECK(inv->message.to == std::vector<std::string>{"chekc"});
+}
+
+TEST_CASE("help [COMMAND], -V and version") {
+    auto inv = parse({"help"});
+    REQUIRE(inv);
+    CHECK(inv->command == cli::Command::help);
+    CHECK(inv->help_text.find("Commands:") != std::string::npos);
+    inv = parse({"help", "check"});
+    REQUIRE(inv);
+    CHECK(inv->command == cli::Command::help);
+    CHECK(inv->help_text.find("--rcpt") != std::string::npos);
+    inv = parse({"help", "config", "import"});
+    REQUIRE(inv);
+    CHECK(inv->help_text.find("--name") != std::string::npos);
+    inv = parse({"check", "--help"});
+    REQUIRE(inv);
+    CHECK(inv->help_text.find("--rcpt") != std::string::npos);
+    for (auto args : {std::vector<const char*>{"-V"}, std::vector<const char*>{"--version"},
+                      std::vector<const char*>{"version"}}) {
+        inv = parse(args);
+        REQUIRE(inv);
+        CHECK(inv->command == cli::Command::version);
+    }
+}

@@ -1,5 +1,6 @@
 #include "config/files.hpp"
 #include "config/load.hpp"
+#include "config/server_url.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -179,7 +180,7 @@ TEST_CASE("errors name the file, line and key") {
         std::string p = m.user("server smtp://x\n");
         auto r = m.load();
         REQUIRE_FALSE(r);
-        CHECK(r.error().message.find(p + ":1: expected \"key = value\"") == 0);
+        CHECK(r.error().message == p + ":1: server: expected '=' after the key");
         m.user("[profile a\n");
         CHECK_FALSE(m.load());
         m.user("[server]\n");
@@ -235,11 +236,11 @@ TEST_CASE("a number too large for JSON is an error, not a crash (found by fuzzin
 
 TEST_CASE("values keep #, ;, =, : and quoted spaces") {
     Machine m;
-    m.user("password = a#b;c=d:e\nhelo = \"  spaced \\\"q\\\" \"\n");
+    m.user("password = a#b;c=d:e\npassword_cmd = \"  spaced \\\"q\\\" \"\n");
     auto r = m.load();
     REQUIRE(r);
     CHECK(r->settings.password.value == "a#b;c=d:e");
-    CHECK(r->settings.helo.value == "  spaced \"q\" ");
+    CHECK(r->settings.password_cmd.value == "  spaced \"q\" ");
 }
 
 TEST_CASE("a readable file with a secret is refused, with the chmod fix") {
@@ -274,19 +275,21 @@ TEST_CASE("no files at all is fine") {
     CHECK(r->profile.empty());
 }
 
-TEST_CASE("a provider preset fills the server at its own layer; later settings win") {
+TEST_CASE("a provider preset fills only what no layer set") {
     Machine m;
-    m.user("port = 2525\n"                   // an earlier layer: the preset replaces it
+    m.user("port = 2525\n"                   // an earlier layer: still wins over the preset
            "[profile mail]\n"
-           "auth = login\n"                  // same section, written before: still wins
+           "auth = login\n"                  // same section, written before: wins
            "provider = gmail\n"
            "user = me@gmail.com\n");
     auto r = m.load({}, "mail");
     REQUIRE(r);
     const auto& s = r->settings;
     CHECK(s.server.value == "smtp://smtp.gmail.com");
-    CHECK(s.port.value == 587);
+    CHECK(s.port.value == 2525);
+    CHECK_FALSE(s.port.origin.preset);
     CHECK(s.tls.value == "starttls");
+    CHECK(s.tls.origin.preset);
     CHECK(s.auth.value == "login");
     CHECK(s.server.origin.preset);
     CHECK(s.server.origin.describe().find("provider gmail (profile \"mail\", ") == 0);
@@ -297,6 +300,33 @@ TEST_CASE("a provider preset fills the server at its own layer; later settings w
     CHECK(r->settings.port.value == 465);
     CHECK(r->settings.tls.value == "implicit");
     CHECK(r->settings.server.value == "smtp://smtp.gmail.com");
+}
+
+TEST_CASE("a server URL from any layer wins over a preset's host, port and TLS mode") {
+    Machine m;
+    std::string p = m.user("server = smtp://127.0.0.1:42999\n" // the lowest file layer
+                           "[profile g]\n"
+                           "provider = gmail\n");
+    auto r = m.load({}, "g");
+    REQUIRE(r);
+    auto ep = config::resolve_endpoint(r->settings);
+    REQUIRE(ep);
+    CHECK(ep->curl_url() == "smtp://127.0.0.1:42999");
+    CHECK(r->settings.port.value == 42999);
+    CHECK(r->settings.port.origin.describe() == p + ":1"); // the winner's origin
+    CHECK(r->settings.tls.origin.describe() == p + ":1");
+    CHECK(r->settings.auth.origin.preset);                 // what the URL does not say
+
+    Machine flags;
+    flags.env.values["SMTPSEND_PROVIDER"] = "gmail";
+    r = flags.load({{"server", "smtps://host.example:2465"}});
+    REQUIRE(r);
+    ep = config::resolve_endpoint(r->settings);
+    REQUIRE(ep);
+    CHECK(ep->port == 2465);
+    CHECK(ep->mode == config::TlsMode::implicit);
+    CHECK(r->settings.tls.value == "implicit");
+    CHECK(r->settings.port.origin.describe() == "flag --server");
 }
 
 TEST_CASE("region picks the provider's host, in any layer order") {
@@ -327,8 +357,9 @@ TEST_CASE("an unknown provider or region is an error that lists the choices") {
     m.user("[profile b]\nprovider = mailgun\nregion = asia\n");
     r = m.load({}, "b");
     REQUIRE_FALSE(r);
-    CHECK(r.error().message.find("config.ini:2: region = \"asia\" is not a region of mailgun: us, eu") !=
-          std::string::npos);
+    CHECK(r.error().message.find("region = \"asia\" is not a region of mailgun: us, eu (profile \"b\", ") ==
+          0);
+    CHECK(r.error().kind == "config");
 }
 
 TEST_CASE("a leading ~/ in a file setting is the home folder") {

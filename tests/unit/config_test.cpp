@@ -114,7 +114,8 @@ TEST_CASE("invalid values name the accepted ones") {
     env.values = {{"SMTPSEND_TIMEOUT", "0"}};
     st = config::apply_environment(s, env);
     REQUIRE_FALSE(st);
-    CHECK(st.error().message.find("from 1 to 3600") != std::string::npos);
+    CHECK(st.error().message ==
+          "SMTPSEND_TIMEOUT: timeout = \"0\" is not a duration from 1s to 1h (30 or 30s, 5m, 2h, 5d)");
 }
 
 TEST_CASE("credentials come from the latest layer's password source") {
@@ -132,7 +133,7 @@ TEST_CASE("credentials come from the latest layer's password source") {
     c = config::load_credentials(s, env);
     REQUIRE(c);
     CHECK(c->password.reveal() == "from-env-var");
-    CHECK(c->source == "password_env (flag --password-env)");
+    CHECK(c->source == "password_env \"MY_SECRET\" (flag --password-env)");
 
     s.password_cmd.assign("printf 'cmd-secret\\n'", config::Origin::flag("--password-cmd"));
     c = config::load_credentials(s, env);
@@ -349,4 +350,31 @@ TEST_CASE("wipe_string clears every byte it owns, the short buffer too") {
     CHECK(s.data() == p);
     for (size_t i = 0; i < cap; ++i)
         CHECK(p[i] == '\0');
+}
+
+TEST_CASE("the credentials' source names the key, the command, file or variable, and the origin") {
+    util::MapEnvironment env;
+    config::Settings s;
+    s.user.assign("alice", config::Origin::flag("--user"));
+    s.password.assign("Hunter2-secret", config::Origin::env("SMTPSEND_PASSWORD"));
+    auto c = config::load_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->source == "password (env SMTPSEND_PASSWORD)"); // never the value
+    s.password_cmd.assign("echo from-cmd", config::Origin::file("profile \"work\", config.ini:7"));
+    s.password.set = false;
+    c = config::load_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->password.reveal() == "from-cmd");
+    CHECK(c->source == "password_cmd \"echo from-cmd\" (profile \"work\", config.ini:7)");
+}
+
+TEST_CASE("the missing-password hint lists every source, password_env included") {
+    util::MapEnvironment env;
+    config::Settings s;
+    s.user.assign("alice", config::Origin::flag("--user"));
+    auto c = config::load_credentials(s, env);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().hint ==
+          "set SMTPSEND_PASSWORD, --password-file FILE, --password-cmd CMD or --password-env NAME "
+          "(password, password_file, password_cmd or password_env in a profile)");
 }
