@@ -32,6 +32,7 @@ Sender::create(const config::Loaded& loaded, const util::Environment& env, const
     o.cafile = settings.cafile.value;
     o.helo = settings.helo.set ? settings.helo.value : hostname;
     o.timeout_seconds = settings.timeout.value;
+    o.data_timeout_seconds = settings.data_timeout.value;
     o.reuse_connection = reuse;
     o.on_line = std::move(on_line);
     s->transport_ = transport::make_curl_transport(o);

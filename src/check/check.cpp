@@ -211,6 +211,7 @@ Report Walker::run() {
     opts.cafile = s_.cafile.value;
     opts.helo = s_.helo.set ? s_.helo.value : rq_.hostname;
     opts.timeout_seconds = s_.timeout.value;
+    opts.data_timeout_seconds = s_.data_timeout.value;
     opts.on_line = rq_.on_line;
     auto probe = transport::make_curl_probe(opts);
     auto pr = probe->open();

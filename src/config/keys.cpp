@@ -187,6 +187,9 @@ std::vector<KeyInfo> make_keys() {
                                   "the name to give in EHLO (default: this machine's name)"),
         number_key<&Settings::timeout>("timeout", "SECONDS",
                                        "bound on connecting and on each wait for a reply", 1, 3600),
+        number_key<&Settings::data_timeout>("data_timeout", "SECONDS",
+                                            "bound on the wait for the reply after the message "
+                                            "(counted from its last byte)", 1, 86400),
         number_key<&Settings::max_time>("max_time", "SECONDS",
                                         "bound on the whole run, retries included (0: none)", 0,
                                         86400),

@@ -25,6 +25,9 @@ void set_tls(CURL* h, const TransportOptions& o, bool verify);
 void set_auth(CURL* h, const TransportOptions& o);
 Slist set_envelope(CURL* h, const message::Envelope& envelope);
 void set_upload(CURL* h, TransferState* state);
+// smtpsend's per-stage deadlines (and the progress bar) through the
+// progress callback; fills the state's limits from the options.
+void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state);
 void set_debug(CURL* h, TransferState* state, char* errbuf);
 void set_probe(CURL* h);
 

@@ -92,6 +92,7 @@ ProbeReport CurlProbe::open() {
     curl_easy_setopt(h_, CURLOPT_FORBID_REUSE, 0L); // the probe keeps its one connection
     set_tls(h_, options_, verify_);
     set_auth(h_, options_);
+    set_deadlines(h_, options_, &state_);
     set_debug(h_, &state_, errbuf);
     set_probe(h_);
 

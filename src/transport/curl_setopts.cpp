@@ -2,6 +2,8 @@
 // the order they apply to a connection.
 #include "transport/curl_internal.hpp"
 
+#include <algorithm>
+
 namespace smtpsend::transport::detail {
 
 namespace {
@@ -31,14 +33,20 @@ void set_connection(CURL* h, const TransportOptions& o) {
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    // CONNECTTIMEOUT covers connect, greeting, EHLO, STARTTLS and AUTH;
-    // SERVER_RESPONSE_TIMEOUT bounds every later wait (default 120 s on 7.88).
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o.timeout_seconds);
-    curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, o.timeout_seconds);
-    // A server that stops reading the body (or trickles) is bounded too: the
-    // response timeout only covers waits for replies.
+    // smtpsend enforces its own per-stage waits from the progress callback
+    // (set_deadlines). libcurl's limits stay as loose outer bounds only:
+    // 7.88 does not restart the response clock after a long upload whose
+    // end-of-data write did not complete at once, so a tight
+    // SERVER_RESPONSE_TIMEOUT would expire before the final reply is even
+    // awaited (and it is counted from the DATA command).
+    long slowest = std::max(o.timeout_seconds, o.data_timeout_seconds);
+    long response_bound = 7 * 86400; // the upload itself is bounded by the stall check
+    if (o.max_transfer_ms > 0)
+        response_bound = std::min(response_bound, o.max_transfer_ms / 1000 + o.timeout_seconds);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 8 * o.timeout_seconds);
+    curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, response_bound);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o.timeout_seconds);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, slowest + o.timeout_seconds);
     if (o.max_transfer_ms > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o.max_transfer_ms);
     // With reuse (queue flush, batch) the transport drops the handle after any failure.
@@ -101,11 +109,17 @@ void set_upload(CURL* h, TransferState* state) {
     curl_easy_setopt(h, CURLOPT_READDATA, state);
     // Not CURLOPT_CRLF: on 7.88 it doubles the CR of existing CRLFs. The
     // source already delivers CRLF line ends; libcurl does the dot-stuffing.
-    if (state->on_progress) {
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, detail::xferinfo_callback);
-        curl_easy_setopt(h, CURLOPT_XFERINFODATA, state);
-    }
+}
+
+void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state) {
+    state->timeout_ms = o.timeout_seconds * 1000;
+    state->data_timeout_ms = o.data_timeout_seconds * 1000;
+    note_activity(*state);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, detail::xferinfo_callback);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, state);
+    curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, detail::sockopt_callback);
+    curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, state);
 }
 
 void set_debug(CURL* h, TransferState* state, char* errbuf) {

@@ -34,6 +34,7 @@ class CurlTransport final : public Transport {
     TransportOptions options_;
     CURL* handle_ = nullptr;
     bool last_reused_ = false;
+    curl_socket_t kept_socket_ = CURL_SOCKET_BAD;
 };
 
 Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageSource& source) {
@@ -94,9 +95,12 @@ Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
     set_auth(h, options_);
     Slist rcpts = set_envelope(h, envelope);
     set_upload(h, &state);
+    set_deadlines(h, options_, &state);
     set_debug(h, &state, errbuf);
 
+    state.socket = kept_socket_; // a reused connection opens no new socket
     CURLcode rc = curl_easy_perform(h);
+    kept_socket_ = state.socket;
     long connects = 0;
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
     last_reused_ = connects == 0 && rc != CURLE_COULDNT_CONNECT;
@@ -108,6 +112,7 @@ Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
     if (!options_.reuse_connection || out.status != Outcome::Status::sent) {
         curl_easy_cleanup(h);
         handle_ = nullptr;
+        kept_socket_ = CURL_SOCKET_BAD;
     }
     out.transcript = dialogue.transcript(); // with QUIT lines from the cleanup, if any
     return out;

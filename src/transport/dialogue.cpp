@@ -195,8 +195,7 @@ void Dialogue::on_command(std::string_view data) {
 }
 
 void Dialogue::on_reply_line(std::string_view data) {
-    std::string line = strip_eol(data);
-    emit('S', line);
+    std::string line = strip_eol(data.substr(0, max_line_bytes));
     bool well_formed = line.size() >= 3 && is_digit(line[0]) && is_digit(line[1]) &&
                        is_digit(line[2]) && (line.size() == 3 || line[3] == ' ' || line[3] == '-');
     if (!well_formed)
@@ -204,13 +203,23 @@ void Dialogue::on_reply_line(std::string_view data) {
     if (stage_ == Stage::connect || stage_ == Stage::tls) {
         stage_ = Stage::greeting;
     }
-    pending_lines_.push_back(line);
     bool last = !well_formed || line.size() == 3 || line[3] == ' ';
+    if (pending_lines_.size() >= max_reply_lines && !last) {
+        overflowed_ = true;
+        ++dropped_lines_;
+        return;
+    }
+    emit('S', line);
+    pending_lines_.push_back(line);
     if (last)
         finish_reply();
 }
 
 void Dialogue::finish_reply() {
+    if (dropped_lines_ > 0) {
+        note(std::to_string(dropped_lines_) + " more lines of this reply not kept");
+        dropped_lines_ = 0;
+    }
     Reply r = make_reply(std::move(pending_lines_));
     pending_lines_.clear();
     last_reply_ = r;

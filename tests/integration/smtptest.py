@@ -239,7 +239,8 @@ class Responder:
     `rcpt` may be a dict address -> reply. It records every line received
     in `log`; `log_commands()` gives just the command verbs."""
 
-    def __init__(self, certs=None, script=None, implicit_tls=False, cert="good", port=None):
+    def __init__(self, certs=None, script=None, implicit_tls=False, cert="good", port=None,
+                 rcvbuf=None):
         self.script = dict(script or {})
         self.certs = certs
         self.cert = cert
@@ -250,6 +251,8 @@ class Responder:
         self.port = port or free_port()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:  # a small receive window: a server that stops reading stops the upload soon
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind((LOOPBACK, self.port))
         self.sock.listen(16)
         self.stopping = False
@@ -422,6 +425,82 @@ class Responder:
                 self._send(conn, "250 2.0.0 Ok")
             else:
                 self._send(conn, "502 5.5.2 Command not recognized")
+
+
+class ThrottleProxy:
+    """A TCP proxy on 127.0.0.1 in front of a test server that passes the
+    client's bytes at `rate` bytes a second (the server's replies pass at
+    once): a slow uplink. Bounded: it only forwards to 127.0.0.1, stops
+    accepting after `lifetime` seconds and drops a connection that has
+    passed `max_bytes`. Small socket buffers on both sides keep the client's
+    view close to the link's pace."""
+
+    def __init__(self, target_port, rate, lifetime=120, max_bytes=64 << 20, chunk=8192):
+        self.target_port = target_port
+        self.rate = rate
+        self.chunk = chunk
+        self.max_bytes = max_bytes
+        self.deadline = time.time() + lifetime
+        self.connections = 0
+        self.port = free_port()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        self.sock.bind((LOOPBACK, self.port))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _serve(self):
+        while not self.stopping and time.time() < self.deadline:
+            try:
+                client, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection((LOOPBACK, self.target_port), timeout=10)
+            client.settimeout(1)
+            upstream.settimeout(1)
+            threading.Thread(target=self._pump, args=(client, upstream, self.rate),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, None),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, rate):
+        passed = 0
+        started = time.time()
+        try:
+            while not self.stopping and time.time() < self.deadline + 60 and passed < self.max_bytes:
+                try:
+                    data = src.recv(self.chunk if rate else 65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                dst.sendall(data)
+                passed += len(data)
+                if rate:
+                    ahead = passed / rate - (time.time() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 # --- Running the binary -----------------------------------------------------------

@@ -1,0 +1,81 @@
+"""smtpsend's own waits (issue 17): `--timeout` bounds connecting, each
+reply and any stall of the upload, counted from the last byte that moved;
+`--data-timeout` bounds the reply after the final dot, counted from the last
+byte sent. A slow upload is not a stall, and a slow final reply within
+data_timeout is a delivery, not "unconfirmed".
+
+Timeouts are kept small (--timeout 2, --data-timeout 6) so the suite stays
+fast; a throttling proxy of our own stands in for a slow uplink."""
+
+import unittest
+
+from smtptest import SmtpTestCase, ThrottleProxy
+
+TIMEOUT = 2
+DATA_TIMEOUT = 6
+
+
+def body_of(size):
+    line = b"y" * 98 + b"\n"
+    return b"Subject: big\n\n" + line * (size // len(line))
+
+
+class Timeouts(SmtpTestCase):
+    def send(self, port, body, *extra, **env):
+        server_env = dict(SMTPSEND_SERVER="smtp://127.0.0.1:%d" % port,
+                          SMTPSEND_CAFILE=self.certs.cafile, SMTPSEND_FROM="sender@example.com",
+                          SMTPSEND_USER="alice@example.com", SMTPSEND_PASSWORD="s3cret")
+        server_env.update(env)
+        return self.run_smtpsend(["--json", "--timeout", str(TIMEOUT)] + list(extra) +
+                                 ["dev@example.com"], stdin=body, timeout=120, **server_env)
+
+    def test_upload_slower_than_timeout_is_delivered_once(self):
+        # 3 MB through a 500 KB/s link: about 6 s of upload with --timeout 2.
+        # libcurl 7.88's response clock is not restarted after such an
+        # upload: smtpsend used to give up with "unconfirmed" (75) although
+        # the server had the message.
+        server = self.aio()
+        proxy = ThrottleProxy(server.port, rate=500_000)
+        self.servers.append(proxy)
+        body = body_of(3 << 20)
+        r = self.send(proxy.port, body, SMTPSEND_DATA_TIMEOUT=str(DATA_TIMEOUT))
+        self.assertExit(r, 0)
+        self.assertEqual(r.json()["status"], "sent")
+        self.assertGreater(r.elapsed, TIMEOUT * 2)
+        self.assertEqual(len(server.messages), 1)
+        self.assertEqual(proxy.connections, 1)
+        self.assertTrue(server.messages[0]["content"].endswith(body.replace(b"\n", b"\r\n")))
+
+    def test_final_reply_later_than_timeout_within_data_timeout_is_sent(self):
+        server = self.responder({"eod": ["SLEEP:%d" % (TIMEOUT + 2), "250 2.0.0 Ok: queued as 7"]})
+        r = self.send(server.port, b"Subject: x\n\nhello\n", SMTPSEND_DATA_TIMEOUT=str(DATA_TIMEOUT))
+        self.assertExit(r, 0)
+        self.assertEqual(r.json()["status"], "sent")
+        self.assertEqual(len(server.messages), 1)
+        self.assertGreaterEqual(r.elapsed, TIMEOUT + 2)
+
+    def test_final_reply_past_data_timeout_is_unconfirmed(self):
+        server = self.responder({"eod": ["SLEEP:%d" % (DATA_TIMEOUT + 6), "250 2.0.0 Ok"]})
+        r = self.send(server.port, b"Subject: x\n\nhello\n", "--data-timeout", str(DATA_TIMEOUT))
+        self.assertExit(r, 75)
+        j = r.json()
+        self.assertEqual(j["status"], "unconfirmed")
+        self.assertEqual(j["error"]["stage"], "end-of-data")
+        self.assertGreaterEqual(r.elapsed, DATA_TIMEOUT)
+        self.assertLess(r.elapsed, DATA_TIMEOUT + 4)
+
+    def test_stall_mid_upload_ends_within_timeout(self):
+        # The server stops reading after the first body line; with a small
+        # receive buffer the upload stops moving long before the end of 8 MB.
+        server = self.responder({"body": "HANG"}, rcvbuf=4096)
+        r = self.send(server.port, body_of(8 << 20), SMTPSEND_DATA_TIMEOUT=str(DATA_TIMEOUT))
+        self.assertExit(r, 75)
+        j = r.json()
+        self.assertEqual(j["status"], "failed")
+        self.assertEqual(j["error"]["stage"], "data")
+        self.assertLess(r.elapsed, TIMEOUT + 5)
+        self.assertEqual(server.messages, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
