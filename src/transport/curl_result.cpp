@@ -73,9 +73,10 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
         if (fin && fin->code >= 200 && fin->code < 300 && any_accepted) {
             out.status = any_rejected ? Outcome::Status::partial : Outcome::Status::sent;
             out.stage = any_rejected ? Stage::rcpt : Stage::end_of_data;
+            // The reply shown is a rejection whose recipient is known for sure.
             if (any_rejected)
                 for (const auto& r : out.recipients)
-                    if (!r.accepted && r.reply)
+                    if (!r.accepted && r.reply && (!out.reply || !r.uncertain))
                         out.reply = r.reply;
             return;
         }

@@ -130,7 +130,7 @@ Reply make_reply(std::vector<std::string> lines) {
 
 Dialogue::Dialogue(std::vector<std::string> recipients, LineSink sink) : sink_(std::move(sink)) {
     for (auto& r : recipients)
-        recipients_.push_back(RecipientResult{std::move(r), false, std::nullopt});
+        recipients_.push_back(RecipientResult{std::move(r), false, std::nullopt, false});
 }
 
 void Dialogue::emit(char who, std::string text) {
@@ -202,6 +202,15 @@ void Dialogue::on_reply_line(std::string_view data) {
         garbage_ = true;
     if (stage_ == Stage::connect || stage_ == Stage::tls) {
         stage_ = Stage::greeting;
+    }
+    // Among the RCPT replies, only well-formed lines are replies (as for
+    // libcurl, which sends the next RCPT after the next well-formed one): a
+    // stray line must not shift the mapping. It does make the mapping of
+    // this recipient and the following ones uncertain.
+    if (!well_formed && stage_ == Stage::rcpt) {
+        emit('S', line);
+        uncertain_from_ = std::min(uncertain_from_, rcpt_index_);
+        return;
     }
     bool last = !well_formed || line.size() == 3 || line[3] == ' ';
     if (pending_lines_.size() >= max_reply_lines && !last) {
@@ -303,6 +312,8 @@ void Dialogue::fill(Outcome& out) const {
     out.auth_sent = auth_sent_;
     out.auth_mechanism = auth_mechanism_;
     out.recipients = recipients_;
+    for (size_t i = uncertain_from_; i < out.recipients.size(); ++i)
+        out.recipients[i].uncertain = true;
     out.final_reply = final_reply_;
     out.transcript = transcript_;
     out.body_bytes = body_bytes_;

@@ -7,6 +7,7 @@
 #include "transport/outcome.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -68,6 +69,7 @@ class Dialogue {
     Stage stage_ = Stage::connect;
     Stage stage_before_quit_ = Stage::connect;
     size_t rcpt_index_ = 0;
+    size_t uncertain_from_ = SIZE_MAX; // recipients from here on: mapping not sure
     bool auth_sent_ = false;
     bool auth_complete_ = false;
     bool tls_started_ = false;

@@ -85,7 +85,7 @@ EXPECTED = {
     ("rcpt", "close"): (75, "failed", "rcpt", "queued (exit 0)"),
     ("rcpt", "stall"): (75, "failed", "rcpt", "queued (exit 0)"),
     ("rcpt", "late answer"): (75, "failed", "rcpt", "queued (exit 0)"),
-    ("rcpt", "garbage"): (75, "failed", "rcpt", "queued (exit 0)"),
+    ("rcpt", "garbage"): (76, "failed", "rcpt", "failed (exit 76)"),
     ("rcpt", "10 MB line"): (75, "failed", "rcpt", "queued (exit 0)"),
     ("rcpt", "endless reply"): (75, "failed", "rcpt", "queued (exit 0)"),
     ("rcpt", "trickle"): (75, "failed", "rcpt", "queued (exit 0)"),
@@ -185,6 +185,27 @@ class Faults(SmtpTestCase):
         # At most two waits: the fault itself and libcurl 7.88's QUIT on the
         # failed connection.
         self.assertLess(r.elapsed, max(TIMEOUT, DATA_TIMEOUT) * 2 + MARGIN)
+
+
+class StrayLines(SmtpTestCase):
+    """A server (or a filter in front of it) that writes a line that is not a
+    reply among the RCPT replies: the replies still go to the right
+    recipients."""
+
+    def test_stray_line_before_an_rcpt_reply_does_not_shift_the_recipients(self):
+        server = self.responder({"rcpt": {
+            "a@example.com": [b"stray line from a broken filter\r\n", "250 2.1.5 Ok"],
+            "b@example.com": "550 5.1.1 No such user"}})
+        r = self.run_smtpsend(["--json", "a@example.com", "b@example.com"], stdin=b"hello\n",
+                              **self.server_env(server))
+        j = r.json()
+        # The exit code for b (uncertain, so never a permanent rejection) is
+        # the app's decision (RecipientResult::uncertain); here the mapping.
+        self.assertEqual(j["status"], "partial", repr(r))
+        self.assertEqual(j["accepted"], ["a@example.com"], repr(r))
+        self.assertEqual([x["address"] for x in j["rejected"]], ["b@example.com"], repr(r))
+        self.assertEqual(len(server.messages), 1)
+        self.assertEqual(server.log_commands().count("RCPT"), 2)
 
 
 def make_test(stage, fault):
