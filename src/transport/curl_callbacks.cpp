@@ -138,7 +138,10 @@ size_t read_callback(char* buffer, size_t size, size_t nitems, void* userp) {
         st->read_error = got.error().message;
         return CURL_READFUNC_ABORT;
     }
-    if (*got == 0)
+    st->body_read += *got;
+    // With a declared size libcurl stops asking once it has that many bytes.
+    if (*got == 0 ||
+        (st->declared_size >= 0 && st->body_read >= static_cast<uint64_t>(st->declared_size)))
         st->dialogue->on_body_complete();
     return *got;
 }

@@ -24,6 +24,8 @@ struct TransferState {
     std::string tls_description; // "TLSv1.3 / TLS_AES_256_GCM_SHA384", from libcurl's notes
     const std::function<void(uint64_t, uint64_t)>* on_progress = nullptr; // null: no progress
     uint64_t size_estimate = 0;
+    int64_t declared_size = -1; // the exact size given to libcurl (SIZE=), -1: none
+    uint64_t body_read = 0;     // bytes handed to libcurl so far
 
     // smtpsend's own per-stage deadlines, checked from the progress
     // callback (libcurl's limits are only a loose outer bound): `timeout_ms`

@@ -111,6 +111,18 @@ void set_upload(CURL* h, TransferState* state) {
     // source already delivers CRLF line ends; libcurl does the dot-stuffing.
 }
 
+void set_upload_size(CURL* h, TransferState* state, std::optional<uint64_t> exact_size) {
+    if (!exact_size)
+        return;
+    // 8.7.0 to 8.16.x could omit the terminator with a known upload size
+    // (curl issue #18798): no SIZE= there.
+    unsigned version = curl_version_info(CURLVERSION_NOW)->version_num;
+    if (version >= 0x080700 && version < 0x081100)
+        return;
+    state->declared_size = static_cast<int64_t>(*exact_size);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(*exact_size));
+}
+
 void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state) {
     state->timeout_ms = o.timeout_seconds * 1000;
     state->data_timeout_ms = o.data_timeout_seconds * 1000;

@@ -4,12 +4,34 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <vector>
 
 namespace smtpsend::transport {
 
 namespace {
 
 using namespace detail;
+
+// The exact number of bytes the source gives (one pass, then rewound), so
+// that SIZE= can be declared; nothing when the source cannot be read now
+// (the transfer reports that).
+std::optional<uint64_t> exact_size(message::MessageSource& source) {
+    std::vector<char> buf(64 * 1024);
+    uint64_t total = 0;
+    for (;;) {
+        auto got = source.read(buf.data(), buf.size());
+        if (!got) {
+            source.rewind();
+            return std::nullopt;
+        }
+        if (*got == 0)
+            break;
+        total += *got;
+    }
+    source.rewind();
+    return total;
+}
 
 class CurlTransport final : public Transport {
   public:
@@ -29,7 +51,8 @@ class CurlTransport final : public Transport {
     }
 
   private:
-    Outcome attempt_once(const message::Envelope& envelope, message::MessageSource& source);
+    Outcome attempt_once(const message::Envelope& envelope, message::MessageSource& source,
+                         std::optional<uint64_t> exact_size);
 
     TransportOptions options_;
     CURL* handle_ = nullptr;
@@ -39,9 +62,10 @@ class CurlTransport final : public Transport {
 
 Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageSource& source) {
     auto started = std::chrono::steady_clock::now();
+    std::optional<uint64_t> size = exact_size(source);
     Outcome out;
     for (int attempt = 0;; ++attempt) {
-        out = attempt_once(envelope, source);
+        out = attempt_once(envelope, source, size);
         // A reused connection the server had just closed (libcurl notes, row
         // 16): nothing was accepted on it, so one retry on a new one is safe.
         bool server_spoke = std::any_of(out.transcript.begin(), out.transcript.end(),
@@ -66,7 +90,8 @@ Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageS
 }
 
 Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
-                                    message::MessageSource& source) {
+                                    message::MessageSource& source,
+                                    std::optional<uint64_t> exact_size) {
     Outcome out;
     out.credentials_configured = has_login(options_);
     Dialogue dialogue(envelope.recipients, options_.on_line);
@@ -76,7 +101,7 @@ Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
     state.require_auth = has_login(options_);
     if (options_.on_progress) {
         state.on_progress = &options_.on_progress;
-        state.size_estimate = source.size_estimate();
+        state.size_estimate = exact_size ? *exact_size : source.size_estimate();
     }
 
     if (!handle_)
@@ -95,6 +120,7 @@ Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
     set_auth(h, options_);
     Slist rcpts = set_envelope(h, envelope);
     set_upload(h, &state);
+    set_upload_size(h, &state, exact_size);
     set_deadlines(h, options_, &state);
     set_debug(h, &state, errbuf);
 

@@ -232,6 +232,7 @@ class Responder:
 
       greeting, ehlo, ehlo_tls, starttls, auth, mail, rcpt, data, body, eod, quit
 
+    `size_limit: N` refuses a MAIL FROM that declares SIZE= over N (552).
     `close_after: N` closes each connection after N messages (sending
     `close_with` first when given, e.g. an unsolicited 421).
     Actions: "CLOSE" (close the connection), "HANG" (never answer),
@@ -382,7 +383,12 @@ class Responder:
                 if not self._send(conn, reply):
                     return
             elif upper.startswith("MAIL FROM"):
-                if not self._send(conn, s.get("mail", "250 2.1.0 Ok")):
+                declared = [p[5:] for p in upper.split(" ") if p.startswith("SIZE=")]
+                if s.get("size_limit") and declared and int(declared[0]) > s["size_limit"]:
+                    reply = "552 5.3.4 Message size exceeds fixed maximum message size"
+                else:
+                    reply = s.get("mail", "250 2.1.0 Ok")
+                if not self._send(conn, reply):
                     return
             elif upper.startswith("RCPT TO"):
                 reply = s.get("rcpt", "250 2.1.5 Ok")

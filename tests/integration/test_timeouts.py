@@ -77,5 +77,36 @@ class Timeouts(SmtpTestCase):
         self.assertEqual(server.messages, [])
 
 
+class DeclaredSize(SmtpTestCase):
+    """SIZE= on MAIL FROM (RFC 1870) with the message's exact size, so a
+    server refuses an over-size message before the upload."""
+
+    def test_over_size_message_is_refused_at_mail_before_the_upload(self):
+        server = self.responder({"ehlo": ["250-responder.test", "250-SIZE 1000", "250-STARTTLS",
+                                          "250 AUTH PLAIN LOGIN"],
+                                 "ehlo_tls": ["250-responder.test", "250-SIZE 1000",
+                                              "250 AUTH PLAIN LOGIN"],
+                                 "size_limit": 1000})
+        r = self.run_smtpsend(["--json", "dev@example.com"], stdin=(b"z" * 70 + b"\n") * 100,
+                              **self.server_env(server))
+        self.assertExit(r, 65)
+        j = r.json()
+        self.assertEqual((j["status"], j["error"]["stage"], j["error"]["reply_code"]),
+                         ("failed", "mail", 552))
+        self.assertNotIn("DATA", server.log_commands())
+        self.assertEqual(server.messages, [])
+
+    def test_declared_size_is_the_exact_size_sent(self):
+        server = self.responder()
+        r = self.run_smtpsend(["--json", "-s", "size", "dev@example.com"],
+                              stdin=b"line one\nline two\n", **self.server_env(server))
+        self.assertExit(r, 0)
+        mail = [l for l in server.log if l.upper().startswith("MAIL FROM")]
+        self.assertEqual(len(mail), 1)
+        self.assertIn(" SIZE=", mail[0])
+        declared = int(mail[0].split("SIZE=")[1].split(" ")[0])
+        self.assertEqual(declared, len(server.messages[0]))
+
+
 if __name__ == "__main__":
     unittest.main()
