@@ -24,6 +24,7 @@ using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 void set_connection(CURL* h, const TransportOptions& o);
 void set_tls(CURL* h, const TransportOptions& o, bool verify);
 void set_auth(CURL* h, const TransportOptions& o);
+// Empty (null) when the list could not be built (out of memory).
 Slist set_envelope(CURL* h, const message::Envelope& envelope);
 void set_upload(CURL* h, TransferState* state);
 // Declares the message's exact size (libcurl then sends SIZE= on MAIL FROM

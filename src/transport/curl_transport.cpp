@@ -119,6 +119,11 @@ Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
     set_tls(h, options_, true);
     set_auth(h, options_);
     Slist rcpts = set_envelope(h, envelope);
+    if (!rcpts && !envelope.recipients.empty()) {
+        out.error = NetError::local;
+        out.error_text = "out of memory building the recipient list";
+        return out;
+    }
     set_upload(h, &state);
     set_upload_size(h, &state, exact_size);
     set_deadlines(h, options_, &state);
