@@ -236,7 +236,9 @@ class Responder:
     `close_after: N` closes each connection after N messages (sending
     `close_with` first when given, e.g. an unsolicited 421).
     Actions: "CLOSE" (close the connection), "HANG" (never answer),
-    "SLEEP:n" (wait n seconds, then the reply in `after`), raw bytes.
+    "SLEEP:n" (wait n seconds, then the reply in `after`), raw bytes,
+    "FLOOD:n" / "NOEOL:n" (an endless multi-line reply / line without a
+    line break, as fast as it is read, for n seconds or 256 MB).
     `rcpt` may be a dict address -> reply. It records every line received
     in `log`; `log_commands()` gives just the command verbs."""
 
@@ -304,6 +306,18 @@ class Responder:
                 conn.sendall(b"250-more\r\n" * 100)
                 time.sleep(0.01)
             return False
+        if isinstance(reply, str) and reply.startswith(("FLOOD:", "NOEOL:")):
+            # As fast as the client reads, for n seconds or 256 MB, then close:
+            # FLOOD is an endless multi-line reply, NOEOL one endless line.
+            deadline = time.time() + float(reply.split(":", 1)[1])
+            chunk = b"250-more\r\n" * 6554 if reply.startswith("FLOOD") else b"x" * 65536
+            sent = 0
+            if reply.startswith("NOEOL"):
+                conn.sendall(b"250 ")
+            while not self.stopping and time.time() < deadline and sent < (256 << 20):
+                conn.sendall(chunk)
+                sent += len(chunk)
+            return False
         if isinstance(reply, str) and reply.startswith("TRICKLE:"):  # one byte a second
             for ch in (reply[8:] + "\r\n").encode():
                 conn.sendall(bytes([ch]))
@@ -311,7 +325,7 @@ class Responder:
             return True
         if isinstance(reply, list):
             if any(isinstance(l, bytes) or l in ("CLOSE", "HANG", "LONGLINE", "ENDLESS") or
-                   l.startswith(("SLEEP:", "TRICKLE:")) for l in reply):
+                   l.startswith(("SLEEP:", "TRICKLE:", "FLOOD:", "NOEOL:")) for l in reply):
                 return all(self._send(conn, l) for l in reply)
             conn.sendall(("".join(l + "\r\n" for l in reply)).encode())
             return True

@@ -13,6 +13,7 @@ each test checks its own. Prints the table that docs/reliability.md shows."""
 import concurrent.futures
 import json
 import os
+import resource
 import time
 import unittest
 
@@ -206,6 +207,47 @@ class StrayLines(SmtpTestCase):
         self.assertEqual([x["address"] for x in j["rejected"]], ["b@example.com"], repr(r))
         self.assertEqual(len(server.messages), 1)
         self.assertEqual(server.log_commands().count("RCPT"), 2)
+
+
+class CheckBounds(SmtpTestCase):
+    """`check` reads MAIL/RCPT/RSET replies itself: a server that floods it
+    with an endless multi-line reply or a line that never ends must not
+    grow its memory or outlast --timeout (it used to grow to 2 GB, or run
+    past 60 s with --timeout 3). The server stops by itself after 15 s."""
+
+    def check(self, script):
+        server = self.responder(script)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        r = self.run_smtpsend(["check", "--json", "--timeout", "3", "--rcpt", "dev@example.com"],
+                              timeout=60,
+                              **self.server_env(server))
+        rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        self.assertLess(r.elapsed, 3 + 5, repr(r))
+        if rss_kb > before:  # ru_maxrss of children only grows: a new maximum is this run's
+            self.assertLess(rss_kb, 150 * 1024, "max RSS %d kB" % rss_kb)
+        return r
+
+    def test_endless_line_at_mail(self):
+        r = self.check({"mail": "NOEOL:15"})
+        self.assertExit(r, 75)
+        self.assertEqual(r.json()["steps"][-1]["name"], "mail")
+        self.assertIn("ran past 1 MiB", r.json()["steps"][-1]["error"]["summary"])
+
+    def test_endless_multiline_reply_at_mail(self):
+        r = self.check({"mail": "FLOOD:15"})
+        self.assertExit(r, 75)
+        self.assertEqual(r.json()["steps"][-1]["name"], "mail")
+        self.assertIn("ran past 1000 lines", r.json()["steps"][-1]["error"]["summary"])
+
+    def test_endless_multiline_reply_at_ehlo(self):
+        r = self.check({"ehlo": "FLOOD:15"})
+        self.assertExit(r, 75)
+        self.assertEqual(r.json()["steps"][-1]["name"], "ehlo")
+
+    def test_endless_line_at_ehlo(self):
+        r = self.check({"ehlo": "NOEOL:15"})
+        self.assertExit(r, 75)
+        self.assertEqual(r.json()["steps"][-1]["name"], "ehlo")
 
 
 def make_test(stage, fault):
