@@ -132,18 +132,27 @@ size_t read_callback(char* buffer, size_t size, size_t nitems, void* userp) {
             return CURL_READFUNC_ABORT;
         }
     }
+    if (st->crlf_appended)
+        return 0;
     auto got = st->source->read(buffer, size * nitems);
     if (!got) {
         st->aborted_read_error = true;
         st->read_error = got.error().message;
         return CURL_READFUNC_ABORT;
     }
-    st->body_read += *got;
+    size_t n = *got;
+    if (n == 0 && st->append_crlf && size * nitems >= 2) {
+        buffer[0] = '\r';
+        buffer[1] = '\n';
+        n = 2;
+        st->crlf_appended = true;
+    }
+    st->body_read += n;
     // With a declared size libcurl stops asking once it has that many bytes.
-    if (*got == 0 ||
+    if (n == 0 ||
         (st->declared_size >= 0 && st->body_read >= static_cast<uint64_t>(st->declared_size)))
         st->dialogue->on_body_complete();
-    return *got;
+    return n;
 }
 
 } // namespace smtpsend::transport::detail

@@ -26,6 +26,10 @@ struct TransferState {
     uint64_t size_estimate = 0;
     int64_t declared_size = -1; // the exact size given to libcurl (SIZE=), -1: none
     uint64_t body_read = 0;     // bytes handed to libcurl so far
+    // The source does not end in CRLF: the read callback adds it (as libcurl
+    // would before the dot), so that the declared size is exact.
+    bool append_crlf = false;
+    bool crlf_appended = false;
 
     // smtpsend's own per-stage deadlines, checked from the progress
     // callback (libcurl's limits are only a loose outer bound): `timeout_ms`

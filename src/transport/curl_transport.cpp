@@ -13,12 +13,20 @@ namespace {
 
 using namespace detail;
 
-// The exact number of bytes the source gives (one pass, then rewound), so
-// that SIZE= can be declared; nothing when the source cannot be read now
-// (the transfer reports that).
-std::optional<uint64_t> exact_size(message::MessageSource& source) {
+// What one counting pass over the source found (then it is rewound).
+struct SourceSize {
+    uint64_t bytes = 0;
+    bool ends_with_crlf = false;
+    // On the wire: libcurl ends a body that does not end in CRLF with
+    // CRLF . CRLF, so the message the server keeps has those 2 bytes more.
+    uint64_t exact() const { return bytes + (ends_with_crlf ? 0 : 2); }
+};
+
+// Nothing when the source cannot be read now (the transfer reports that).
+std::optional<SourceSize> measure(message::MessageSource& source) {
     std::vector<char> buf(64 * 1024);
-    uint64_t total = 0;
+    SourceSize size;
+    char last[2] = {0, 0};
     for (;;) {
         auto got = source.read(buf.data(), buf.size());
         if (!got) {
@@ -27,10 +35,18 @@ std::optional<uint64_t> exact_size(message::MessageSource& source) {
         }
         if (*got == 0)
             break;
-        total += *got;
+        if (*got >= 2) {
+            last[0] = buf[*got - 2];
+            last[1] = buf[*got - 1];
+        } else {
+            last[0] = last[1];
+            last[1] = buf[0];
+        }
+        size.bytes += *got;
     }
     source.rewind();
-    return total;
+    size.ends_with_crlf = size.bytes >= 2 && last[0] == '\r' && last[1] == '\n';
+    return size;
 }
 
 class CurlTransport final : public Transport {
@@ -51,8 +67,12 @@ class CurlTransport final : public Transport {
     }
 
   private:
+    // One MAIL transaction (at most max_recipients_per_transaction).
+    Outcome send_transaction(const message::Envelope& envelope, message::MessageSource& source);
+    // `exact_size`: the bytes the server will keep (SIZE=); `append_crlf`:
+    // the source does not end in CRLF and the transport adds it.
     Outcome attempt_once(const message::Envelope& envelope, message::MessageSource& source,
-                         std::optional<uint64_t> exact_size);
+                         std::optional<uint64_t> exact_size, bool append_crlf);
 
     TransportOptions options_;
     CURL* handle_ = nullptr;
@@ -60,12 +80,103 @@ class CurlTransport final : public Transport {
     curl_socket_t kept_socket_ = CURL_SOCKET_BAD;
 };
 
+// Recipients per transaction. RFC 5321 4.5.3.1.8 asks servers for at least
+// 100; Postfix takes 1000 by default. libcurl 7.88 as Debian ships it also
+// caps the reply bytes of one transfer at 300 KB (CVE-2023-38039), about
+// 21 900 RCPT replies: a longer list is sent in several transactions.
+constexpr size_t max_recipients_per_transaction = 1000;
+
+// Adds the outcome of the next transaction (the next slice of recipients)
+// to the whole message's: recipients and transcript in order. The first
+// transaction that did not fully go through gives the failure reported, and
+// once some recipients have the message the whole is "partial".
+void merge(Outcome& whole, Outcome part, bool first) {
+    if (first) {
+        whole = std::move(part);
+        return;
+    }
+    for (auto& r : part.recipients)
+        whole.recipients.push_back(std::move(r));
+    for (auto& l : part.transcript)
+        whole.transcript.push_back(std::move(l));
+    whole.body_bytes = std::max(whole.body_bytes, part.body_bytes);
+    bool part_delivered =
+        part.status == Outcome::Status::sent || part.status == Outcome::Status::partial;
+    if (whole.status == Outcome::Status::failed && part_delivered) {
+        // Every earlier recipient was refused; these have it.
+        whole.status = Outcome::Status::partial;
+        whole.final_reply = part.final_reply;
+        return;
+    }
+    if (whole.status != Outcome::Status::sent)
+        return; // an earlier failure stays the one reported
+    if (part.status == Outcome::Status::sent) {
+        whole.final_reply = part.final_reply;
+        return;
+    }
+    whole.status = Outcome::Status::partial; // the earlier recipients have it
+    whole.stage = part.stage;
+    whole.reply = part.reply;
+    whole.error = part.error;
+    whole.error_text = part.error_text;
+    whole.curl_code = part.curl_code;
+    whole.tls_verify_result = part.tls_verify_result;
+}
+
 Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageSource& source) {
+    if (envelope.recipients.size() <= max_recipients_per_transaction)
+        return send_transaction(envelope, source);
     auto started = std::chrono::steady_clock::now();
-    std::optional<uint64_t> size = exact_size(source);
+    // One connection for all the transactions, dropped at the end unless the
+    // caller keeps connections.
+    bool keep = options_.reuse_connection;
+    options_.reuse_connection = true;
+    Outcome whole;
+    const auto& all = envelope.recipients;
+    for (size_t i = 0; i < all.size(); i += max_recipients_per_transaction) {
+        message::Envelope part = envelope;
+        part.recipients.assign(all.begin() + static_cast<std::ptrdiff_t>(i),
+                               all.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                 all.size(), i + max_recipients_per_transaction)));
+        source.rewind();
+        Outcome o = send_transaction(part, source);
+        // After a failure other than this slice's recipients all being
+        // refused, the rest is not tried.
+        bool stop = (o.status == Outcome::Status::failed && o.stage != Stage::rcpt) ||
+                    o.status == Outcome::Status::unconfirmed;
+        // A transaction whose outcome is unknown may have reached these.
+        if (o.status == Outcome::Status::unconfirmed)
+            for (auto& r : o.recipients)
+                r.uncertain = true;
+        merge(whole, std::move(o), i == 0);
+        if (stop) {
+            // Not tried: the rest of the list, after a failed transaction.
+            for (size_t j = i + max_recipients_per_transaction; j < all.size(); ++j)
+                whole.recipients.push_back(RecipientResult{all[j], false, std::nullopt, false});
+            break;
+        }
+    }
+    options_.reuse_connection = keep;
+    if (!keep && handle_) {
+        curl_easy_cleanup(handle_); // QUIT
+        handle_ = nullptr;
+        kept_socket_ = CURL_SOCKET_BAD;
+    }
+    whole.elapsed_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - started)
+                                             .count());
+    return whole;
+}
+
+Outcome CurlTransport::send_transaction(const message::Envelope& envelope,
+                                        message::MessageSource& source) {
+    auto started = std::chrono::steady_clock::now();
+    std::optional<SourceSize> size = measure(source);
     Outcome out;
     for (int attempt = 0;; ++attempt) {
-        out = attempt_once(envelope, source, size);
+        out = attempt_once(envelope, source,
+                           size ? std::optional<uint64_t>(size->exact()) : std::nullopt,
+                           size && !size->ends_with_crlf);
         // A reused connection the server had just closed (libcurl notes, row
         // 16): nothing was accepted on it, so one retry on a new one is safe.
         bool server_spoke = std::any_of(out.transcript.begin(), out.transcript.end(),
@@ -91,7 +202,7 @@ Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageS
 
 Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
                                     message::MessageSource& source,
-                                    std::optional<uint64_t> exact_size) {
+                                    std::optional<uint64_t> exact_size, bool append_crlf) {
     Outcome out;
     out.credentials_configured = has_login(options_);
     Dialogue dialogue(envelope.recipients, options_.on_line);
@@ -99,6 +210,7 @@ Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
     state.dialogue = &dialogue;
     state.source = &source;
     state.require_auth = has_login(options_);
+    state.append_crlf = append_crlf;
     if (options_.on_progress) {
         state.on_progress = &options_.on_progress;
         state.size_estimate = exact_size ? *exact_size : source.size_estimate();

@@ -107,25 +107,68 @@ class DeclaredSize(SmtpTestCase):
         declared = int(mail[0].split("SIZE=")[1].split(" ")[0])
         self.assertEqual(declared, len(server.messages[0]))
 
+    def test_declared_size_counts_the_line_break_added_before_the_dot(self):
+        # A body without a final line break gets CRLF before the dot: the
+        # declared size is never smaller than what the server keeps.
+        server = self.responder()
+        r = self.run_smtpsend(["--json", "-s", "size", "dev@example.com"],
+                              stdin=b"no line break at the end", **self.server_env(server))
+        self.assertExit(r, 0)
+        mail = [l for l in server.log if l.upper().startswith("MAIL FROM")]
+        declared = int(mail[0].split("SIZE=")[1].split(" ")[0])
+        self.assertTrue(server.messages[0].endswith(b"\r\n\r\nno line break at the end\r\n"))
+        self.assertEqual(declared, len(server.messages[0]))
+
 
 class ManyRecipients(SmtpTestCase):
     """The recipient list is built in linear time (it was quadratic:
-    curl_slist_append walks the list). 20 000 recipients: every RCPT on the
-    wire, in order, one message. (Debian's libcurl 7.88 caps the reply bytes
-    of one transfer at 300 KB, about 21 900 RCPT replies.)"""
+    curl_slist_append walks the list). More than 1000 recipients go in
+    several transactions of 1000 on one connection: Debian's libcurl 7.88
+    caps the reply bytes of one transfer at 300 KB (about 21 900 RCPT
+    replies), and Postfix takes 1000 recipients per transaction."""
+
+    def send_many(self, server, rcpts):
+        msg = ("From: sender@example.com\nSubject: many\nBcc: " + ",\n ".join(rcpts) +
+               "\n\nhello\n").encode()
+        return self.run_smtpsend(["--json", "-t"], stdin=msg, timeout=120,
+                                 **self.server_env(server, user=None, SMTPSEND_TLS="none"))
 
     def test_20000_recipients_each_get_one_rcpt_in_order(self):
         server = self.responder({"ehlo": ["250-responder.test", "250 8BITMIME"]})
         rcpts = ["r%d@example.com" % i for i in range(20000)]
-        msg = ("From: sender@example.com\nSubject: many\nBcc: " + ",\n ".join(rcpts) +
-               "\n\nhello\n").encode()
-        r = self.run_smtpsend(["--json", "-t"], stdin=msg, timeout=120,
-                              **self.server_env(server, user=None, SMTPSEND_TLS="none"))
+        r = self.send_many(server, rcpts)
         self.assertExit(r, 0)
         self.assertEqual(r.json()["status"], "sent")
         sent = [l[len("RCPT TO:<"):-1] for l in server.log if l.upper().startswith("RCPT TO")]
         self.assertEqual(sent, rcpts)
-        self.assertEqual(len(server.messages), 1)
+        self.assertEqual(len(server.messages), 20)
+        self.assertEqual(server.connections, 1)
+
+    def test_2500_recipients_go_in_three_transactions_on_one_connection(self):
+        server = self.responder({"ehlo": ["250-responder.test", "250 8BITMIME"]})
+        rcpts = ["r%d@example.com" % i for i in range(2500)]
+        r = self.send_many(server, rcpts)
+        self.assertExit(r, 0)
+        self.assertEqual(r.json()["status"], "sent")
+        self.assertEqual(len(r.json()["accepted"]), 2500)
+        commands = server.log_commands()
+        self.assertEqual([c for c in commands if c != "RCPT"],
+                         ["EHLO", "MAIL", "DATA", "MAIL", "DATA", "MAIL", "DATA", "QUIT"])
+        self.assertEqual(commands.count("RCPT"), 2500)
+        self.assertEqual(len(server.messages), 3)
+        self.assertEqual(len(set(server.messages)), 1)  # the same message each time
+        self.assertEqual(server.connections, 1)
+
+    def test_a_rejection_in_the_second_transaction_is_partial(self):
+        server = self.responder({"ehlo": ["250-responder.test", "250 8BITMIME"],
+                                 "rcpt": {"r1500@example.com": "550 5.1.1 No such user"}})
+        rcpts = ["r%d@example.com" % i for i in range(2500)]
+        r = self.send_many(server, rcpts)
+        j = r.json()
+        self.assertEqual((r.code, j["status"]), (67, "partial"), repr(r)[:2000])
+        self.assertEqual([x["address"] for x in j["rejected"]], ["r1500@example.com"])
+        self.assertEqual(len(j["accepted"]), 2499)
+        self.assertEqual(len(server.messages), 3)
 
 
 if __name__ == "__main__":
