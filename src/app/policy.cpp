@@ -109,8 +109,17 @@ SendRun send_with_policy(message::PreparedMessage& msg, Sender& the_sender, cons
                     run.accepted.push_back(r.address);
                     continue;
                 }
-                if (!r.reply)
+                if (!r.reply) { // a later transaction of a long list did not go through
+                    if (r.uncertain) { // it may have it: reported, never sent again
+                        run.rejected.push_back({r.address, d.diagnosis.summary});
+                        if (!permanent)
+                            permanent = d.diagnosis;
+                    } else { // not sent: owed
+                        owed.push_back(r.address);
+                        temporary = d.diagnosis;
+                    }
                     continue;
+                }
                 auto one = diagnosis::diagnose(transport::Stage::rcpt, r.reply, transport::NetError::none,
                                                diagnosis::Context{});
                 if (one.exit_code == diagnosis::ExitCode::tempfail) {

@@ -87,9 +87,9 @@ class CurlTransport final : public Transport {
 constexpr size_t max_recipients_per_transaction = 1000;
 
 // Adds the outcome of the next transaction (the next slice of recipients)
-// to the whole message's: recipients and transcript in order. The first
-// transaction that did not fully go through gives the failure reported, and
-// once some recipients have the message the whole is "partial".
+// to the whole message's: recipients and transcript in order. A slice that
+// did not go through gives the failure reported; once some recipients have
+// the message the whole is "partial".
 void merge(Outcome& whole, Outcome part, bool first) {
     if (first) {
         whole = std::move(part);
@@ -102,18 +102,18 @@ void merge(Outcome& whole, Outcome part, bool first) {
     whole.body_bytes = std::max(whole.body_bytes, part.body_bytes);
     bool part_delivered =
         part.status == Outcome::Status::sent || part.status == Outcome::Status::partial;
-    if (whole.status == Outcome::Status::failed && part_delivered) {
-        // Every earlier recipient was refused; these have it.
-        whole.status = Outcome::Status::partial;
+    if (part_delivered)
         whole.final_reply = part.final_reply;
+    if (part.status == Outcome::Status::sent)
+        return;
+    if (whole.status == Outcome::Status::failed) {
+        // Every earlier recipient was refused at RCPT.
+        if (part_delivered)
+            whole.status = Outcome::Status::partial;
         return;
     }
-    if (whole.status != Outcome::Status::sent)
-        return; // an earlier failure stays the one reported
-    if (part.status == Outcome::Status::sent) {
-        whole.final_reply = part.final_reply;
-        return;
-    }
+    if (whole.status == Outcome::Status::partial && part.status == Outcome::Status::partial)
+        return; // the first refusal stays the one shown
     whole.status = Outcome::Status::partial; // the earlier recipients have it
     whole.stage = part.stage;
     whole.reply = part.reply;
@@ -121,6 +121,21 @@ void merge(Outcome& whole, Outcome part, bool first) {
     whole.error_text = part.error_text;
     whole.curl_code = part.curl_code;
     whole.tls_verify_result = part.tls_verify_result;
+}
+
+// A slice that failed or whose outcome is unknown: a recipient the server
+// accepted at RCPT was not sent the message (failed: its verdict is
+// cleared, it is owed) or may have it (unconfirmed: uncertain, never sent
+// again). Refusals at RCPT stay as they are.
+void settle_slice(Outcome& part) {
+    bool unknown = part.status == Outcome::Status::unconfirmed;
+    for (auto& r : part.recipients) {
+        if (r.reply && !r.reply->positive())
+            continue;
+        r.accepted = false;
+        r.reply.reset();
+        r.uncertain = r.uncertain || unknown;
+    }
 }
 
 Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageSource& source) {
@@ -131,9 +146,17 @@ Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageS
     // caller keeps connections.
     bool keep = options_.reuse_connection;
     options_.reuse_connection = true;
+    // --max-time bounds the whole message, not each transaction.
+    long budget_ms = options_.max_transfer_ms;
     Outcome whole;
     const auto& all = envelope.recipients;
     for (size_t i = 0; i < all.size(); i += max_recipients_per_transaction) {
+        if (budget_ms > 0) {
+            long spent = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::steady_clock::now() - started)
+                                               .count());
+            options_.max_transfer_ms = std::max(1L, budget_ms - spent);
+        }
         message::Envelope part = envelope;
         part.recipients.assign(all.begin() + static_cast<std::ptrdiff_t>(i),
                                all.begin() + static_cast<std::ptrdiff_t>(std::min(
@@ -144,10 +167,8 @@ Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageS
         // refused, the rest is not tried.
         bool stop = (o.status == Outcome::Status::failed && o.stage != Stage::rcpt) ||
                     o.status == Outcome::Status::unconfirmed;
-        // A transaction whose outcome is unknown may have reached these.
-        if (o.status == Outcome::Status::unconfirmed)
-            for (auto& r : o.recipients)
-                r.uncertain = true;
+        if (stop && i > 0)
+            settle_slice(o);
         merge(whole, std::move(o), i == 0);
         if (stop) {
             // Not tried: the rest of the list, after a failed transaction.
@@ -157,6 +178,7 @@ Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageS
         }
     }
     options_.reuse_connection = keep;
+    options_.max_transfer_ms = budget_ms;
     if (!keep && handle_) {
         curl_easy_cleanup(handle_); // QUIT
         handle_ = nullptr;
