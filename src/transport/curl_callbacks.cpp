@@ -1,5 +1,6 @@
 #include "transport/curl_callbacks.hpp"
 
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #if defined(__linux__)
@@ -69,6 +70,35 @@ int sockopt_callback(void* userp, curl_socket_t socket, curlsocktype) {
     return CURL_SOCKOPT_OK;
 }
 
+namespace {
+
+// The recorded socket, if it is this transfer's connection: with several
+// addresses libcurl may open (and close) more than one, and a closed
+// descriptor can be reused. Checked once against libcurl's local port.
+curl_socket_t connection_socket(TransferState& st) {
+    if (st.socket == CURL_SOCKET_BAD || st.socket_checked)
+        return st.socket;
+    long local_port = 0;
+    if (!st.handle || curl_easy_getinfo(st.handle, CURLINFO_LOCAL_PORT, &local_port) != CURLE_OK ||
+        local_port <= 0)
+        return CURL_SOCKET_BAD; // not connected yet: not used
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    long port = -1;
+    if (getsockname(st.socket, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+        if (addr.ss_family == AF_INET)
+            port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+        else if (addr.ss_family == AF_INET6)
+            port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    }
+    if (port != local_port)
+        st.socket = CURL_SOCKET_BAD;
+    st.socket_checked = true;
+    return st.socket;
+}
+
+} // namespace
+
 long stage_limit_ms(const TransferState& st, Stage stage) {
     return stage == Stage::end_of_data ? st.data_timeout_ms : st.timeout_ms;
 }
@@ -95,7 +125,7 @@ int xferinfo_callback(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_
         // Body bytes still queued in the socket are bytes moving (or a
         // stall of the upload): the final reply's wait starts when the
         // last byte has left, not when libcurl wrote it to the socket.
-        long unsent = unsent_bytes(st->socket);
+        long unsent = unsent_bytes(connection_socket(*st));
         if (st->last_unsent > 0 && unsent != st->last_unsent)
             note_activity(*st);
         st->last_unsent = unsent;
@@ -111,8 +141,8 @@ int xferinfo_callback(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_
         st->deadline_limit_ms = limit;
         // The connection is given up: no QUIT is waited for on it (libcurl
         // closes the socket; shutting it down makes every later wait end).
-        if (st->socket != CURL_SOCKET_BAD)
-            shutdown(st->socket, SHUT_RDWR);
+        if (curl_socket_t sock = connection_socket(*st); sock != CURL_SOCKET_BAD)
+            shutdown(sock, SHUT_RDWR);
         return 1; // CURLE_ABORTED_BY_CALLBACK
     }
     return 0;

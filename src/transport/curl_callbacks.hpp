@@ -40,7 +40,9 @@ struct TransferState {
     long data_timeout_ms = 600000;
     std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
     curl_off_t last_ulnow = 0;
+    CURL* handle = nullptr;
     curl_socket_t socket = CURL_SOCKET_BAD; // the connection's socket, when known
+    bool socket_checked = false;            // it is the transfer's (local port matches)
     long last_unsent = -1;                  // its send queue at the last check
     bool deadline_passed = false; // we stopped the transfer: a wait ran out
     Stage deadline_stage = Stage::connect;

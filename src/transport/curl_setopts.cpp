@@ -134,6 +134,7 @@ void set_upload_size(CURL* h, TransferState* state, std::optional<uint64_t> exac
 }
 
 void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state) {
+    state->handle = h;
     state->timeout_ms = o.timeout_seconds * 1000;
     state->data_timeout_ms = o.data_timeout_seconds * 1000;
     note_activity(*state);
