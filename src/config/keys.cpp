@@ -265,6 +265,10 @@ std::vector<KeyInfo> make_keys() {
                                          "bound on connecting and on each wait for a reply "
                                          "(30, 30s, 5m, ...)",
                                          1, 3600),
+        duration_key<&Settings::data_timeout>("data_timeout",
+                                              "bound on the wait for the reply after the message, "
+                                              "counted from its last byte (600, 10m, ...)",
+                                              1, 86400),
         duration_key<&Settings::max_time>("max_time",
                                           "bound on the whole run, retries included (0: none)", 0,
                                           86400),

@@ -71,6 +71,7 @@ struct Settings {
     Value<std::string> cafile;
     Value<std::string> helo;
     Value<long> timeout{30};          // seconds: connect and every wait for a reply (a duration)
+    Value<long> data_timeout{600};    // seconds: the reply after the message (RFC 5321; a duration)
     Value<long> max_time;             // seconds for the whole run (0 = no bound; a duration)
     Value<std::string> aliases;       // /etc/aliases-format file for local recipients
     Value<std::string> domain;        // qualifies local recipients without an alias

@@ -112,8 +112,8 @@ std::vector<RecipientVerdict> judge(const message::Envelope& envelope, const Att
             r = &o.recipients[i];
         if (r)
             v.reply = r->reply;
-        if (r && r->uncertain)
-            v.verdict = Verdict::uncertain;
+        if (r && r->uncertain && !(r->accepted && delivered))
+            v.verdict = Verdict::uncertain; // (an uncertain acceptance still got the message)
         else if (r && r->accepted)
             v.verdict = delivered                                 ? Verdict::accepted
                         : o.status == Outcome::Status::unconfirmed ? Verdict::unconfirmed
@@ -124,6 +124,8 @@ std::vector<RecipientVerdict> judge(const message::Envelope& envelope, const Att
         else if (r && r->reply && r->reply->code >= 400 && r->reply->code < 600)
             v.verdict = diagnosis::classify_reply(Stage::rcpt, *r->reply).temporary ? Verdict::temporary
                                                                                    : Verdict::permanent;
+        else if (delivered) // a later transaction of a long list did not go through: owed
+            v.verdict = Verdict::temporary;
         else // not reached: the attempt stopped before its RCPT
             v.verdict = temporary(attempt.diagnosis) ? Verdict::temporary : Verdict::permanent;
         out.push_back(std::move(v));
@@ -288,7 +290,10 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
         return r;
     }
 
-    std::optional<Diagnosis> permanent, temporary_failure;
+    // What decides the exit code, most severe first: a refusal for good, a
+    // failure a retry can fix, then recipients that may have the message
+    // (never sent again; reported only when nothing else failed).
+    std::optional<Diagnosis> permanent, temporary_failure, uncertain_failure;
     bool unconfirmed = false;
     std::vector<std::string> owed = job.envelope.recipients;
     std::vector<queue::Attempt> history;
@@ -321,7 +326,18 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
                 progress = true;
                 break;
             case Verdict::uncertain:
+                // It may have the message: reported, never sent again.
                 r.uncertain.push_back(v.address);
+                r.rejected.push_back({v.address, v.reply ? "uncertain: " + util::one_line(v.reply->text())
+                                                         : std::string("uncertain")});
+                if (!uncertain_failure)
+                    uncertain_failure = diagnosis::local_failure(
+                        diagnosis::Class::protocol, Stage::rcpt,
+                        "the server's replies to RCPT could not be matched to the recipients for sure "
+                        "(it wrote a line that is not a reply); " + v.address +
+                            " may or may not have the message, so it is not sent again",
+                        "run with -v to see the dialogue; the server or a filter in front of it "
+                        "breaks SMTP");
                 break;
             case Verdict::deferred:
                 deferred.push_back(v.address);
@@ -333,11 +349,19 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
                 break;
             case Verdict::temporary:
                 owed.push_back(v.address);
-                if (!temporary_failure || temporary(a.diagnosis))
-                    temporary_failure = temporary(a.diagnosis) || !v.reply
-                                            ? a.diagnosis
-                                            : diagnosis::diagnose(Stage::rcpt, v.reply, transport::NetError::none,
-                                                                  session.plan().context);
+                if (!temporary_failure || temporary(a.diagnosis)) {
+                    if (temporary(a.diagnosis))
+                        temporary_failure = a.diagnosis;
+                    else if (v.reply)
+                        temporary_failure = diagnosis::diagnose(Stage::rcpt, v.reply, transport::NetError::none,
+                                                                session.plan().context);
+                    else // delivered to others; a later transaction of a long list did not go through
+                        temporary_failure = diagnosis::local_failure(
+                            diagnosis::Class::network, Stage::rcpt,
+                            "the message went to some recipients, but the transaction for the others "
+                            "did not go through",
+                            "they are retried (or queued with --queue)");
+                }
                 break;
             case Verdict::permanent:
                 r.rejected.push_back({v.address, reply_line(v.reply, a.diagnosis)});
@@ -455,12 +479,12 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
     }
     for (const auto& a : owed)
         r.rejected.push_back({a, reply_line(temporary_failure->reply, *temporary_failure)});
-    if (owed.empty() && !permanent) {
+    if (owed.empty() && !permanent && !uncertain_failure) {
         r.status = Status::sent;
         return r;
     }
     // The most severe failure decides: a permanent one beats a temporary one.
-    r.diagnosis = permanent ? permanent : temporary_failure;
+    r.diagnosis = permanent ? permanent : !owed.empty() ? temporary_failure : uncertain_failure;
     r.exit_code = r.diagnosis->exit_code;
     r.status = !r.accepted.empty() ? Status::partial : unconfirmed ? Status::unconfirmed : Status::failed;
     return r;

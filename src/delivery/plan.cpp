@@ -37,6 +37,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     o.cafile = s.cafile.value;
     o.helo = s.helo.set ? s.helo.value : hostname;
     o.timeout_seconds = s.timeout.value;
+    o.data_timeout_seconds = s.data_timeout.value;
 
     auto& c = plan.context;
     c.host = endpoint->host;

@@ -161,9 +161,6 @@ void print_result(std::ostream& err, const delivery::Result& r, const std::strin
     if (!r.accepted.empty())
         for (const auto& rej : r.rejected)
             err << start << "rejected <" << printable(rej.address) << ">: " << printable(rej.reply) << "\n";
-    for (const auto& u : r.uncertain)
-        err << start << "<" << printable(u) << ">: the server's replies could not be matched to the "
-            << "recipients; it may have been accepted, so it is not sent again\n";
     if (!r.queue_id.empty())
         err << start << "queued as " << r.queue_id << " (" << printable(r.queue_reason)
             << "); `smtpsend queue flush` sends it\n";

@@ -5,6 +5,7 @@
 #include "message/body_source.hpp"
 #include "transport/dialogue.hpp"
 
+#include <chrono>
 #include <curl/curl.h>
 #include <functional>
 #include <string>
@@ -23,7 +24,41 @@ struct TransferState {
     std::string tls_description; // "TLSv1.3 / TLS_AES_256_GCM_SHA384", from libcurl's notes
     const std::function<void(uint64_t, uint64_t)>* on_progress = nullptr; // null: no progress
     uint64_t size_estimate = 0;
+    int64_t declared_size = -1; // the exact size given to libcurl (SIZE=), -1: none
+    uint64_t body_read = 0;     // bytes handed to libcurl so far
+    // The source does not end in CRLF: the read callback adds it (as libcurl
+    // would before the dot), so that the declared size is exact.
+    bool append_crlf = false;
+    bool crlf_appended = false;
+
+    // smtpsend's own per-stage deadlines, checked from the progress
+    // callback (libcurl's limits are only a loose outer bound): `timeout_ms`
+    // for connecting, each reply and any stall of the upload, measured from
+    // the last byte that moved; `data_timeout_ms` for the reply after the
+    // final dot, measured from the last byte sent.
+    long timeout_ms = 30000;
+    long data_timeout_ms = 600000;
+    std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+    curl_off_t last_ulnow = 0;
+    CURL* handle = nullptr;
+    curl_socket_t socket = CURL_SOCKET_BAD; // the connection's socket, when known
+    bool socket_checked = false;            // it is the transfer's (local port matches)
+    long last_unsent = -1;                  // its send queue at the last check
+    bool deadline_passed = false; // we stopped the transfer: a wait ran out
+    Stage deadline_stage = Stage::connect;
+    long deadline_limit_ms = 0;   // the limit that ran out
 };
+
+// A byte moved (a command or body bytes sent, a complete reply received,
+// TLS handshake traffic): the current wait starts again.
+void note_activity(TransferState& st);
+// The wait that applies at `stage` (data_timeout after the final dot).
+long stage_limit_ms(const TransferState& st, Stage stage);
+// Bytes written to the socket that the peer has not acknowledged yet; -1
+// when unknown (no socket, not Linux).
+long unsent_bytes(curl_socket_t socket);
+// Records the socket of a new connection (CURLOPT_SOCKOPTFUNCTION).
+int sockopt_callback(void* userp, curl_socket_t socket, curlsocktype purpose);
 
 int debug_callback(CURL* handle, curl_infotype type, char* data, size_t size, void* userp);
 size_t read_callback(char* buffer, size_t size, size_t nitems, void* userp);

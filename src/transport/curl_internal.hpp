@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace smtpsend::transport::detail {
@@ -23,8 +24,16 @@ using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 void set_connection(CURL* h, const TransportOptions& o);
 void set_tls(CURL* h, const TransportOptions& o, bool verify);
 void set_auth(CURL* h, const TransportOptions& o);
+// Empty (null) when the list could not be built (out of memory).
 Slist set_envelope(CURL* h, const message::Envelope& envelope);
 void set_upload(CURL* h, TransferState* state);
+// Declares the message's exact size (libcurl then sends SIZE= on MAIL FROM
+// when the server offers SIZE), except on libcurl versions where a known
+// size can lose the end-of-data terminator.
+void set_upload_size(CURL* h, TransferState* state, std::optional<uint64_t> exact_size);
+// smtpsend's per-stage deadlines (and the progress bar) through the
+// progress callback; fills the state's limits from the options.
+void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state);
 void set_debug(CURL* h, TransferState* state, char* errbuf);
 void set_probe(CURL* h);
 

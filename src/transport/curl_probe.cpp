@@ -92,6 +92,7 @@ ProbeReport CurlProbe::open() {
     curl_easy_setopt(h_, CURLOPT_FORBID_REUSE, 0L); // the probe keeps its one connection
     set_tls(h_, options_, verify_);
     set_auth(h_, options_);
+    set_deadlines(h_, options_, &state_);
     set_debug(h_, &state_, errbuf);
     set_probe(h_);
 
@@ -160,23 +161,47 @@ util::Result<Reply> CurlProbe::exchange(const std::string& line, long timeout_ms
         sent += n;
     }
     dialogue_.on_command(out);
+    std::string verb = line.substr(0, line.find(':'));
+    auto no_reply = [&] {
+        return util::make_error("no reply to " + verb + " within " +
+                                std::to_string(timeout_ms / 1000) + " s");
+    };
+    // Bounded like libcurl's own reading: a line, the lines of one reply,
+    // and the wait, whatever the server keeps sending.
+    size_t lines = 0;
+    size_t scanned = 0; // pending_ bytes known to hold no line break
     for (;;) {
         size_t eol;
-        while ((eol = pending_.find('\n')) != std::string::npos) {
+        while ((eol = pending_.find('\n', scanned)) != std::string::npos) {
             std::string reply_line = pending_.substr(0, eol + 1);
             pending_.erase(0, eol + 1);
+            scanned = 0;
             dialogue_.on_reply_line(reply_line);
             bool last = reply_line.size() < 4 || reply_line[3] != '-';
             if (last)
                 return *dialogue_.last_reply();
+            if (++lines >= Dialogue::max_reply_lines) {
+                connected_ = false;
+                return util::make_error("the reply to " + verb + " ran past " +
+                                        std::to_string(Dialogue::max_reply_lines) + " lines");
+            }
         }
-        char buf[4096];
+        scanned = pending_.size();
+        if (pending_.size() > Dialogue::max_line_bytes) {
+            connected_ = false;
+            return util::make_error("a reply line to " + verb + " ran past " +
+                                    std::to_string(Dialogue::max_line_bytes >> 20) + " MiB");
+        }
+        if (left() <= 0) {
+            connected_ = false;
+            return no_reply();
+        }
+        char buf[16384];
         size_t n = 0;
         CURLcode rc = curl_easy_recv(h_, buf, sizeof buf, &n);
         if (rc == CURLE_AGAIN) {
             if (left() <= 0 || !wait(POLLIN, left()))
-                return util::make_error("no reply to " + line.substr(0, line.find(':')) + " within " +
-                                        std::to_string(timeout_ms / 1000) + " s");
+                return no_reply();
             continue;
         }
         if (rc != CURLE_OK || n == 0) {

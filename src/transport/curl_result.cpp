@@ -51,17 +51,32 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     const auto& failing = dlg.failing_reply();
     bool reply_here = failing && dlg.failing_stage() == stage;
 
+    // Our own deadline stopped the transfer: a wait that ran out.
+    if (rc == CURLE_ABORTED_BY_CALLBACK && st.deadline_passed) {
+        rc = CURLE_OPERATION_TIMEDOUT;
+        bool upload = st.deadline_stage == Stage::data && st.body_started;
+        out.error_text = std::string(upload ? "the upload stalled: no byte moved for "
+                                            : "no reply within ") +
+                         std::to_string(st.deadline_limit_ms / 1000) + " s";
+    }
+    // The final reply accepted the message: whatever failed later (the
+    // connection dropped before QUIT) does not undo that.
+    const auto& fin = out.final_reply;
+    if (rc != CURLE_OK && fin && fin->code >= 200 && fin->code < 300 &&
+        dlg.stage() == Stage::end_of_data)
+        rc = CURLE_OK;
+
     if (rc == CURLE_OK) {
-        const auto& fin = out.final_reply;
         bool any_accepted = false, any_rejected = false;
         for (const auto& r : out.recipients)
             (r.accepted ? any_accepted : any_rejected) = true;
         if (fin && fin->code >= 200 && fin->code < 300 && any_accepted) {
             out.status = any_rejected ? Outcome::Status::partial : Outcome::Status::sent;
             out.stage = any_rejected ? Stage::rcpt : Stage::end_of_data;
+            // The reply shown is a rejection whose recipient is known for sure.
             if (any_rejected)
                 for (const auto& r : out.recipients)
-                    if (!r.accepted && r.reply)
+                    if (!r.accepted && r.reply && (!out.reply || !r.uncertain))
                         out.reply = r.reply;
             return;
         }

@@ -2,6 +2,8 @@
 // the order they apply to a connection.
 #include "transport/curl_internal.hpp"
 
+#include <algorithm>
+
 namespace smtpsend::transport::detail {
 
 namespace {
@@ -31,14 +33,20 @@ void set_connection(CURL* h, const TransportOptions& o) {
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    // CONNECTTIMEOUT covers connect, greeting, EHLO, STARTTLS and AUTH;
-    // SERVER_RESPONSE_TIMEOUT bounds every later wait (default 120 s on 7.88).
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o.timeout_seconds);
-    curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, o.timeout_seconds);
-    // A server that stops reading the body (or trickles) is bounded too: the
-    // response timeout only covers waits for replies.
+    // smtpsend enforces its own per-stage waits from the progress callback
+    // (set_deadlines). libcurl's limits stay as loose outer bounds only:
+    // 7.88 does not restart the response clock after a long upload whose
+    // end-of-data write did not complete at once, so a tight
+    // SERVER_RESPONSE_TIMEOUT would expire before the final reply is even
+    // awaited (and it is counted from the DATA command).
+    long slowest = std::max(o.timeout_seconds, o.data_timeout_seconds);
+    long response_bound = 7 * 86400; // the upload itself is bounded by the stall check
+    if (o.max_transfer_ms > 0)
+        response_bound = std::min(response_bound, o.max_transfer_ms / 1000 + o.timeout_seconds);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 8 * o.timeout_seconds);
+    curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, response_bound);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o.timeout_seconds);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, slowest + o.timeout_seconds);
     if (o.max_transfer_ms > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o.max_transfer_ms);
     // With reuse (queue flush, batch) the transport drops the handle after any failure.
@@ -86,13 +94,23 @@ void set_auth(CURL* h, const TransportOptions& o) {
 
 Slist set_envelope(CURL* h, const message::Envelope& envelope) {
     curl_easy_setopt(h, CURLOPT_MAIL_FROM, ("<" + envelope.from + ">").c_str());
-    curl_slist* list = nullptr;
-    for (const auto& r : envelope.recipients)
-        list = curl_slist_append(list, ("<" + r + ">").c_str());
-    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, list);
+    // curl_slist_append walks the list it is given to its end: appending to
+    // the tail node keeps 100 000 recipients linear, not quadratic.
+    Slist list;
+    curl_slist* tail = nullptr;
+    for (const auto& r : envelope.recipients) {
+        std::string rcpt = "<" + r + ">";
+        curl_slist* head = curl_slist_append(tail, rcpt.c_str());
+        if (!head)
+            return Slist(); // out of memory: never a shortened list
+        if (!tail)
+            list.reset(head);
+        tail = tail ? tail->next : head;
+    }
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, list.get());
     // A rejected recipient does not abort the others.
     curl_easy_setopt(h, opt_rcpt_allowfails, 1L);
-    return Slist(list);
+    return list;
 }
 
 void set_upload(CURL* h, TransferState* state) {
@@ -101,11 +119,30 @@ void set_upload(CURL* h, TransferState* state) {
     curl_easy_setopt(h, CURLOPT_READDATA, state);
     // Not CURLOPT_CRLF: on 7.88 it doubles the CR of existing CRLFs. The
     // source already delivers CRLF line ends; libcurl does the dot-stuffing.
-    if (state->on_progress) {
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, detail::xferinfo_callback);
-        curl_easy_setopt(h, CURLOPT_XFERINFODATA, state);
-    }
+}
+
+void set_upload_size(CURL* h, TransferState* state, std::optional<uint64_t> exact_size) {
+    if (!exact_size)
+        return;
+    // 8.7.0 to 8.16.x could omit the terminator with a known upload size
+    // (curl issue #18798): no SIZE= there.
+    unsigned version = curl_version_info(CURLVERSION_NOW)->version_num;
+    if (version >= 0x080700 && version < 0x081100)
+        return;
+    state->declared_size = static_cast<int64_t>(*exact_size);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(*exact_size));
+}
+
+void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state) {
+    state->handle = h;
+    state->timeout_ms = o.timeout_seconds * 1000;
+    state->data_timeout_ms = o.data_timeout_seconds * 1000;
+    note_activity(*state);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, detail::xferinfo_callback);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, state);
+    curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, detail::sockopt_callback);
+    curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, state);
 }
 
 void set_debug(CURL* h, TransferState* state, char* errbuf) {

@@ -130,7 +130,7 @@ Reply make_reply(std::vector<std::string> lines) {
 
 Dialogue::Dialogue(std::vector<std::string> recipients, LineSink sink) : sink_(std::move(sink)) {
     for (auto& r : recipients)
-        recipients_.push_back(RecipientResult{std::move(r), false, std::nullopt});
+        recipients_.push_back(RecipientResult{std::move(r), false, std::nullopt, false});
 }
 
 void Dialogue::emit(char who, std::string text) {
@@ -195,8 +195,7 @@ void Dialogue::on_command(std::string_view data) {
 }
 
 void Dialogue::on_reply_line(std::string_view data) {
-    std::string line = strip_eol(data);
-    emit('S', line);
+    std::string line = strip_eol(data.substr(0, max_line_bytes));
     bool well_formed = line.size() >= 3 && is_digit(line[0]) && is_digit(line[1]) &&
                        is_digit(line[2]) && (line.size() == 3 || line[3] == ' ' || line[3] == '-');
     if (!well_formed)
@@ -204,13 +203,32 @@ void Dialogue::on_reply_line(std::string_view data) {
     if (stage_ == Stage::connect || stage_ == Stage::tls) {
         stage_ = Stage::greeting;
     }
-    pending_lines_.push_back(line);
+    // Among the RCPT replies, only well-formed lines are replies (as for
+    // libcurl, which sends the next RCPT after the next well-formed one): a
+    // stray line must not shift the mapping. It does make the mapping of
+    // this recipient and the following ones uncertain.
+    if (!well_formed && stage_ == Stage::rcpt) {
+        emit('S', line);
+        uncertain_from_ = std::min(uncertain_from_, rcpt_index_);
+        return;
+    }
     bool last = !well_formed || line.size() == 3 || line[3] == ' ';
+    if (pending_lines_.size() >= max_reply_lines && !last) {
+        overflowed_ = true;
+        ++dropped_lines_;
+        return;
+    }
+    emit('S', line);
+    pending_lines_.push_back(line);
     if (last)
         finish_reply();
 }
 
 void Dialogue::finish_reply() {
+    if (dropped_lines_ > 0) {
+        note(std::to_string(dropped_lines_) + " more lines of this reply not kept");
+        dropped_lines_ = 0;
+    }
     Reply r = make_reply(std::move(pending_lines_));
     pending_lines_.clear();
     last_reply_ = r;
@@ -294,6 +312,8 @@ void Dialogue::fill(Outcome& out) const {
     out.auth_sent = auth_sent_;
     out.auth_mechanism = auth_mechanism_;
     out.recipients = recipients_;
+    for (size_t i = uncertain_from_; i < out.recipients.size(); ++i)
+        out.recipients[i].uncertain = true;
     out.final_reply = final_reply_;
     out.transcript = transcript_;
     out.body_bytes = body_bytes_;

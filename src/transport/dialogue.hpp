@@ -7,6 +7,7 @@
 #include "transport/outcome.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,7 +31,17 @@ class Dialogue {
     void on_body_complete();
     void on_body_bytes(uint64_t n) { body_bytes_ += n; }
 
+    // Bounds on what is kept of one reply (libcurl bounds a line on its own
+    // path; `check` reads replies itself): longer lines are cut, further
+    // lines of an endless multi-line reply are counted, not kept.
+    static constexpr size_t max_reply_lines = 1000;
+    static constexpr size_t max_line_bytes = 1 << 20;
+
     Stage stage() const { return stage_; }
+    // Inside a multi-line reply: lines came, its last line not yet.
+    bool in_reply() const { return !pending_lines_.empty() || dropped_lines_ > 0; }
+    // A reply ran past max_reply_lines (its first lines are kept).
+    bool reply_overflowed() const { return overflowed_; }
     // The stage the dialogue was in when QUIT was sent: libcurl 7.88 sends
     // QUIT on the failed transfer's handle, so this is where it failed.
     Stage stage_before_quit() const { return stage_before_quit_; }
@@ -58,11 +69,14 @@ class Dialogue {
     Stage stage_ = Stage::connect;
     Stage stage_before_quit_ = Stage::connect;
     size_t rcpt_index_ = 0;
+    size_t uncertain_from_ = SIZE_MAX; // recipients from here on: mapping not sure
     bool auth_sent_ = false;
     bool auth_complete_ = false;
     bool tls_started_ = false;
     bool body_complete_ = false;
     bool garbage_ = false;
+    bool overflowed_ = false;
+    size_t dropped_lines_ = 0;
     std::string auth_mechanism_;
     std::string partial_command_;
     std::vector<std::string> pending_lines_;

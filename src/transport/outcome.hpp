@@ -77,7 +77,10 @@ struct RecipientResult {
     std::string address;
     bool accepted = false;
     std::optional<Reply> reply;
-    bool uncertain = false; // the replies could not be matched to recipients for sure
+    // The reply-to-recipient mapping is not known for sure (the server wrote
+    // lines that are not replies among the RCPT replies): the verdict may be
+    // another recipient's. Never a permanent rejection, never sent again.
+    bool uncertain = false;
 };
 
 // One line of the dialogue for -v and failure reports; secrets already masked.

@@ -21,7 +21,11 @@ struct TransportOptions {
     std::string auth = "auto";                        // auto, plain, login, cram-md5
     std::string cafile;
     std::string helo;                                 // EHLO name
+    // Connecting, each reply and any stall of the upload (no byte moving).
     long timeout_seconds = 30;
+    // The reply after the final dot, counted from the last byte sent
+    // (RFC 5321 4.5.3.2: 10 minutes).
+    long data_timeout_seconds = 600;
     // Bound on one whole transfer, in milliseconds (0: none); the run's
     // --max-time, less what earlier attempts took.
     long max_transfer_ms = 0;

@@ -232,16 +232,20 @@ class Responder:
 
       greeting, ehlo, ehlo_tls, starttls, auth, mail, rcpt, data, body, eod, quit
 
+    `size_limit: N` refuses a MAIL FROM that declares SIZE= over N (552).
     `close_after: N` closes each connection after N messages (sending
     `close_with` first when given, e.g. an unsolicited 421).
     `rcpt_limit: N` takes N recipients per transaction and answers the rest
     with "452 4.5.3 Error: too many recipients".
     Actions: "CLOSE" (close the connection), "HANG" (never answer),
-    "SLEEP:n" (wait n seconds, then the reply in `after`), raw bytes.
+    "SLEEP:n" (wait n seconds, then the reply in `after`), raw bytes,
+    "FLOOD:n" / "NOEOL:n" (an endless multi-line reply / line without a
+    line break, as fast as it is read, for n seconds or 256 MB).
     `rcpt` may be a dict address -> reply. It records every line received
     in `log`; `log_commands()` gives just the command verbs."""
 
-    def __init__(self, certs=None, script=None, implicit_tls=False, cert="good", port=None):
+    def __init__(self, certs=None, script=None, implicit_tls=False, cert="good", port=None,
+                 rcvbuf=None):
         self.script = dict(script or {})
         self.certs = certs
         self.cert = cert
@@ -252,6 +256,8 @@ class Responder:
         self.port = port or free_port()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:  # a small receive window: a server that stops reading stops the upload soon
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind((LOOPBACK, self.port))
         self.sock.listen(16)
         self.stopping = False
@@ -302,6 +308,18 @@ class Responder:
                 conn.sendall(b"250-more\r\n" * 100)
                 time.sleep(0.01)
             return False
+        if isinstance(reply, str) and reply.startswith(("FLOOD:", "NOEOL:")):
+            # As fast as the client reads, for n seconds or 256 MB, then close:
+            # FLOOD is an endless multi-line reply, NOEOL one endless line.
+            deadline = time.time() + float(reply.split(":", 1)[1])
+            chunk = b"250-more\r\n" * 6554 if reply.startswith("FLOOD") else b"x" * 65536
+            sent = 0
+            if reply.startswith("NOEOL"):
+                conn.sendall(b"250 ")
+            while not self.stopping and time.time() < deadline and sent < (256 << 20):
+                conn.sendall(chunk)
+                sent += len(chunk)
+            return False
         if isinstance(reply, str) and reply.startswith("TRICKLE:"):  # one byte a second
             for ch in (reply[8:] + "\r\n").encode():
                 conn.sendall(bytes([ch]))
@@ -309,7 +327,7 @@ class Responder:
             return True
         if isinstance(reply, list):
             if any(isinstance(l, bytes) or l in ("CLOSE", "HANG", "LONGLINE", "ENDLESS") or
-                   l.startswith(("SLEEP:", "TRICKLE:")) for l in reply):
+                   l.startswith(("SLEEP:", "TRICKLE:", "FLOOD:", "NOEOL:")) for l in reply):
                 return all(self._send(conn, l) for l in reply)
             conn.sendall(("".join(l + "\r\n" for l in reply)).encode())
             return True
@@ -383,7 +401,12 @@ class Responder:
                     return
             elif upper.startswith("MAIL FROM"):
                 rcpts_in_transaction = 0
-                if not self._send(conn, s.get("mail", "250 2.1.0 Ok")):
+                declared = [p[5:] for p in upper.split(" ") if p.startswith("SIZE=")]
+                if s.get("size_limit") and declared and int(declared[0]) > s["size_limit"]:
+                    reply = "552 5.3.4 Message size exceeds fixed maximum message size"
+                else:
+                    reply = s.get("mail", "250 2.1.0 Ok")
+                if not self._send(conn, reply):
                     return
             elif upper.startswith("RCPT TO"):
                 rcpts_in_transaction += 1
@@ -429,6 +452,82 @@ class Responder:
                 self._send(conn, "250 2.0.0 Ok")
             else:
                 self._send(conn, "502 5.5.2 Command not recognized")
+
+
+class ThrottleProxy:
+    """A TCP proxy on 127.0.0.1 in front of a test server that passes the
+    client's bytes at `rate` bytes a second (the server's replies pass at
+    once): a slow uplink. Bounded: it only forwards to 127.0.0.1, stops
+    accepting after `lifetime` seconds and drops a connection that has
+    passed `max_bytes`. Small socket buffers on both sides keep the client's
+    view close to the link's pace."""
+
+    def __init__(self, target_port, rate, lifetime=120, max_bytes=64 << 20, chunk=8192):
+        self.target_port = target_port
+        self.rate = rate
+        self.chunk = chunk
+        self.max_bytes = max_bytes
+        self.deadline = time.time() + lifetime
+        self.connections = 0
+        self.port = free_port()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        self.sock.bind((LOOPBACK, self.port))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _serve(self):
+        while not self.stopping and time.time() < self.deadline:
+            try:
+                client, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection((LOOPBACK, self.target_port), timeout=10)
+            client.settimeout(1)
+            upstream.settimeout(1)
+            threading.Thread(target=self._pump, args=(client, upstream, self.rate),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, None),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, rate):
+        passed = 0
+        started = time.time()
+        try:
+            while not self.stopping and time.time() < self.deadline + 60 and passed < self.max_bytes:
+                try:
+                    data = src.recv(self.chunk if rate else 65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                dst.sendall(data)
+                passed += len(data)
+                if rate:
+                    ahead = passed / rate - (time.time() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 # --- Running the binary -----------------------------------------------------------

@@ -74,7 +74,7 @@ class Batch(SmtpTestCase):
         result = self.results(r)[0]
         self.assertEqual(result["status"], "partial")
         self.assertEqual(result["rejected"][0]["address"], "nobody@example.com")
-        self.assertIn("MAIL FROM:<other@example.com>", server.log)
+        self.assertIn("MAIL FROM:<other@example.com> SIZE=%d" % len(server.messages[0]), server.log)
 
     def test_eml_files(self):
         server = self.responder()

@@ -310,10 +310,13 @@ TEST_CASE("policy: a recipient whose reply is uncertain is never sent again") {
     run.policy.queue = true;
     Outcome o = outcome(Outcome::Status::partial, transport::Stage::end_of_data, {"250 Ok", "550 No"},
                         {"a@x.test", "b@x.test"});
+    o.recipients[0].uncertain = true; // an uncertain acceptance: it got the message
     o.recipients[1].uncertain = true;
     run.script.outcomes.push_back(o);
     auto r = run.go({"a@x.test", "b@x.test"});
-    CHECK(r.status == Status::sent);
+    CHECK(r.status == Status::partial);
+    CHECK(r.exit_code == ExitCode::protocol);
+    CHECK(r.accepted == std::vector<std::string>{"a@x.test"});
     CHECK(r.uncertain == std::vector<std::string>{"b@x.test"});
     CHECK(r.queue_id.empty());
     CHECK(run.script.sent.size() == 1);

@@ -117,6 +117,63 @@ TEST_CASE("lines that are not SMTP replies are noticed") {
     CHECK(d.saw_garbage());
 }
 
+TEST_CASE("a stray line among RCPT replies does not shift the recipients") {
+    Dialogue d({"a@x.org", "b@x.org"}, nullptr);
+    server(d, {"220 hi"});
+    d.on_command("EHLO me\r\n");
+    server(d, {"250 mx"});
+    d.on_command("MAIL FROM:<s@x.org>\r\n");
+    server(d, {"250 ok"});
+    d.on_command("RCPT TO:<a@x.org>\r\n");
+    server(d, {"stray line from a broken filter", "250 2.1.5 ok"});
+    d.on_command("RCPT TO:<b@x.org>\r\n");
+    server(d, {"550 5.1.1 no such user"});
+    d.on_command("DATA\r\n");
+    server(d, {"354 go"});
+    Outcome out;
+    d.fill(out);
+    REQUIRE(out.recipients.size() == 2);
+    CHECK(out.recipients[0].accepted);
+    CHECK(out.recipients[0].reply->code == 250);
+    CHECK_FALSE(out.recipients[1].accepted);
+    CHECK(out.recipients[1].reply->code == 550);
+    // From the stray line on, the mapping is not known for sure.
+    CHECK(out.recipients[0].uncertain);
+    CHECK(out.recipients[1].uncertain);
+    CHECK(d.saw_garbage());
+}
+
+TEST_CASE("recipients answered before a stray line stay certain") {
+    Dialogue d({"a@x.org", "b@x.org"}, nullptr);
+    d.on_command("RCPT TO:<a@x.org>\r\n");
+    server(d, {"550 5.1.1 no"});
+    d.on_command("RCPT TO:<b@x.org>\r\n");
+    server(d, {"junk", "250 ok"});
+    Outcome out;
+    d.fill(out);
+    CHECK_FALSE(out.recipients[0].uncertain);
+    CHECK_FALSE(out.recipients[0].accepted);
+    CHECK(out.recipients[1].uncertain);
+    CHECK(out.recipients[1].accepted);
+}
+
+TEST_CASE("an endless reply keeps its first 1000 lines") {
+    Dialogue d({}, nullptr);
+    d.on_command("EHLO me\r\n");
+    for (int i = 0; i < 5000; ++i)
+        d.on_reply_line("250-more\r\n");
+    CHECK(d.in_reply());
+    CHECK(d.reply_overflowed());
+    d.on_reply_line("250 end\r\n");
+    CHECK_FALSE(d.in_reply());
+    REQUIRE(d.last_reply());
+    CHECK(d.last_reply()->lines.size() == Dialogue::max_reply_lines + 1);
+    CHECK(d.transcript().size() < Dialogue::max_reply_lines + 10);
+    std::string huge = "250 " + std::string(3 << 20, 'x') + "\r\n";
+    d.on_reply_line(huge);
+    CHECK(d.last_reply()->lines.front().size() <= Dialogue::max_line_bytes);
+}
+
 TEST_CASE("stage names round-trip") {
     for (int i = 0; i <= static_cast<int>(Stage::quit); ++i) {
         auto s = static_cast<Stage>(i);
