@@ -1,3 +1,4 @@
+#include "config/provider_knowledge.hpp"
 #include "diagnosis/diagnosis.hpp"
 #include "diagnosis/explain.hpp"
 #include "testutil.hpp"
@@ -303,12 +304,12 @@ TEST_CASE("explain reads errors from other tools") {
 }
 
 TEST_CASE("providers are known by host name") {
-    CHECK(provider_for_host("smtp.gmail.com") == "gmail");
-    CHECK(provider_for_host("smtp-relay.gmail.com") == "google-workspace-relay");
-    CHECK(provider_for_host("smtp.office365.com") == "office365");
-    CHECK(provider_for_host("smtp-mail.outlook.com") == "outlook");
-    CHECK(provider_for_host("email-smtp.eu-west-1.amazonaws.com") == "ses");
-    CHECK(provider_for_host("smtp.eu.mailgun.org") == "mailgun");
-    CHECK(provider_for_host("notgmail.com") == "");
-    CHECK(provider_for_host("mail.example.com") == "");
+    CHECK(config::provider_from_host("smtp.gmail.com") == "gmail");
+    CHECK(config::provider_from_host("smtp-relay.gmail.com") == "google-workspace-relay");
+    CHECK(config::provider_from_host("smtp.office365.com") == "office365");
+    CHECK(config::provider_from_host("smtp-mail.outlook.com") == "outlook");
+    CHECK(config::provider_from_host("email-smtp.eu-west-1.amazonaws.com") == "ses");
+    CHECK(config::provider_from_host("smtp.eu.mailgun.org") == "mailgun");
+    CHECK(config::provider_from_host("notgmail.com") == "");
+    CHECK(config::provider_from_host("mail.example.com") == "");
 }
