@@ -76,7 +76,7 @@ std::vector<ProviderKnowledge> make_knowledge() {
                      "host of your data centre (region: smtp.zoho.eu for EU accounts)"},
           {T::sender, "Zoho sends only from the login address or its configured aliases"}}},
         {"ses", "Amazon SES", {"email-smtp.*.amazonaws.com", "amazonses.com"},
-         {"amazonses", "email-smtp.", "aws account", "ses"},
+         {"amazonses", "email-smtp.", "aws account", "failed the check in region", "ses"},
          {{T::login, "Amazon SES wants SMTP credentials made in the SES console (SMTP settings) "
                      "for this region, not your AWS access keys; credentials of one region fail "
                      "in another"},

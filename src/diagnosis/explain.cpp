@@ -39,7 +39,8 @@ const std::vector<Tool>& tools() {
         {"mailkit", ".NET MailKit", {"mailkit"}},
         {"dotnet", ".NET SmtpClient", {"system.net.mail", "smtpexception", "the server response was:",
                                        "the smtp server requires a secure connection",
-                                       "remotecertificate"}},
+                                       "remotecertificate", "transport stream",
+                                       "system.security.authentication", "net_io_"}},
         {"msmtp", "msmtp", {"msmtp:"}},
         {"curl", "curl", {"curl: ("}},
         {"phpmailer", "PHPMailer", {"phpmailer", "smtp error:", "smtp connect() failed"}},
@@ -55,7 +56,9 @@ const std::vector<Tool>& tools() {
                                 "responsecode", "etimedout", "econnrefused", "econnreset",
                                 "'eauth'", "'esocket'", "'econnection'", "depth_zero_self_signed",
                                 "self_signed_cert_in_chain", "does not match certificate's altnames",
-                                "self signed certificate in certificate chain"}},
+                                "self signed certificate in certificate chain",
+                                "mail command failed", "recipient command failed", "message failed:",
+                                "enotfound", "err_tls_"}},
         {"go", "Go net/smtp", {"x509:", "net/smtp", "gomail", "tls: first record",
                                "smtp: server doesn't support auth", "go-mail"}},
         {"postfix", "Postfix", {"postfix/", "status=deferred", "status=bounced",
@@ -169,6 +172,8 @@ const std::vector<NetPhrase>& net_phrases() {
         {"econnreset", E::closed, S::greeting, 10},
         {"connection reset", E::closed, S::greeting, 10},
         {"connection unexpectedly closed", E::closed, S::greeting, 10},
+        {"net_io_connectionclosed", E::closed, S::greeting, 10},
+        {"establish an ssl or tls connection", E::tls_handshake, S::tls, 14},
         {"smtpserverdisconnected", E::closed, S::greeting, 10},
         {"smtp connect() failed", E::connect_failed, S::connect, 6},
     };
@@ -177,12 +182,15 @@ const std::vector<NetPhrase>& net_phrases() {
 
 // Codes that a refusal comes with (RFC 5321, 4954, 3207, 7504); a port number
 // such as 465 or 587 is not one.
-bool failure_code(int c) {
+bool known_failure_code(int c) {
     static const std::array<int, 27> codes = {421, 432, 450, 451, 452, 453, 454, 455, 458,
                                               500, 501, 502, 503, 504, 521, 523, 530, 534,
                                               535, 538, 550, 551, 552, 553, 554, 556, 557};
     return std::find(codes.begin(), codes.end(), c) != codes.end();
 }
+
+// Any 4xx or 5xx, but not the usual port numbers.
+bool failure_code(int c) { return c >= 400 && c <= 599 && c != 443 && c != 465 && c != 587; }
 
 // Python and JSON print line breaks and quotes escaped.
 std::string unescape(std::string_view t) {
@@ -258,8 +266,9 @@ std::optional<Fragment> fragment_on(std::string_view line, std::string_view lowe
             continue;
         }
         char next = i + 3 < line.size() ? line[i + 3] : ' ';
+        bool colon = next == ':' && i + 4 < line.size() && line[i + 4] == ' ';
         if (next != ' ' && next != '-' && next != ')' && next != ',' && next != '\'' &&
-            next != '"' && next != ']' && i + 3 != line.size()) {
+            next != '"' && next != ']' && !colon && i + 3 != line.size()) {
             i += 2;
             continue;
         }
@@ -294,10 +303,10 @@ std::optional<Fragment> fragment_on(std::string_view line, std::string_view lowe
         while (!text.empty() && (text.back() == ' ' || text.back() == '\'' || text.back() == '"' ||
                                  text.back() == ',' || text.back() == '\r'))
             text.pop_back();
-        if (text.size() > 3 && (text[3] == ',' || text[3] == ')' || text[3] == '\'' || text[3] == '"'))
+        if (text.size() > 3 && (text[3] == ',' || text[3] == ':' || text[3] == ')' || text[3] == '\'' || text[3] == '"'))
             text = text.substr(0, 3) + " " + util::trim(text.substr(4));
         f.text = text;
-        f.score = fail ? 10 : 1;
+        f.score = !fail ? 1 : known_failure_code(code) ? 10 : 3;
         size_t after = i + 4;
         if (enhanced_at(line, after, line[i]))
             f.score += 6;
@@ -533,6 +542,9 @@ std::optional<Stage> stage_from_words(const std::string& lower) {
         {"mail from command failed", Stage::mail},
         {"rcpt to command failed", Stage::rcpt},
         {"data end command failed", Stage::end_of_data},
+        {"mail command failed", Stage::mail},
+        {"recipient command failed", Stage::rcpt},
+        {"message failed", Stage::end_of_data},
         {"data command failed", Stage::data},
         {"command: 'auth", Stage::auth},
         {"command: 'mail", Stage::mail},
@@ -570,6 +582,10 @@ Stage stage_from_reply(const Reply& r) {
         return Stage::auth;
     if (r.code == 530)
         return Stage::mail;
+    if ((r.code == 504 || r.code == 503) && t.find("auth") != std::string::npos)
+        return Stage::auth;
+    if (r.code == 552 && t.find("quota") != std::string::npos)
+        return Stage::rcpt; // a full mailbox, refused at RCPT
     if ((r.code == 501 || r.code == 553) && t.find("sender") != std::string::npos)
         return Stage::mail;
     if (e.size() > 2 && (e.compare(1, 2, ".1") == 0 || e.compare(1, 2, ".2") == 0))

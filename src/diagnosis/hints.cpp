@@ -58,9 +58,10 @@ void login_causes(Diagnosis& d, const Context& c, const std::string& provider) {
     if (!advice.empty())
         add(d, std::string(advice));
     else
-        add(d, "the usual causes: a wrong user name (many servers want the full address), a wrong "
-               "or expired password, a provider that wants an app password or OAuth2 instead of "
-               "the account password, or logins switched off for the account");
+        add(d, "the usual causes: a wrong user name (many servers want the full address; SendGrid "
+               "wants the word apikey), a wrong or expired password, a provider that wants an app "
+               "password or OAuth2 instead of the account password (Gmail, Yahoo, iCloud, "
+               "Microsoft 365), or SMTP AUTH switched off for the account");
 }
 
 void token_refused(Diagnosis& d, const Context& c, const std::string& provider) {
@@ -360,6 +361,11 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
         add(d, "choose one of the offered mechanisms with --auth (SMTPSEND_AUTH)");
         break;
     case Hint::auth_missing:
+        if (explaining(c)) {
+            add(d, "servers offer AUTH only after TLS: turn on STARTTLS (port 587) or TLS from the "
+                   "first byte (465) in the client before it logs in; some ports take no logins");
+            break;
+        }
         add(d, c.tls_active ? "this port may not take logins; use the submission port (587 or 465)"
                             : "servers offer AUTH only after TLS: drop --tls none and use "
                               "smtp://HOST:587 or smtps://HOST:465");
@@ -428,6 +434,8 @@ void compose_error(Diagnosis& d, const Context& c, const ErrorRule& rule, const 
         for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + value.size()))
             s.replace(at, key.size(), value);
     };
+    if (c.host.empty())
+        put(" \"{host}\"", "");
     put("{where}", where(c));
     put("{host}", c.host);
     put("{stage}", transport::stage_name(d.stage));

@@ -48,7 +48,9 @@ const P sender_words = {"send as", "send-as", "sendas", "not owned by", "not ver
                         "verified sender", "not authorized to perform", "sender not allowed",
                         "not permitted to send", "from address does not match", "as a sender",
                         "sender domain", "identities failed", "sender identity",
-                        "sender address is not allowed"};
+                        "sender address is not allowed", "same as authorization", "must be same as",
+                        "must equal", "must match the authenticated", "does not match the login",
+                        "sender signature"};
 const P relay_words = {"unable to relay", "relay access", "relaying", "relay denied", "relay not",
                        "open relay", "to relay", "for relay", "not relay"};
 const P login_needed_words = {"authentication required", "authentication is required",
@@ -58,7 +60,7 @@ const P login_needed_words = {"authentication required", "authentication is requ
 const P login_words = {"password", "authenticat", "credentials", "login", "log in"};
 const P spam_words = {"as spam", "is spam", "spam detected", "spam message", "likely spam",
                       "banned content", "content denied", "content rejected", "virus", "malware",
-                      "security issue", "unsolicited"};
+                      "security issue", "unsolicited", "banned attachment", "banned file", "attachment type"};
 const P form_words = {"rfc 2822", "rfc 5322", "rfc2822", "rfc5322", "compliant", "from header",
                       "from: header", "message headers", "bare linefeed", "bare lf",
                       "header is missing", "missing a valid address"};
@@ -72,7 +74,8 @@ const P unknown_words = {"user unknown", "unknown user", "no such user", "does n
                          "recipient not found", "recipientnotfound"};
 const P spf_words = {"dmarc", "spf", "dkim", "sender policy framework"};
 const P blocked_words = {"blocked", "listed", "spamhaus", "reputation", "block list", "blacklist",
-                         "blocklist", "not accepting connections", "traffic not accepted"};
+                         "blocklist", "not accepting connections", "traffic not accepted",
+                         "directly to our servers", "smtp relay at your"};
 
 std::vector<ReplyRule> make_reply_rules() {
     return {
@@ -97,6 +100,8 @@ std::vector<ReplyRule> make_reply_rules() {
          {H::tls_for_mechanism}},
         {"starttls-refused", starttls, 530, 599, "", {}, {}, "", C::tls, Temp::no,
          "the server refused STARTTLS; nothing was sent", {H::starttls_refused}},
+        {"starttls-temporary", starttls, 400, 499, "", {}, {}, "", C::temporary, Temp::yes,
+         "the server cannot start TLS just now; nothing was sent", {H::retry}},
         // Sandboxes: the account may send only to authorised recipients.
         {"sandbox", any, 400, 599, "", {"sandbox"}, {}, "", C::sender, Temp::no,
          "the account is in a sandbox and may send only to authorised recipients", {H::sender}},
@@ -156,12 +161,21 @@ std::vector<ReplyRule> make_reply_rules() {
          "the recipient's mailbox is full", {H::mailbox_full}},
         {"mailbox-storage", rcpt, 400, 599, "", {"storage allocation"}, {}, "", C::quota,
          Temp::by_code, "the recipient's mailbox is full", {H::mailbox_full}},
-        {"sending-rate", any, 400, 599, "", rate_words, {}, "", C::rate, Temp::yes,
+        {"sending-rate", any, 400, 599, "", rate_words, {"size", "mime"}, "", C::rate, Temp::yes,
          "a sending limit was reached", {H::rate}},
         {"greylist", any, 400, 499, "", {"greylist", "graylist"}, {}, "", C::temporary, Temp::yes,
          "the server is greylisting: it defers first attempts", {H::greylist}},
         {"temporary-words", any, 400, 499, "", temporary_words, {}, "", C::temporary, Temp::yes,
          "the server reported a temporary failure", {H::retry}},
+        // The provider has stopped this account.
+        {"account-paused", any, 500, 599, "", {"outgoing blocked", "suspended", "sending paused",
+          "paused for this account", "account has been disabled", "account is disabled",
+          "account has been blocked", "account blocked"}, {}, "", C::policy, Temp::no,
+         "the provider has paused or suspended sending for this account", {H::account_paused}},
+        // Pipelining out of turn.
+        {"synchronization", any, 500, 599, "", {"synchronization error", "protocol synchronization",
+          "pipelining not"}, {}, "", C::protocol, Temp::no,
+         "the server saw commands before it had answered the previous ones", {H::sequence}},
         // Enhanced codes that say exactly what happened.
         {"sender-null-mx", any, 400, 599, "7.27", {}, {}, "", C::config, Temp::no,
          "the sender's domain publishes a null MX (it sends no mail)", {H::null_mx}},
@@ -175,7 +189,8 @@ std::vector<ReplyRule> make_reply_rules() {
         {"reverse-dns", any, 400, 599, "7.25", {}, {}, "", C::policy, Temp::by_code,
          "the server refuses mail from this IP address: its reverse DNS (PTR) is missing or wrong",
          {H::reverse_dns}},
-        {"reverse-dns-words", any, 400, 599, "", {"ptr record", "reverse dns"}, {}, "", C::policy,
+        {"reverse-dns-words", any, 400, 599, "", {"ptr record", "reverse dns", "cannot find your hostname",
+          "cannot find your reverse hostname", "reverse hostname"}, {}, "", C::policy,
          Temp::by_code,
          "the server refuses mail from this IP address: its reverse DNS (PTR) is missing or wrong",
          {H::reverse_dns}},
@@ -192,6 +207,13 @@ std::vector<ReplyRule> make_reply_rules() {
          Temp::by_code,
          "the message failed the sender domain's authentication policy (SPF, DKIM or DMARC)",
          {H::sender_auth_policy}},
+        {"sender-domain-words", mail, 500, 599, "", {"nonexistent domain", "non-existent domain",
+          "domain not found", "no such domain", "domain does not exist", "host not found"}, {}, "",
+         C::dns, Temp::by_code, "the sender's domain does not exist as far as the server can tell",
+         {H::sender_domain}},
+        {"domain-words", any, 500, 599, "", {"nonexistent domain", "non-existent domain",
+          "domain not found", "no such domain", "domain does not exist", "host not found"}, {}, "",
+         C::dns, Temp::by_code, "the recipient's domain does not exist", {H::recipient_domain}},
         {"login-needed-code", any, 400, 599, "7.57", {}, {}, "", C::auth, Temp::no,
          "the server requires a login for this step", {H::login_required}},
         {"login-code-words", any, 400, 599, "7.8", login_words, {}, "", C::auth, Temp::no,
@@ -218,7 +240,7 @@ std::vector<ReplyRule> make_reply_rules() {
          "the server refuses to relay mail to this recipient", {H::relay}},
         {"login-needed-words", any, 400, 599, "", login_needed_words, {}, "", C::auth, Temp::no,
          "the server requires a login for this step", {H::login_required}},
-        {"ip-not-allowed", any, 400, 599, "", {"not allowed to send"}, {}, "", C::auth, Temp::no,
+        {"ip-not-allowed", any, 400, 599, "", {"not allowed to send", "has no permission"}, {}, "", C::auth, Temp::no,
          "the server does not accept mail from this client without a login",
          {H::login_required, H::ip_allowed}},
         // Order of commands: the client's fault, not the EHLO name's.
@@ -296,9 +318,6 @@ std::vector<ReplyRule> make_reply_rules() {
          "the message is too big for the server", {H::too_big}},
         {"domain-no-mail", any, 556, 556, "", {}, {}, "", C::dns, Temp::no,
          "the recipient's domain does not accept mail", {H::recipient_domain}},
-        {"account-paused", any, 500, 599, "", {"paused", "suspended"}, {}, "", C::policy,
-         Temp::no, "the provider has paused or suspended sending for this account",
-         {H::account_paused}},
         {"blocked", any, 500, 599, "", blocked_words, {}, "", C::policy, Temp::no,
          "the server refuses mail from this connection (blocked address or missing reverse DNS)",
          {H::blocked_ip}},
