@@ -48,9 +48,9 @@ bool explaining(const Context& c) { return !c.tool.empty(); }
 // The usual causes of a refused login, for this provider or in general.
 void login_causes(Diagnosis& d, const Context& c, const std::string& provider) {
     if (!c.password_source.empty())
-        add(d, "check the password that " + c.password_source + " gives" +
-                   (c.user.empty() ? std::string() : " for user \"" + c.user + "\"") +
-                   ": it is read again on each run");
+        add(d, "check `user`" + (c.user.empty() ? std::string() : " (\"" + c.user + "\")") +
+                   " and the password source, " + c.password_source +
+                   ": the password is read from it on each run");
     else if (!explaining(c) && c.credentials_configured)
         add(d, "check `user` and the password source; the password is read from the configured "
                "source on each run");
