@@ -55,6 +55,9 @@ void login_causes(Diagnosis& d, const Context& c, const std::string& provider) {
         add(d, "check `user` and the password source; the password is read from the configured "
                "source on each run");
     std::string_view advice = config::provider_advice(provider, AdviceTopic::login);
+    std::string_view app = config::provider_advice(provider, AdviceTopic::app_password);
+    if (!app.empty() && std::find(d.hints.begin(), d.hints.end(), std::string(app)) != d.hints.end())
+        return; // the app-password advice already says it
     if (!advice.empty())
         add(d, std::string(advice));
     else
@@ -371,7 +374,8 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
                               "smtp://HOST:587 or smtps://HOST:465");
         break;
     case Hint::remove_user:
-        add(d, "if this server needs no login, remove `user` from the settings");
+        add(d, explaining(c) ? "if this server needs no login, configure the client without a user"
+                             : "if this server needs no login, remove `user` from the settings");
         break;
     case Hint::not_smtp:
         add(d, "check that " + where(c) + " is a mail server; run with -v to see what it sent");
@@ -436,6 +440,8 @@ void compose_error(Diagnosis& d, const Context& c, const ErrorRule& rule, const 
     };
     if (c.host.empty())
         put(" \"{host}\"", "");
+    if (c.timeout_seconds <= 0)
+        put(" within {timeout} s", "");
     put("{where}", where(c));
     put("{host}", c.host);
     put("{stage}", transport::stage_name(d.stage));
