@@ -34,7 +34,7 @@ std::vector<ProviderKnowledge> make_knowledge() {
          {"office365.com", "outlook.office.com", "protection.outlook.com"},
          {"aka.ms/", "protection.outlook.com", "prod.outlook.com", "office365.com",
           "smtpclientauthentication", "exchange online", "go.microsoft.com", "storedrv",
-          "resolver.adr"},
+          "resolver.adr", "authentication unsuccessful"},
          {{T::login, "Microsoft 365: the user is the full mailbox address, SMTP AUTH must be "
                      "enabled for that mailbox (admin center > user > Mail > Authenticated SMTP), "
                      "and Security Defaults or MFA refuse passwords: then use OAuth2 "

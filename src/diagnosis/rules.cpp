@@ -39,7 +39,8 @@ const P rate_words = {"daily", "quota exceeded", "quotaexceeded", "rate limit", 
                       "excessive volume", "too many connections", "too many concurrent",
                       "per connection reached", "too many login", "try again later from",
                       "too quickly", "too much mail", "per hour", "messaging limits",
-                      "exceeded their limit", "maximum credits", "sending rate", "rate limited"};
+                      "exceeded their limit", "maximum credits", "sending rate", "rate limited",
+                      "per second", "too many emails", "too many mails"};
 const P temporary_words = {"temporar", "try again", "try later"};
 const P full_words = {"mailbox full", "mailbox is full", "over quota", "overquota",
                       "deliver.exception:quotaexceeded", "insufficient storage for",
@@ -60,7 +61,8 @@ const P login_needed_words = {"authentication required", "authentication is requ
 const P login_words = {"password", "authenticat", "credentials", "login", "log in"};
 const P spam_words = {"as spam", "is spam", "spam detected", "spam message", "likely spam",
                       "banned content", "content denied", "content rejected", "virus", "malware",
-                      "security issue", "unsolicited", "banned attachment", "banned file", "attachment type"};
+                      "security issue", "unsolicited", "consider spam", "considered spam",
+                      "like spam", "banned attachment", "banned file", "attachment type"};
 const P form_words = {"rfc 2822", "rfc 5322", "rfc2822", "rfc5322", "compliant", "from header",
                       "from: header", "message headers", "bare linefeed", "bare lf",
                       "header is missing", "missing a valid address"};
