@@ -33,6 +33,14 @@ struct Context {
     std::string utf8_address;       // an envelope address with a non-ASCII local part, if any
     std::string tool;               // explain: "dotnet", "powershell", "msmtp", "curl", "python"
     std::vector<transport::CertificateInfo> certificate; // read after a verification failure
+    // Where the password comes from, for the wrong-password hint, e.g.
+    // `password_cmd "pass show smtp/work" (profile "work", config.ini:7)`; "" when unknown.
+    std::string password_source;
+    // What the server said about itself, to recognise the provider:
+    // its greeting and the first line of its EHLO reply ("" when not seen).
+    // diagnose_outcome fills both from the Outcome when they are empty.
+    std::string greeting;
+    std::string ehlo_name;
 };
 
 struct Diagnosis {
@@ -70,7 +78,9 @@ Diagnosis local_failure(Class cls, transport::Stage stage, std::string summary,
 // valid until Nov 26 01:59:31 2026 GMT" for a hint or `check`.
 std::string describe_certificate(const transport::CertificateInfo& cert);
 
-// Known providers, from the server's host name. "" when unknown.
-std::string provider_for_host(const std::string& host);
+// The provider this run talks to: the `provider` preset, else the one
+// recognised from the host name, the greeting, the EHLO name or the reply
+// text (config/provider_knowledge.hpp). "" when unknown.
+std::string recognise_provider(const Context& context, const transport::Reply* reply);
 
 } // namespace smtpsend::diagnosis

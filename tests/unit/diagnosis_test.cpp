@@ -1,3 +1,4 @@
+#include "config/provider_knowledge.hpp"
 #include "diagnosis/diagnosis.hpp"
 #include "diagnosis/explain.hpp"
 #include "testutil.hpp"
@@ -303,12 +304,143 @@ TEST_CASE("explain reads errors from other tools") {
 }
 
 TEST_CASE("providers are known by host name") {
-    CHECK(provider_for_host("smtp.gmail.com") == "gmail");
-    CHECK(provider_for_host("smtp-relay.gmail.com") == "google-workspace-relay");
-    CHECK(provider_for_host("smtp.office365.com") == "office365");
-    CHECK(provider_for_host("smtp-mail.outlook.com") == "outlook");
-    CHECK(provider_for_host("email-smtp.eu-west-1.amazonaws.com") == "ses");
-    CHECK(provider_for_host("smtp.eu.mailgun.org") == "mailgun");
-    CHECK(provider_for_host("notgmail.com") == "");
-    CHECK(provider_for_host("mail.example.com") == "");
+    CHECK(config::provider_from_host("smtp.gmail.com") == "gmail");
+    CHECK(config::provider_from_host("smtp-relay.gmail.com") == "google-workspace-relay");
+    CHECK(config::provider_from_host("smtp.office365.com") == "office365");
+    CHECK(config::provider_from_host("smtp-mail.outlook.com") == "outlook");
+    CHECK(config::provider_from_host("email-smtp.eu-west-1.amazonaws.com") == "ses");
+    CHECK(config::provider_from_host("smtp.eu.mailgun.org") == "mailgun");
+    CHECK(config::provider_from_host("notgmail.com") == "");
+    CHECK(config::provider_from_host("mail.example.com") == "");
+}
+
+TEST_CASE("providers are recognised from the greeting, the EHLO name and the reply") {
+    Context ctx;
+    CHECK(recognise_provider(ctx, nullptr) == "");
+    ctx.greeting = "220 mx.google.com ESMTP a1sm2 - gsmtp";
+    CHECK(recognise_provider(ctx, nullptr) == "gmail");
+    ctx.greeting = "220 BN8PR04CA0001.outlook.office365.com Microsoft ESMTP MAIL Service ready";
+    CHECK(recognise_provider(ctx, nullptr) == "office365");
+    ctx.greeting.clear();
+    ctx.ehlo_name = "250-email-smtp.amazonaws.com";
+    CHECK(recognise_provider(ctx, nullptr) == "ses");
+    ctx.ehlo_name.clear();
+    auto r = reply("554 5.7.9 Message not accepted for policy reasons. See "
+                   "https://postmaster.yahooinc.com/error-codes");
+    CHECK(recognise_provider(ctx, &r) == "yahoo");
+    r = reply("535 Login Fail. Please enter your authorization code to login. More information "
+              "in https://service.mail.qq.com/detail/0/53");
+    CHECK(recognise_provider(ctx, &r) == "qq");
+    ctx.provider = "sendgrid"; // the preset wins
+    CHECK(recognise_provider(ctx, &r) == "sendgrid");
+    CHECK(config::provider_from_text("it uses sessions") == "");
+    CHECK(config::provider_from_text("me@xqq.com") == "");
+}
+
+TEST_CASE("diagnose_outcome reads the provider from the greeting and EHLO reply") {
+    transport::Outcome out;
+    out.status = transport::Outcome::Status::failed;
+    out.stage = Stage::auth;
+    out.reply = reply("535 5.7.8 Authentication failed");
+    out.greeting = reply("220 smtp.sendgrid.net ESMTP service ready");
+    auto d = diagnose_outcome(out, Context{});
+    CHECK(any_hint(d, "apikey"));
+    out.greeting = reply("220 ESMTP ready");
+    out.transcript = {{'C', "EHLO client.example", 0},
+                      {'S', "250-p00-icloudmta-asmtp-us-west-1a.icloud-mail-production.svc", 1},
+                      {'S', "250 AUTH PLAIN", 1}};
+    d = diagnose_outcome(out, Context{});
+    CHECK(any_hint(d, "app-specific password"));
+}
+
+TEST_CASE("every login failure names the usual causes, with or without settings") {
+    struct Case {
+        const char* host;
+        const char* reply;
+        const char* words;
+    };
+    const Case cases[] = {
+        {"smtp.gmail.com", "535 5.7.8 Username and Password not accepted.", "app password"},
+        {"smtp.mail.yahoo.com", "535 5.7.0 (#AUTH005) Too many bad auth attempts.", "app password"},
+        {"smtp.mail.me.com", "535 5.7.8 Authentication failed", "app-specific password"},
+        {"smtp.office365.com", "535 5.7.3 Authentication unsuccessful", "SMTP AUTH"},
+        {"email-smtp.eu-west-1.amazonaws.com", "535 Authentication Credentials Invalid",
+         "SMTP credentials"},
+        {"smtp.sendgrid.net", "535 Authentication failed: Bad username / password", "apikey"},
+        {"smtp.qq.com", "535 Login Fail.", "authorisation code"},
+        {"smtp.163.com", "535 Error: authentication failed", "authorisation code"},
+        {"mail.example.com", "535 5.7.8 Error: authentication failed", "app password"},
+        {"mail.example.com", "534 5.7.9 Application-specific password required", "app password"},
+        {"mail.example.com", "530 5.7.0 Authentication required", "password"},
+        {"mail.example.com", "454 4.7.0 Temporary authentication failure", "retry"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.host << ": " << c.reply);
+        Context none;
+        none.host = c.host;
+        auto d = diagnose(Stage::auth, reply(c.reply), NetError::none, none);
+        CHECK(any_hint(d, c.words));
+        auto ex = explain(c.reply, Stage::auth, c.host);
+        CHECK(any_hint(ex.diagnosis, c.words));
+        Context set = none;
+        set.user = "me@example.com";
+        set.credentials_configured = set.auth_sent = true;
+        d = diagnose(Stage::auth, reply(c.reply), NetError::none, set);
+        CHECK(any_hint(d, c.words));
+    }
+}
+
+TEST_CASE("the wrong-password hint names the password source") {
+    Context ctx;
+    ctx.host = "smtp.gmail.com";
+    ctx.user = "me@gmail.com";
+    ctx.credentials_configured = ctx.auth_sent = true;
+    ctx.password_source = "password_cmd \"pass show smtp/work\" (profile \"work\", config.ini:7)";
+    auto d = diagnose(Stage::auth, reply("535-5.7.8 Username and Password not accepted.\n535 5.7.8 "
+                                         "https://support.google.com/mail/?p=BadCredentials"),
+                      NetError::none, ctx);
+    CHECK(d.summary == "the server refused the login for user \"me@gmail.com\"");
+    CHECK(any_hint(d, "password_cmd \"pass show smtp/work\" (profile \"work\", config.ini:7)"));
+    CHECK(any_hint(d, "password source"));
+    CHECK(any_hint(d, "app password"));
+}
+
+TEST_CASE("the missing-login hint lists every password source") {
+    auto d = diagnose(Stage::mail, reply("530 5.7.0 Authentication Required."), NetError::none,
+                      Context{});
+    CHECK(any_hint(d, "--password-env NAME"));
+    CHECK(any_hint(d, "--password-file FILE"));
+    CHECK(any_hint(d, "--password-cmd CMD"));
+}
+
+// Misclassifications reported in issue 18, fixed by structure.
+TEST_CASE("classes the issue found wrong") {
+    struct Case {
+        Stage stage;
+        const char* reply;
+        Class cls;
+        int code;
+    };
+    const Case cases[] = {
+        {Stage::end_of_data, "554 5.7.9 Message not accepted for policy reasons.", Class::policy, 69},
+        {Stage::rcpt, "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP "
+                      "address lookup", Class::recipient, 67},
+        {Stage::rcpt, "550 5.7.1 Sender is not allowed to send per SPF", Class::policy, 69},
+        {Stage::mail, "503 5.5.1 Error: send HELO/EHLO first", Class::protocol, 76},
+        {Stage::greeting, "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update "
+                          "your client to support TLS 1.2.", Class::tls, 78},
+        {Stage::end_of_data, "554 Transaction failed: Duplicate header 'Message-ID'.", Class::input, 65},
+        {Stage::end_of_data, "554 Transaction failed: Missing final '@domain'", Class::input, 65},
+        {Stage::mail, "501 5.5.4 Syntax: MAIL FROM:<address>", Class::input, 65},
+        {Stage::mail, "553 Invalid sender address syntax", Class::input, 65},
+        {Stage::mail, "553 Mail from must equal authorized user", Class::sender, 77},
+    };
+    for (const auto& c : cases) {
+        INFO(c.reply);
+        auto rc = classify_reply(c.stage, reply(c.reply));
+        CHECK(class_name(rc.cls) == class_name(c.cls));
+        CHECK(static_cast<int>(exit_code_for(rc.cls, rc.temporary)) == c.code);
+        auto d = diagnose(c.stage, reply(c.reply), NetError::none, Context{});
+        CHECK_FALSE(d.hints.empty());
+    }
 }
