@@ -199,6 +199,8 @@ Report Walker::run() {
     ctx_.auth_sent = o.auth_sent;
     ctx_.tls_active = o.tls_active;
     ctx_.capabilities = o.capabilities;
+    if (o.greeting)
+        ctx_.greeting = o.greeting->text(); // the provider is recognised from it too
     auto diagnose_probe = [&]() {
         if (o.error == NetError::cert_untrusted || o.error == NetError::cert_name ||
             o.error == NetError::cert_expired || o.error == NetError::cert_other)
