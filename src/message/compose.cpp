@@ -409,6 +409,12 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     if (!head)
         return head.error();
     auto block = parse_header_block(*head);
+    if (!block && req.complete_message) {
+        // sendmail mode, as Postfix and msmtp: input that does not start with
+        // a header field (`echo test | sendmail root`) is all body; the
+        // headers it needs are added below.
+        block = HeaderBlock{{}, 0, false};
+    }
     if (!block)
         return input_error(block.error().message, block.error().hint);
     if (block->body_offset >= max_header_block && block->had_separator == false &&
@@ -527,6 +533,12 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         if (!req.full_name.empty())
             generated.display_name = req.full_name;
         h += fold_header("From", generated.to_header());
+    }
+    if (block->fields.empty()) { // a body alone: To names the envelope's recipients
+        std::vector<Address> to;
+        for (const auto& r : msg.envelope.recipients)
+            to.push_back(Address{"", r});
+        h += fold_header("To", join_header(to));
     }
     if (!block->has("Date"))
         h += fold_header("Date", rfc5322_date(ctx.now));

@@ -162,6 +162,19 @@ class Sendmail(SendmailCase):
         self.assertEqual(parts[1].get_content().replace("\r\n", "\n"), "short ascii")
         self.assertEqual(parts[2].get_payload(decode=True), binary)
 
+    def test_a_body_without_headers_is_sent_with_the_headers_added(self):
+        # The test this documentation gives: `echo test | sendmail -i root`.
+        p = self.run_sendmail(["-i", "root"], b"test\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, msg = self.received()
+        self.assertEqual(sorted(m["rcpt_tos"]), ["admin@example.com", "ops@example.com"])
+        self.assertEqual(m["mail_from"], "cron@example.com")
+        self.assertEqual(msg["From"], "cron@example.com")
+        self.assertEqual(msg["To"], "admin@example.com, ops@example.com")
+        self.assertIsNotNone(msg["Date"])
+        self.assertRegex(msg["Message-ID"], r"^<\d{14}\.[0-9a-f]{16}@example\.com>$")
+        self.assertTrue(m["content"].endswith(b"\r\n\r\ntest\r\n"), m["content"])
+
     def test_unresolvable_local_name_is_67_with_the_alias_hint(self):
         p = self.run_sendmail(["-i", "nobody"], b"Subject: x\n\nbody\n")
         self.assertEqual(p.returncode, 67, p.stderr)
