@@ -103,6 +103,37 @@ std::string domain_of(const std::string& addr) {
     return at == std::string::npos ? std::string() : addr.substr(at + 1);
 }
 
+// The address fields whose bare local names sendmail mode qualifies.
+bool qualified_in_sendmail_mode(const std::string& lower) {
+    return lower == "from" || lower == "to" || lower == "cc" || lower == "sender" ||
+           lower == "reply-to";
+}
+
+// The field again with its bare local names ("root (Cron Daemon)") qualified
+// with `domain`, as Postfix's append_at_myorigin does; "" when it has none,
+// or does not parse as an address list (then it is kept as written).
+util::Result<std::string> qualified_field(const HeaderField& f, const std::string& domain,
+                                          const config::Settings& settings) {
+    auto list = parse_address_list(f.value, /*allow_local=*/true);
+    if (!list)
+        return std::string();
+    bool any = false;
+    for (auto& a : *list) {
+        if (a.addr_spec.find('@') != std::string::npos)
+            continue;
+        auto q = ascii_domain(a.addr_spec + "@" + domain);
+        if (!q)
+            return make_error(f.name + ": " + a.addr_spec + " with domain (" +
+                                  settings.domain.origin.describe() + "): " + q.error().message,
+                              q.error().hint, "config");
+        a.addr_spec = *q;
+        any = true;
+    }
+    if (!any)
+        return std::string();
+    return fold_header(f.name, join_header(*list));
+}
+
 // The sender from settings, or nothing when unset.
 util::Result<std::optional<Address>> configured_sender(const config::Settings& settings) {
     if (!settings.from.set || util::trim(settings.from.value).empty())
@@ -454,15 +485,17 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     if (!sender)
         return sender.error();
     std::optional<Address> header_from;
+    std::string header_from_name;
     auto from_values = block->values("From");
     bool has_from_header = !from_values.empty();
     if (has_from_header) {
-        // cron writes "From: root (Cron Daemon)": kept as written, but a local
-        // name is no envelope sender.
+        // cron writes "From: root (Cron Daemon)": qualified in the header, but
+        // a local name is no envelope sender.
         auto list = parse_address_list(from_values.front(), local);
         if (!list || list->empty())
             return input_error("the message's From: header \"" + from_values.front() +
                                "\" is not a valid address");
+        header_from_name = list->front().display_name;
         if (list->front().addr_spec.find('@') != std::string::npos)
             header_from = list->front();
     }
@@ -511,6 +544,13 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     auto plan = pass_through(input, *block);
     if (!plan)
         return plan.error();
+    // from_header = envelope (msmtp's set_from_header): the From is rebuilt
+    // from the envelope sender, for providers that require From = login.
+    const bool from_is_envelope = settings.from_header.value == "envelope";
+    // sendmail mode qualifies bare names with `domain`, else the envelope
+    // sender's domain (which -f root and the `from` setting give).
+    const std::string qualify_with =
+        !settings.domain.value.empty() ? settings.domain.value : domain_of(msg.envelope.from);
     std::string h;
     for (const auto& f : block->fields) {
         std::string lower = util::to_lower(f.name);
@@ -518,6 +558,17 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
             continue;
         if (plan->drop_top_cte && lower == "content-transfer-encoding")
             continue;
+        if (from_is_envelope && lower == "from")
+            continue;
+        if (local && qualified_in_sendmail_mode(lower)) {
+            auto q = qualified_field(f, qualify_with, settings);
+            if (!q)
+                return q.error();
+            if (!q->empty()) {
+                h += *q;
+                continue;
+            }
+        }
         h += f.raw + "\r\n";
     }
     // Normalise line ends inside the kept raw header lines.
@@ -526,12 +577,14 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     crlf.feed(h, normalised);
     h = std::move(normalised);
     h += plan->add_top;
-    if (!has_from_header) {
+    if (!has_from_header || from_is_envelope) {
         Address generated = *sender ? **sender : *envelope_sender;
-        if (given)
+        if (given || from_is_envelope)
             generated.addr_spec = envelope_sender->addr_spec;
         if (!req.full_name.empty())
             generated.display_name = req.full_name;
+        if (!header_from_name.empty()) // the message's own name stays
+            generated.display_name = header_from_name;
         h += fold_header("From", generated.to_header());
     }
     if (block->fields.empty()) { // a body alone: To names the envelope's recipients

@@ -175,6 +175,54 @@ class Sendmail(SendmailCase):
         self.assertRegex(msg["Message-ID"], r"^<\d{14}\.[0-9a-f]{16}@example\.com>$")
         self.assertTrue(m["content"].endswith(b"\r\n\r\ntest\r\n"), m["content"])
 
+    def header_lines(self, content):
+        """The header block as it arrived: one str per field, folded lines joined."""
+        head = content.split(b"\r\n\r\n", 1)[0].decode()
+        return head.replace("\r\n ", " ").split("\r\n")
+
+    def test_cron_bare_names_in_headers_are_qualified_with_the_sender_domain(self):
+        # No `domain` set: the envelope sender's domain qualifies, as for -f root.
+        p = self.run_sendmail(["-i", "-FCronDaemon", "-oem", "root"],
+                              CRON_MESSAGE.replace(b"To: root\n", b"To: root\nCc: ops, lead@example.com\n"
+                                                   b"Reply-To: admin\nSender: root\n"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, _ = self.received()
+        lines = self.header_lines(m["content"])
+        self.assertIn('From: Cron Daemon <root@example.com>', lines)
+        self.assertIn("To: root@example.com", lines)
+        self.assertIn("Cc: ops@example.com, lead@example.com", lines)
+        self.assertIn("Reply-To: admin@example.com", lines)
+        self.assertIn("Sender: root@example.com", lines)
+        self.assertIn("Subject: Cron <root@host> /usr/local/bin/backup", lines)
+
+    def test_logwatch_bare_from_is_qualified_with_domain(self):
+        env = dict(self.base_env, SMTPSEND_DOMAIN="host.example.org")
+        p = self.run_sendmail(["-t"], b"From: root\nTo: lead@example.com\nSubject: Logwatch\n\nreport\n",
+                              env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, _ = self.received()
+        lines = self.header_lines(m["content"])
+        self.assertIn("From: root@host.example.org", lines)
+        self.assertIn("To: lead@example.com", lines)
+        self.assertEqual(m["mail_from"], "cron@example.com")
+
+    def test_from_header_envelope_rewrites_the_from_to_the_envelope_sender(self):
+        env = dict(self.base_env, SMTPSEND_FROM_HEADER="envelope")
+        p = self.run_sendmail(["-i", "-FCronDaemon", "-oem", "root"], CRON_MESSAGE, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, _ = self.received()
+        lines = self.header_lines(m["content"])
+        self.assertEqual([l for l in lines if l.startswith("From:")],
+                         ['From: Cron Daemon <cron@example.com>'])
+        self.assertEqual(m["mail_from"], "cron@example.com")
+
+    def test_from_header_keep_leaves_a_qualified_from_as_written(self):
+        p = self.run_sendmail(["-i", "lead@example.com"],
+                              b"From: Dev <dev@example.com>\nSubject: x\n\nbody\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, _ = self.received()
+        self.assertIn("From: Dev <dev@example.com>", self.header_lines(m["content"]))
+
     def test_unresolvable_local_name_is_67_with_the_alias_hint(self):
         p = self.run_sendmail(["-i", "nobody"], b"Subject: x\n\nbody\n")
         self.assertEqual(p.returncode, 67, p.stderr)
