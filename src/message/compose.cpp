@@ -627,6 +627,40 @@ util::Status check_smtputf8(const Envelope& envelope, bool server_offers_smtputf
     return util::Ok{};
 }
 
+util::Result<PreparedMessage> compose_bounce(const BounceRequest& request, const ComposeContext& ctx) {
+    if (request.original_sender.empty())
+        return input_error("the message had the null sender <>: a bounce is never bounced");
+    auto to = parse_address(request.original_sender);
+    if (!to)
+        return input_error("the original sender: " + to.error().message);
+    std::string domain = domain_of(to->addr_spec);
+    std::string daemon = "MAILER-DAEMON@" + (ctx.hostname.find('.') != std::string::npos ? ctx.hostname : domain);
+    PreparedMessage msg;
+    msg.envelope.from = ""; // MAIL FROM:<>
+    msg.envelope.recipients = {to->addr_spec};
+    msg.message_id = make_message_id(ctx.now, domain);
+    std::string text = "This is smtpsend on " + (ctx.hostname.empty() ? std::string("this host") : ctx.hostname) +
+                       ".\n\nYour message could not be delivered to:\n\n";
+    for (const auto& r : request.recipients)
+        text += "  " + r + "\n";
+    text += "\nIt was given up: " + request.reason + "\n\nThe headers of your message:\n\n" +
+            request.original_headers;
+    if (!text.empty() && text.back() != '\n')
+        text += "\n";
+    std::string h;
+    h += fold_header("Date", rfc5322_date(ctx.now));
+    h += fold_header("From", Address{"Mail Delivery System", daemon}.to_header());
+    h += fold_header("To", to->addr_spec);
+    h += fold_header("Subject", "Undelivered Mail Returned to Sender");
+    h += fold_header("Message-ID", msg.message_id);
+    h += "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n";
+    std::vector<Segment> segments{Segment::literal(std::move(h))};
+    for (auto& seg : text_entity(Spool::from_string(std::move(text)), "plain"))
+        segments.push_back(std::move(seg));
+    msg.source = std::make_unique<SegmentedSource>(std::move(segments));
+    return msg;
+}
+
 std::string rfc5322_date(std::chrono::system_clock::time_point when) {
     std::time_t t = std::chrono::system_clock::to_time_t(when);
     std::tm tm{};

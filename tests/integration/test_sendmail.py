@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import unittest
 
-from smtptest import BIN, SmtpTestCase
+from smtptest import BIN, SmtpTestCase, free_port
 
 CRON_MESSAGE = (b"From: root (Cron Daemon)\n"
                 b"To: root\n"
@@ -222,6 +222,53 @@ class Sendmail(SendmailCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         m, _ = self.received()
         self.assertIn("From: Dev <dev@example.com>", self.header_lines(m["content"]))
+
+    def test_q_flushes_and_a_refused_entry_bounces_to_the_sender(self):
+        port = free_port()
+        queue_dir = os.path.join(self.tmp, "queue")
+        log = os.path.join(self.tmp, "smtpsend.log")
+        env = dict(self.base_env, SMTPSEND_SERVER="smtp://127.0.0.1:%d" % port, SMTPSEND_QUEUE="true",
+                   SMTPSEND_QUEUE_DIR=queue_dir, SMTPSEND_LOG=log, SMTPSEND_TIMEOUT="5")
+        p = self.run_sendmail(["-i", "dev@example.com"], b"Subject: weekly report\n\nnumbers\n", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)  # nothing listens: queued
+        [entry] = [f[:-5] for f in os.listdir(queue_dir) if f.endswith(".json")]
+        server = self.aio(port=port, reject={"dev@example.com": "550 5.1.1 <dev@example.com>: user unknown"})
+        p = self.run_sendmail(["-q"], b"", env=env)
+        self.assertEqual(p.returncode, 67, p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(queue_dir, "failed", entry + ".json")))
+        self.assertIn(("smtpsend: %s: a bounce went to cron@example.com" % entry).encode(), p.stderr)
+        self.assertEqual(len(server.messages), 1, "exactly the bounce arrives")
+        m = server.messages[0]
+        self.assertEqual(m["mail_from"], "<>")  # aiosmtpd's null sender
+        self.assertEqual(m["rcpt_tos"], ["cron@example.com"])
+        msg = email.message_from_bytes(m["content"], policy=email.policy.default)
+        self.assertEqual(msg["From"], "Mail Delivery System <MAILER-DAEMON@example.com>"
+                         if "." not in os.uname().nodename else
+                         "Mail Delivery System <MAILER-DAEMON@%s>" % os.uname().nodename)
+        self.assertEqual(msg["To"], "cron@example.com")
+        self.assertEqual(msg["Subject"], "Undelivered Mail Returned to Sender")
+        self.assertEqual(msg["Auto-Submitted"], "auto-replied")
+        text = msg.get_content().replace("\r\n", "\n")
+        self.assertIn("\n  dev@example.com\n", text)
+        self.assertIn("5.1.1 <dev@example.com>: user unknown", text)
+        self.assertIn("\nSubject: weekly report\n", text)
+        with open(log) as f:
+            lines = f.read().splitlines()
+        self.assertTrue(any("outcome=given-up" in l and "queue_id=" + entry in l for l in lines), lines)
+
+    def test_q_flushes_a_due_entry_without_bouncing(self):
+        port = free_port()
+        queue_dir = os.path.join(self.tmp, "queue")
+        env = dict(self.base_env, SMTPSEND_SERVER="smtp://127.0.0.1:%d" % port, SMTPSEND_QUEUE="true",
+                   SMTPSEND_QUEUE_DIR=queue_dir, SMTPSEND_TIMEOUT="5")
+        p = self.run_sendmail(["-i", "dev@example.com"], b"Subject: later\n\nbody\n", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        server = self.aio(port=port)
+        p = self.run_sendmail(["-q"], b"", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(server.messages), 1)
+        self.assertEqual(server.messages[0]["rcpt_tos"], ["dev@example.com"])
+        self.assertEqual([f for f in os.listdir(queue_dir) if f.endswith(".json")], [])
 
     def test_unresolvable_local_name_is_67_with_the_alias_hint(self):
         p = self.run_sendmail(["-i", "nobody"], b"Subject: x\n\nbody\n")
