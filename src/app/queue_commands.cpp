@@ -210,7 +210,7 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
                     return e;
                 }
                 Route r{std::move(*loaded), {}, nullptr};
-                r.policy = delivery::policy_for(r.loaded, io.env, false);
+                r.policy = delivery::policy_for(r.loaded, io.env, inv.message.complete_message);
                 r.session = std::make_unique<delivery::Session>(std::move(*plan),
                                                                 delivery::curl_transport_factory(), true);
                 r.session->set_on_line(output::verbose_printer(inv.verbose, io.err));
