@@ -16,7 +16,7 @@ _smtpsend() {
 
     local settings="--config --profile --provider --region --server --port --tls --user
         --password-file --password-cmd --password-env --auth --oauth2-token-cmd
-        --oauth2-token-env --from --cafile --helo --timeout --data-timeout --max-time --aliases --domain
+        --oauth2-token-env --from --from-header --cafile --helo --timeout --data-timeout --max-time --aliases --domain
         --queue --no-queue --queue-dir --retries --retry-wait --max-age --log"
     local message="--subject -s --to --cc --bcc --reply-to --header -H --body-file --attach
         --html --inline --read-recipients -t"
@@ -26,6 +26,7 @@ _smtpsend() {
         --profile) COMPREPLY=($(compgen -W "$(_smtpsend_names profiles)" -- "$cur")); return ;;
         --provider) COMPREPLY=($(compgen -W "$(_smtpsend_names providers)" -- "$cur")); return ;;
         --tls) COMPREPLY=($(compgen -W "starttls implicit none" -- "$cur")); return ;;
+        --from-header) COMPREPLY=($(compgen -W "keep envelope" -- "$cur")); return ;;
         --auth) COMPREPLY=($(compgen -W "auto plain login cram-md5 xoauth2 oauthbearer" -- "$cur")); return ;;
         --region) COMPREPLY=($(compgen -W "us eu in au jp us-east-1 us-west-2 eu-west-1 eu-central-1" -- "$cur")); return ;;
         --stage) COMPREPLY=($(compgen -W "greeting ehlo starttls auth mail rcpt data end-of-data" -- "$cur")); return ;;

@@ -26,6 +26,7 @@ complete -c smtpsend -l region -x -a 'us eu in au jp us-east-1 us-west-2 eu-west
 complete -c smtpsend -l server -x -d 'smtp://host[:port] or smtps://host[:port]'
 complete -c smtpsend -l port -x -d 'The server port'
 complete -c smtpsend -l tls -x -a 'starttls implicit none' -d 'The TLS mode'
+complete -c smtpsend -l from-header -x -a 'keep envelope' -d 'Keep the From header or rewrite it to the envelope sender'
 complete -c smtpsend -l user -x -d 'The login name'
 complete -c smtpsend -l password-file -r -F -d 'Read the password from FILE'
 complete -c smtpsend -l password-cmd -x -d 'A command that prints the password'

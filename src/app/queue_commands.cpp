@@ -46,8 +46,27 @@ struct Route {
 
 using diagnosis::ExitCode;
 
+// The header block of a queued message (at most 64 KiB), for a bounce.
+std::string header_block(message::MessageSource& source) {
+    source.rewind();
+    std::string out;
+    char buf[8192];
+    while (out.size() < (64 << 10)) {
+        auto got = source.read(buf, sizeof buf);
+        if (!got || *got == 0)
+            break;
+        out.append(buf, *got);
+        if (auto end = out.find("\r\n\r\n"); end != std::string::npos) {
+            out.resize(end + 2);
+            break;
+        }
+    }
+    return out.substr(0, 64 << 10);
+}
+
 // One flush: oldest first.
-int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, const queue::Queue& q) {
+int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, const queue::Queue& q,
+          const config::Loaded& flush_settings) {
     const long now = io.clock->unix_seconds();
     std::map<std::string, util::Result<Route>> routes;
     int delivered = 0, kept = 0, failed = 0, skipped = 0;
@@ -70,6 +89,54 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
         output::report_failure(io, output::Schema::queue, inv.json, d, entry.id);
         worst = diagnosis::worst(worst, d.exit_code);
         ++failed;
+    };
+    // An entry moved to failed/ is reported: one line to syslog always (and
+    // to the log file when `log` is one); with sendmail -q also a bounce to
+    // its sender, sent through deliver with the flush's own settings.
+    std::unique_ptr<delivery::Session> bounce_session;
+    auto given_up = [&](const queue::Entry& entry, const std::string& reason, const std::string& headers) {
+        log::Record rec;
+        rec.host = entry.server;
+        rec.from = entry.from;
+        rec.recipients = entry.recipients;
+        rec.message_id = entry.message_id;
+        rec.queue_id = entry.id;
+        rec.outcome = "given-up";
+        rec.reply = reason;
+        rec.exit_code = static_cast<int>(ExitCode::unavailable);
+        if (auto w = log::write("syslog", rec); !w.empty())
+            hooks.warn(w);
+        if (base.log != "syslog" && base.log != "none")
+            if (auto w = log::write(base.log, rec); !w.empty())
+                hooks.warn(w);
+        if (!inv.message.complete_message || entry.from.empty())
+            return; // only sendmail -q bounces; a bounce (sender <>) is never bounced
+        message::ComposeContext ctx;
+        ctx.hostname = util::local_hostname();
+        auto msg = message::compose_bounce({entry.from, entry.recipients, reason, headers}, ctx);
+        if (!msg) {
+            hooks.warn("no bounce for " + entry.id + ": " + msg.error().message);
+            return;
+        }
+        if (!bounce_session) {
+            auto plan = delivery::make_plan(flush_settings, io.env, ctx.hostname);
+            if (!plan) {
+                hooks.warn("no bounce for " + entry.id + ": " + plan.error().message);
+                return;
+            }
+            bounce_session = std::make_unique<delivery::Session>(std::move(*plan),
+                                                                 delivery::curl_transport_factory(), true);
+        }
+        delivery::Job job;
+        job.envelope = msg->envelope;
+        job.message_id = msg->message_id;
+        job.source = msg->source.get();
+        auto result = delivery::deliver(job, *bounce_session, base, hooks);
+        if (result.status == delivery::Status::sent)
+            io.err << "smtpsend: " << entry.id << ": a bounce went to " << output::printable(entry.from) << "\n";
+        else if (result.status != delivery::Status::queued)
+            hooks.warn("the bounce for " + entry.id + " to " + entry.from + " failed" +
+                       (result.diagnosis ? ": " + result.diagnosis->summary : std::string()));
     };
     auto scan = q.scan();
     if (!scan.status)
@@ -97,6 +164,9 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
         if (now - entry.created > base.max_age) {
             std::string reason = "expired: queued for more than " + std::to_string(base.max_age / 3600) +
                                  " hours; first failure: " + entry.first_failure;
+            std::string headers;
+            if (auto source = q.open_message(entry.id))
+                headers = header_block(**source);
             if (auto st = q.fail(entry, reason); !st) {
                 problem(entry, st.error());
                 continue;
@@ -112,6 +182,7 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
             if (auto w = log::write(base.log, rec); !w.empty())
                 hooks.warn(w);
             emit(entry, "expired", reason);
+            given_up(entry, reason, headers);
             ++failed;
             worst = diagnosis::worst(worst, ExitCode::tempfail);
             continue;
@@ -139,7 +210,7 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
                     return e;
                 }
                 Route r{std::move(*loaded), {}, nullptr};
-                r.policy = delivery::policy_for(r.loaded, io.env, false);
+                r.policy = delivery::policy_for(r.loaded, io.env, inv.message.complete_message);
                 r.session = std::make_unique<delivery::Session>(std::move(*plan),
                                                                 delivery::curl_transport_factory(), true);
                 r.session->set_on_line(output::verbose_printer(inv.verbose, io.err));
@@ -183,9 +254,18 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
             std::vector<std::string> refused;
             for (const auto& rej : result.rejected)
                 refused.push_back(rej.address + " (" + rej.reply + ")");
-            emit(entry, "failed",
-                 (result.diagnosis ? result.diagnosis->summary + "; " : std::string()) + "refused: " +
-                     util::join(refused, "; "));
+            std::string reason = (result.diagnosis ? result.diagnosis->summary + "; " : std::string()) +
+                                 "refused: " + util::join(refused, "; ");
+            emit(entry, "failed", reason);
+            auto still = q.load(entry.id);
+            if (!result.rejected.empty() && !still && still.error().kind == "noinput") {
+                // deliver moved it to failed/
+                queue::Entry refused_entry = entry;
+                refused_entry.recipients.clear();
+                for (const auto& rej : result.rejected)
+                    refused_entry.recipients.push_back(rej.address);
+                given_up(refused_entry, reason, header_block(**source));
+            }
             ++failed;
         }
         worst = diagnosis::worst(worst, code);
@@ -250,7 +330,7 @@ int queue_command(const cli::Invocation& inv, Io& io) {
         return 0;
     }
     case cli::Command::queue_flush:
-        return flush(inv, io, policy, q);
+        return flush(inv, io, policy, q, *loaded);
     default:
         return static_cast<int>(diagnosis::ExitCode::software);
     }

@@ -117,11 +117,16 @@ util::Result<Invocation> parse_sendmail(int argc, const char* const* argv) {
                 break;
             }
             return usage("mode " + std::string(arg) + " is not supported (only -bm, -bp and -bs)");
+        case 'q':
+            // -q, -qf, -q30m, -qRsubstr: one flush of every entry, due or not
+            // (Postfix's postqueue -f); intervals and selectors are ignored.
+            inv.command = Command::queue_flush;
+            inv.flush_all = true;
+            break;
         case 'U': // initial submission
         case 'm': // me too
         case 'n': // no aliasing
         case 's': // old: save From lines
-        case 'q': // queue run options
             break;
         default:
             return usage("unknown option " + std::string(arg));

@@ -256,6 +256,10 @@ std::vector<KeyInfo> make_keys() {
                                               "read the OAuth2 access token from the environment "
                                               "variable NAME"),
         wire_key<&Settings::from>("from", "ADDRESS", "the sender address (From and envelope)"),
+        choice_key<&Settings::from_header>("from_header", "MODE",
+                                           "keep a message's From header, or envelope: rewrite it "
+                                           "to the envelope sender",
+                                           {"keep", "envelope"}),
         text_key<&Settings::cafile>("cafile", "FILE",
                                     "trust the CA certificates in FILE (PEM) instead of the system's"),
         wire_key<&Settings::helo>("helo", "NAME",

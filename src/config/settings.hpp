@@ -68,6 +68,7 @@ struct Settings {
     Value<std::string> oauth2_token_cmd; // prints a fresh OAuth2 access token
     Value<std::string> oauth2_token_env; // the name of a variable that holds the token
     Value<std::string> from;
+    Value<std::string> from_header{"keep"}; // keep, or envelope: a message's From becomes the envelope sender
     Value<std::string> cafile;
     Value<std::string> helo;
     Value<long> timeout{30};          // seconds: connect and every wait for a reply (a duration)

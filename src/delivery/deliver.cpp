@@ -172,7 +172,8 @@ Policy policy_for(const config::Loaded& loaded, const util::Environment& env, bo
     p.queue = s.queue.set ? s.queue.value : (sendmail_mode && s.queue_dir.set);
     p.queue_dir = s.queue_dir.set && !s.queue_dir.value.empty() ? s.queue_dir.value
                                                                 : queue::default_dir(env);
-    p.log = s.log.value;
+    // sendmail mode logs to syslog unless `log` is set: cron shows only an exit status.
+    p.log = s.log.set ? s.log.value : sendmail_mode ? "syslog" : s.log.value;
     p.max_time = s.max_time.value;
     p.max_age = s.max_age.value;
     return p;

@@ -104,6 +104,37 @@ std::string domain_of(const std::string& addr) {
     return at == std::string::npos ? std::string() : addr.substr(at + 1);
 }
 
+// The address fields whose bare local names sendmail mode qualifies.
+bool qualified_in_sendmail_mode(const std::string& lower) {
+    return lower == "from" || lower == "to" || lower == "cc" || lower == "sender" ||
+           lower == "reply-to";
+}
+
+// The field again with its bare local names ("root (Cron Daemon)") qualified
+// with `domain`, as Postfix's append_at_myorigin does; "" when it has none,
+// or does not parse as an address list (then it is kept as written).
+util::Result<std::string> qualified_field(const HeaderField& f, const std::string& domain,
+                                          const config::Settings& settings) {
+    auto list = parse_address_list(f.value, /*allow_local=*/true);
+    if (!list)
+        return std::string();
+    bool any = false;
+    for (auto& a : *list) {
+        if (a.addr_spec.find('@') != std::string::npos)
+            continue;
+        auto q = ascii_domain(a.addr_spec + "@" + domain);
+        if (!q)
+            return make_error(f.name + ": " + a.addr_spec + " with domain (" +
+                                  settings.domain.origin.describe() + "): " + q.error().message,
+                              q.error().hint, "config");
+        a.addr_spec = *q;
+        any = true;
+    }
+    if (!any)
+        return std::string();
+    return fold_header(f.name, join_header(*list));
+}
+
 // The sender from settings, or nothing when unset.
 util::Result<std::optional<Address>> configured_sender(const config::Settings& settings) {
     if (!settings.from.set || util::trim(settings.from.value).empty())
@@ -419,6 +450,12 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     if (!head)
         return head.error();
     auto block = parse_header_block(*head);
+    if (!block && req.complete_message) {
+        // sendmail mode, as Postfix and msmtp: input that does not start with
+        // a header field (`echo test | sendmail root`) is all body; the
+        // headers it needs are added below.
+        block = HeaderBlock{{}, 0, false};
+    }
     if (!block)
         return input_error(block.error().message, block.error().hint);
     if (block->body_offset >= max_header_block && block->had_separator == false &&
@@ -458,15 +495,17 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     if (!sender)
         return sender.error();
     std::optional<Address> header_from;
+    std::string header_from_name;
     auto from_values = block->values("From");
     bool has_from_header = !from_values.empty();
     if (has_from_header) {
-        // cron writes "From: root (Cron Daemon)": kept as written, but a local
-        // name is no envelope sender.
+        // cron writes "From: root (Cron Daemon)": qualified in the header, but
+        // a local name is no envelope sender.
         auto list = parse_address_list(from_values.front(), local);
         if (!list || list->empty())
             return input_error("the message's From: header \"" + from_values.front() +
                                "\" is not a valid address");
+        header_from_name = list->front().display_name;
         if (list->front().addr_spec.find('@') != std::string::npos)
             header_from = list->front();
     }
@@ -515,6 +554,13 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     auto plan = pass_through(input, *block);
     if (!plan)
         return plan.error();
+    // from_header = envelope (msmtp's set_from_header): the From is rebuilt
+    // from the envelope sender, for providers that require From = login.
+    const bool from_is_envelope = settings.from_header.value == "envelope";
+    // sendmail mode qualifies bare names with `domain`, else the envelope
+    // sender's domain (which -f root and the `from` setting give).
+    const std::string qualify_with =
+        !settings.domain.value.empty() ? settings.domain.value : domain_of(msg.envelope.from);
     std::string h;
     for (const auto& f : block->fields) {
         std::string lower = util::to_lower(f.name);
@@ -522,6 +568,17 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
             continue;
         if (plan->drop_top_cte && lower == "content-transfer-encoding")
             continue;
+        if (from_is_envelope && lower == "from")
+            continue;
+        if (local && qualified_in_sendmail_mode(lower)) {
+            auto q = qualified_field(f, qualify_with, settings);
+            if (!q)
+                return q.error();
+            if (!q->empty()) {
+                h += *q;
+                continue;
+            }
+        }
         h += f.raw + "\r\n";
     }
     // Normalise line ends inside the kept raw header lines.
@@ -530,13 +587,21 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     crlf.feed(h, normalised);
     h = std::move(normalised);
     h += plan->add_top;
-    if (!has_from_header) {
+    if (!has_from_header || from_is_envelope) {
         Address generated = *sender ? **sender : *envelope_sender;
-        if (given)
+        if (given || from_is_envelope)
             generated.addr_spec = envelope_sender->addr_spec;
         if (!req.full_name.empty())
             generated.display_name = req.full_name;
+        if (!header_from_name.empty()) // the message's own name stays
+            generated.display_name = header_from_name;
         h += fold_header("From", generated.to_header());
+    }
+    if (block->fields.empty()) { // a body alone: To names the envelope's recipients
+        std::vector<Address> to;
+        for (const auto& r : msg.envelope.recipients)
+            to.push_back(Address{"", r});
+        h += fold_header("To", join_header(to));
     }
     if (!block->has("Date"))
         h += fold_header("Date", rfc5322_date(ctx.now));
@@ -570,6 +635,40 @@ util::Status check_smtputf8(const Envelope& envelope, bool server_offers_smtputf
                                "use an ASCII address, or send through a server that offers "
                                "SMTPUTF8");
     return util::Ok{};
+}
+
+util::Result<PreparedMessage> compose_bounce(const BounceRequest& request, const ComposeContext& ctx) {
+    if (request.original_sender.empty())
+        return input_error("the message had the null sender <>: a bounce is never bounced");
+    auto to = parse_address(request.original_sender);
+    if (!to)
+        return input_error("the original sender: " + to.error().message);
+    std::string domain = domain_of(to->addr_spec);
+    std::string daemon = "MAILER-DAEMON@" + (ctx.hostname.find('.') != std::string::npos ? ctx.hostname : domain);
+    PreparedMessage msg;
+    msg.envelope.from = ""; // MAIL FROM:<>
+    msg.envelope.recipients = {to->addr_spec};
+    msg.message_id = make_message_id(ctx.now, domain);
+    std::string text = "This is smtpsend on " + (ctx.hostname.empty() ? std::string("this host") : ctx.hostname) +
+                       ".\n\nYour message could not be delivered to:\n\n";
+    for (const auto& r : request.recipients)
+        text += "  " + r + "\n";
+    text += "\nIt was given up: " + request.reason + "\n\nThe headers of your message:\n\n" +
+            request.original_headers;
+    if (!text.empty() && text.back() != '\n')
+        text += "\n";
+    std::string h;
+    h += fold_header("Date", rfc5322_date(ctx.now));
+    h += fold_header("From", Address{"Mail Delivery System", daemon}.to_header());
+    h += fold_header("To", to->addr_spec);
+    h += fold_header("Subject", "Undelivered Mail Returned to Sender");
+    h += fold_header("Message-ID", msg.message_id);
+    h += "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n";
+    std::vector<Segment> segments{Segment::literal(std::move(h))};
+    for (auto& seg : text_entity(Spool::from_string(std::move(text)), "plain"))
+        segments.push_back(std::move(seg));
+    msg.source = std::make_unique<SegmentedSource>(std::move(segments));
+    return msg;
 }
 
 std::string rfc5322_date(std::chrono::system_clock::time_point when) {

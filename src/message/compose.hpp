@@ -75,6 +75,20 @@ util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
 // before MAIL FROM.
 util::Status check_smtputf8(const Envelope& envelope, bool server_offers_smtputf8);
 
+// What a bounce says about a message that was given up.
+struct BounceRequest {
+    std::string original_sender;          // the envelope sender: the bounce's only recipient
+    std::vector<std::string> recipients;  // the ones it could not reach
+    std::string reason;                   // why it was given up (the failed/ reason)
+    std::string original_headers;         // the message's header block, as queued
+};
+
+// A bounce, as MTAs send one: From MAILER-DAEMON, the null envelope sender
+// (<>, so that it never bounces itself), To the original sender, a text part
+// with the reason and the original headers. Fails (kind "input") when the
+// original sender is null or not a valid address: there is no one to tell.
+util::Result<PreparedMessage> compose_bounce(const BounceRequest& request, const ComposeContext& context);
+
 // "Sat, 28 Nov 2026 01:22:08 +0000" in local time.
 std::string rfc5322_date(std::chrono::system_clock::time_point when);
 

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import unittest
 
 from smtptest import BIN
@@ -24,6 +25,25 @@ def long_options(args):
 
 
 class Docs(unittest.TestCase):
+    def test_the_gitlab_recipe_fails_with_smtpsends_exit_code(self):
+        # ci.md: "the job fails with smtpsend's exit code", although it pipes into tee.
+        text = read("docs/ci.md")
+        recipe = text[text.index("## GitLab CI"):]
+        recipe = recipe[recipe.index("```yaml"):recipe.index("```", recipe.index("```yaml") + 3)]
+        lines = recipe.split("  script:\n", 1)[1].split("  artifacts:", 1)[0]
+        script = "\n".join(l.strip()[2:] for l in lines.splitlines() if l.strip().startswith("- "))
+        tmp = tempfile.mkdtemp(prefix="smtpsend-ci-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with open(os.path.join(tmp, "smtpsend"), "w") as f:
+            f.write("#!/bin/sh\ncat >/dev/null\necho '{\"exit_code\": 75}'\nexit 75\n")
+        os.chmod(os.path.join(tmp, "smtpsend"), 0o755)
+        # GitLab runs a job's script lines in one shell that stops at the first failing line.
+        r = subprocess.run(["bash", "-e", "-c", script], cwd=tmp, capture_output=True, text=True,
+                           env={"PATH": tmp + ":/usr/bin:/bin", "CI_PIPELINE_URL": "https://ci.invalid/1",
+                                "CI_PIPELINE_ID": "1"})
+        self.assertEqual(r.returncode, 75, r.stdout + r.stderr)
+
+
     def test_every_long_option_is_in_the_man_page(self):
         man = read("docs/smtpsend.1").replace("\\-", "-")
         options = long_options(["--help"])

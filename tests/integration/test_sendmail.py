@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import unittest
 
-from smtptest import BIN, SmtpTestCase
+from smtptest import BIN, SmtpTestCase, free_port
 
 CRON_MESSAGE = (b"From: root (Cron Daemon)\n"
                 b"To: root\n"
@@ -161,6 +161,114 @@ class Sendmail(SendmailCase):
         self.assertEqual(parts[0].get_content().replace("\r\n", "\n"), text[:-1])
         self.assertEqual(parts[1].get_content().replace("\r\n", "\n"), "short ascii")
         self.assertEqual(parts[2].get_payload(decode=True), binary)
+
+    def test_a_body_without_headers_is_sent_with_the_headers_added(self):
+        # The test this documentation gives: `echo test | sendmail -i root`.
+        p = self.run_sendmail(["-i", "root"], b"test\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, msg = self.received()
+        self.assertEqual(sorted(m["rcpt_tos"]), ["admin@example.com", "ops@example.com"])
+        self.assertEqual(m["mail_from"], "cron@example.com")
+        self.assertEqual(msg["From"], "cron@example.com")
+        self.assertEqual(msg["To"], "admin@example.com, ops@example.com")
+        self.assertIsNotNone(msg["Date"])
+        self.assertRegex(msg["Message-ID"], r"^<\d{14}\.[0-9a-f]{16}@example\.com>$")
+        self.assertTrue(m["content"].endswith(b"\r\n\r\ntest\r\n"), m["content"])
+
+    def header_lines(self, content):
+        """The header block as it arrived: one str per field, folded lines joined."""
+        head = content.split(b"\r\n\r\n", 1)[0].decode()
+        return head.replace("\r\n ", " ").split("\r\n")
+
+    def test_cron_bare_names_in_headers_are_qualified_with_the_sender_domain(self):
+        # No `domain` set: the envelope sender's domain qualifies, as for -f root.
+        p = self.run_sendmail(["-i", "-FCronDaemon", "-oem", "root"],
+                              CRON_MESSAGE.replace(b"To: root\n", b"To: root\nCc: ops, lead@example.com\n"
+                                                   b"Reply-To: admin\nSender: root\n"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, _ = self.received()
+        lines = self.header_lines(m["content"])
+        self.assertIn('From: Cron Daemon <root@example.com>', lines)
+        self.assertIn("To: root@example.com", lines)
+        self.assertIn("Cc: ops@example.com, lead@example.com", lines)
+        self.assertIn("Reply-To: admin@example.com", lines)
+        self.assertIn("Sender: root@example.com", lines)
+        self.assertIn("Subject: Cron <root@host> /usr/local/bin/backup", lines)
+
+    def test_logwatch_bare_from_is_qualified_with_domain(self):
+        env = dict(self.base_env, SMTPSEND_DOMAIN="host.example.org")
+        p = self.run_sendmail(["-t"], b"From: root\nTo: lead@example.com\nSubject: Logwatch\n\nreport\n",
+                              env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, _ = self.received()
+        lines = self.header_lines(m["content"])
+        self.assertIn("From: root@host.example.org", lines)
+        self.assertIn("To: lead@example.com", lines)
+        self.assertEqual(m["mail_from"], "cron@example.com")
+
+    def test_from_header_envelope_rewrites_the_from_to_the_envelope_sender(self):
+        env = dict(self.base_env, SMTPSEND_FROM_HEADER="envelope")
+        p = self.run_sendmail(["-i", "-FCronDaemon", "-oem", "root"], CRON_MESSAGE, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, _ = self.received()
+        lines = self.header_lines(m["content"])
+        self.assertEqual([l for l in lines if l.startswith("From:")],
+                         ['From: Cron Daemon <cron@example.com>'])
+        self.assertEqual(m["mail_from"], "cron@example.com")
+
+    def test_from_header_keep_leaves_a_qualified_from_as_written(self):
+        p = self.run_sendmail(["-i", "lead@example.com"],
+                              b"From: Dev <dev@example.com>\nSubject: x\n\nbody\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, _ = self.received()
+        self.assertIn("From: Dev <dev@example.com>", self.header_lines(m["content"]))
+
+    def test_q_flushes_and_a_refused_entry_bounces_to_the_sender(self):
+        port = free_port()
+        queue_dir = os.path.join(self.tmp, "queue")
+        log = os.path.join(self.tmp, "smtpsend.log")
+        env = dict(self.base_env, SMTPSEND_SERVER="smtp://127.0.0.1:%d" % port, SMTPSEND_QUEUE="true",
+                   SMTPSEND_QUEUE_DIR=queue_dir, SMTPSEND_LOG=log, SMTPSEND_TIMEOUT="5")
+        p = self.run_sendmail(["-i", "dev@example.com"], b"Subject: weekly report\n\nnumbers\n", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)  # nothing listens: queued
+        [entry] = [f[:-5] for f in os.listdir(queue_dir) if f.endswith(".json")]
+        server = self.aio(port=port, reject={"dev@example.com": "550 5.1.1 <dev@example.com>: user unknown"})
+        p = self.run_sendmail(["-q"], b"", env=env)
+        self.assertEqual(p.returncode, 67, p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(queue_dir, "failed", entry + ".json")))
+        self.assertIn(("smtpsend: %s: a bounce went to cron@example.com" % entry).encode(), p.stderr)
+        self.assertEqual(len(server.messages), 1, "exactly the bounce arrives")
+        m = server.messages[0]
+        self.assertEqual(m["mail_from"], "<>")  # aiosmtpd's null sender
+        self.assertEqual(m["rcpt_tos"], ["cron@example.com"])
+        msg = email.message_from_bytes(m["content"], policy=email.policy.default)
+        self.assertEqual(msg["From"], "Mail Delivery System <MAILER-DAEMON@example.com>"
+                         if "." not in os.uname().nodename else
+                         "Mail Delivery System <MAILER-DAEMON@%s>" % os.uname().nodename)
+        self.assertEqual(msg["To"], "cron@example.com")
+        self.assertEqual(msg["Subject"], "Undelivered Mail Returned to Sender")
+        self.assertEqual(msg["Auto-Submitted"], "auto-replied")
+        text = msg.get_content().replace("\r\n", "\n")
+        self.assertIn("\n  dev@example.com\n", text)
+        self.assertIn("5.1.1 <dev@example.com>: user unknown", text)
+        self.assertIn("\nSubject: weekly report\n", text)
+        with open(log) as f:
+            lines = f.read().splitlines()
+        self.assertTrue(any("outcome=given-up" in l and "queue_id=" + entry in l for l in lines), lines)
+
+    def test_q_flushes_a_due_entry_without_bouncing(self):
+        port = free_port()
+        queue_dir = os.path.join(self.tmp, "queue")
+        env = dict(self.base_env, SMTPSEND_SERVER="smtp://127.0.0.1:%d" % port, SMTPSEND_QUEUE="true",
+                   SMTPSEND_QUEUE_DIR=queue_dir, SMTPSEND_TIMEOUT="5")
+        p = self.run_sendmail(["-i", "dev@example.com"], b"Subject: later\n\nbody\n", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        server = self.aio(port=port)
+        p = self.run_sendmail(["-q"], b"", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(server.messages), 1)
+        self.assertEqual(server.messages[0]["rcpt_tos"], ["dev@example.com"])
+        self.assertEqual([f for f in os.listdir(queue_dir) if f.endswith(".json")], [])
 
     def test_unresolvable_local_name_is_67_with_the_alias_hint(self):
         p = self.run_sendmail(["-i", "nobody"], b"Subject: x\n\nbody\n")

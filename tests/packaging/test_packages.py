@@ -8,6 +8,7 @@ Run by tests/run-all.sh (it takes a full build); by hand:
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -27,7 +28,8 @@ SMTPSEND_FILES = [
     "./usr/share/fish/vendor_completions.d/smtpsend.fish",
     "./usr/share/doc/smtpsend/copyright",
     "./usr/share/doc/smtpsend/examples/config.ini",
-    "./usr/share/doc/smtpsend/providers.md.gz",
+    "./usr/share/doc/smtpsend/providers.md",
+    "./usr/share/doc/smtpsend/queue.md",
     "./lib/systemd/system/smtpsend-queue.service",
     "./lib/systemd/system/smtpsend-queue.timer",
 ]
@@ -105,6 +107,35 @@ class DebianPackages(unittest.TestCase):
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
+    def test_the_unit_and_the_documents_link_only_files_the_package_ships(self):
+        root = tempfile.mkdtemp(prefix="smtpsend-links-")
+        try:
+            run(["dpkg-deb", "-x", self.main, root])
+            unit_dir = os.path.join(root, "lib/systemd/system")
+            for unit in sorted(os.listdir(unit_dir)):
+                with open(os.path.join(unit_dir, unit)) as f:
+                    for line in f:
+                        if line.startswith("Documentation="):
+                            for url in line.split("=", 1)[1].split():
+                                if url.startswith("file://"):
+                                    self.assertTrue(os.path.isfile(root + url[len("file://"):]),
+                                                    "%s links %s" % (unit, url))
+            # The documents from docs/ (README.md is the source tree's front page, for the tree).
+            doc = os.path.join(root, "usr/share/doc/smtpsend")
+            for name in sorted(os.listdir(os.path.join(ROOT, "docs"))):
+                if not name.endswith(".md"):
+                    continue
+                self.assertTrue(os.path.isfile(os.path.join(doc, name)), name + " is not shipped uncompressed")
+                with open(os.path.join(doc, name), encoding="utf-8") as f:
+                    text = f.read()
+                for target in re.findall(r"\]\(([^)\s]+)\)", text):
+                    if "://" in target or target.startswith(("#", "mailto:")):
+                        continue
+                    path = os.path.normpath(os.path.join(doc, target.split("#", 1)[0]))
+                    self.assertTrue(os.path.exists(path), "%s links %s, not shipped" % (name, target))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
     def test_lintian_reports_no_error_or_warning(self):
         if not shutil.which("lintian"):
             self.skipTest("lintian is not installed (tests/setup.sh installs it)")
@@ -116,6 +147,35 @@ class DebianPackages(unittest.TestCase):
         tags = sorted(l for l in r.stdout.splitlines() if l[:2] in ("I:", "P:"))
         self.assertEqual(tags, ["I: smtpsend-sendmail: ldconfig-escape usr/bin/smtpsend [usr/lib/sendmail]",
                                 "I: smtpsend: spelling-error-in-binary invalide invalid [usr/bin/smtpsend]"])
+
+
+class CronExample(unittest.TestCase):
+    """packaging/cron/smtpsend: quiet for 0 and 75, the report for any other code (cron mails
+    what a job prints). Fast: no package is built."""
+
+    def run_line(self, code):
+        with open(os.path.join(ROOT, "packaging", "cron", "smtpsend")) as f:
+            [line] = [l for l in f if l.strip() and not l.startswith("#")]
+        command = line.split(None, 6)[6].strip()  # after minute hour day month weekday user
+        self.assertNotIn("%", command)  # cron would turn it into a newline
+        tmp = tempfile.mkdtemp(prefix="smtpsend-cron-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        stub = os.path.join(tmp, "smtpsend")
+        with open(stub, "w") as f:
+            f.write("#!/bin/sh\necho 'smtpsend: queue flush: 0 delivered, 0 kept, 1 failed' >&2\nexit %d\n" % code)
+        os.chmod(stub, 0o755)
+        return subprocess.run(["/bin/sh", "-c", command.replace("/usr/bin/smtpsend", stub)],
+                              capture_output=True, text=True)
+
+    def test_0_and_75_print_nothing(self):
+        for code in (0, 75):
+            with self.subTest(code=code):
+                r = self.run_line(code)
+                self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""))
+
+    def test_another_code_prints_the_report_for_cron_to_mail(self):
+        r = self.run_line(67)
+        self.assertEqual(r.stdout, "smtpsend: queue flush: 0 delivered, 0 kept, 1 failed\n")
 
 
 class CmakeInstall(unittest.TestCase):

@@ -368,3 +368,15 @@ TEST_CASE("aggregation: a permanent failure beats a temporary one, the first per
     CHECK(worst(ExitCode::nouser, ExitCode::tempfail) == ExitCode::nouser);
     CHECK(worst(ExitCode::nouser, ExitCode::noperm) == ExitCode::nouser);
 }
+
+TEST_CASE("sendmail mode logs each attempt to syslog unless log is set") {
+    // cron shows only an exit status: the attempt log is where a failure is read.
+    util::MapEnvironment env;
+    config::Loaded loaded;
+    CHECK(delivery::policy_for(loaded, env, /*sendmail_mode=*/true).log == "syslog");
+    CHECK(delivery::policy_for(loaded, env, /*sendmail_mode=*/false).log == "none");
+    loaded.settings.log.assign("none", config::Origin::flag("--log"));
+    CHECK(delivery::policy_for(loaded, env, /*sendmail_mode=*/true).log == "none");
+    loaded.settings.log.assign("/var/log/smtpsend.log", config::Origin::flag("--log"));
+    CHECK(delivery::policy_for(loaded, env, /*sendmail_mode=*/true).log == "/var/log/smtpsend.log");
+}

@@ -526,3 +526,21 @@ TEST_CASE("-t: in a multipart message each part that needs it is re-encoded, bou
     CHECK(text.find("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BB\"\r\nDate: ") !=
           std::string::npos);
 }
+
+TEST_CASE("sendmail mode: input without a header field is the body, with the headers added") {
+    // `echo test | sendmail -i root`, as Postfix and msmtp accept it.
+    MessageRequest req;
+    req.complete_message = true;
+    req.to = {"root"};
+    req.body_file = write_temp("test\n");
+    config::Settings s = sender("cron@example.com");
+    s.domain.assign("example.com", config::Origin::flag("--domain"));
+    auto m = prepare_message(req, s, ComposeContext{});
+    REQUIRE(m);
+    CHECK(m->envelope.from == "cron@example.com");
+    CHECK(m->envelope.recipients == std::vector<std::string>{"root@example.com"});
+    std::string text = wire(*m);
+    CHECK(text.rfind("From: cron@example.com\r\nTo: root@example.com\r\nDate: ", 0) == 0);
+    CHECK(text.find("\r\nMessage-ID: " + m->message_id + "\r\n\r\ntest\r\n") != std::string::npos);
+    CHECK(text.substr(text.size() - 10) == "\r\n\r\ntest\r\n");
+}

@@ -50,6 +50,14 @@ TEST_CASE("sendmail modes and bad options") {
     inv = cli::parse(1, mailq);
     REQUIRE(inv);
     CHECK(inv->command == cli::Command::list_queue);
+    for (const char* q : {"-q", "-qf", "-q30m"}) {
+        CAPTURE(q);
+        inv = sendmail({q});
+        REQUIRE(inv);
+        CHECK(inv->command == cli::Command::queue_flush);
+        CHECK(inv->flush_all);
+        CHECK(inv->message.complete_message);
+    }
     CHECK_FALSE(sendmail({"-bt"}));
     CHECK_FALSE(sendmail({"-Z"}));
     CHECK_FALSE(sendmail({"-f"}));
