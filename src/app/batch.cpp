@@ -1,9 +1,13 @@
-#include "app/batch.hpp"
-#include "util/json_text.hpp"
+// smtpsend batch: many messages over one authenticated connection, from
+// JSON Lines (one message per line) or complete message files (--eml).
+#include "app/commands.hpp"
 
-#include "app/policy.hpp"
-#include "app/report.hpp"
+#include "config/load.hpp"
+#include "delivery/deliver.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
+
+#include <algorithm>
 
 #include <fstream>
 #include <iostream>
@@ -86,30 +90,26 @@ struct Input {
 
 } // namespace
 
-int run_batch(const cli::Invocation& inv, Io& io) {
-    auto loaded = load_settings_for(inv.settings, inv.config_path, inv.profile, io.env);
-    if (!loaded) {
-        io.err << "smtpsend: " << loaded.error().message << "\n";
-        if (!loaded.error().hint.empty())
-            io.err << "hint: " << loaded.error().hint << "\n";
-        return 78;
-    }
-    auto on_line = verbose_printer(inv.verbose, io.err);
-    std::string hostname = util::local_hostname();
-    auto sender = Sender::create(*loaded, io.env, hostname, on_line, /*reuse=*/true);
-    if (!sender) {
-        io.err << "smtpsend: " << sender.error().message << "\n";
-        if (!sender.error().hint.empty())
-            io.err << "hint: " << sender.error().hint << "\n";
-        return 78;
-    }
-    Policy policy = policy_for(*loaded, io.env, false);
+int batch_command(const cli::Invocation& inv, Io& io) {
+    using output::Schema;
+    auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
+    if (!loaded)
+        return output::report_failure(io, Schema::send, inv.json, loaded.error());
+    const std::string hostname = util::local_hostname();
+    auto plan = delivery::make_plan(*loaded, io.env, hostname, !inv.dry_run);
+    if (!plan)
+        return output::report_failure(io, Schema::send, inv.json, plan.error());
+    delivery::Session session(std::move(*plan), delivery::curl_transport_factory(), /*reuse=*/true);
+    session.set_on_line(output::verbose_printer(inv.verbose, io.err));
+    auto policy = delivery::policy_for(*loaded, io.env, false);
+    policy.dry_run = inv.dry_run;
+    const auto recorded = delivery::recorded_settings(loaded->settings);
 
     // Inputs are read one at a time, so a batch of any length needs no more memory.
     std::vector<std::string> names = inv.batch_inputs;
     if (names.empty())
         names.push_back("-");
-    int worst = 0;
+    auto worst = diagnosis::ExitCode::ok;
     size_t count = 0, failures = 0;
     auto handle = [&](const Input& input) {
         ++count;
@@ -133,46 +133,39 @@ int run_batch(const cli::Invocation& inv, Io& io) {
                 msg = message::prepare_message(parsed->first, settings, ctx, parsed->second);
             }
         }
-        nlohmann::json result{{"input", input.label}};
-        int code = 0;
+        diagnosis::ExitCode code;
         if (!msg) {
-            code = msg.error().kind == "noinput" ? 66 : msg.error().kind == "config" ? 78
-                   : msg.error().kind == "usage" ? 64 : 65;
-            result["status"] = "failed";
-            result["exit_code"] = code;
-            result["error"] = {{"class", msg.error().kind.empty() ? "input" : msg.error().kind},
-                               {"stage", "input"}, {"summary", msg.error().message}};
-            if (!inv.json)
-                io.err << "smtpsend: " << input.label << ": " << msg.error().message << "\n";
+            // The message cannot be made: reported like a send that failed before sending.
+            auto d = diagnosis::local_failure(diagnosis::class_for_kind(msg.error().kind, diagnosis::Class::input),
+                                              transport::Stage::input, msg.error().message, msg.error().hint);
+            code = d.exit_code;
+            if (inv.json)
+                io.out << util::json_text(nlohmann::json{{"input", input.label},
+                                                         {"status", "failed"},
+                                                         {"exit_code", static_cast<int>(code)},
+                                                         {"error", output::error_json(d)}})
+                       << "\n" << std::flush;
+            else
+                output::print_diagnosis(io.err, d, input.label + ": ");
         } else {
-            SendRun run = send_with_policy(*msg, **sender, policy, io.err);
-            code = run.exit_code;
-            result["status"] = run.status;
-            result["exit_code"] = code;
-            result["message_id"] = msg->message_id;
-            result["accepted"] = run.accepted;
-            nlohmann::json rejected = nlohmann::json::array();
-            for (const auto& r : run.rejected)
-                rejected.push_back({{"address", r.address}, {"reply", r.reply}});
-            result["rejected"] = rejected;
-            if (!run.queue_id.empty())
-                result["queue_id"] = run.queue_id;
-            if (run.diagnosis)
-                result["error"] = error_json(*run.diagnosis);
-            result["elapsed_ms"] = run.elapsed_ms;
-            if (!inv.json && run.diagnosis) {
-                io.err << "smtpsend: " << input.label << ": ";
-                print_diagnosis(io.err, *run.diagnosis);
+            delivery::Job job;
+            job.envelope = msg->envelope;
+            job.message_id = msg->message_id;
+            job.source = msg->source.get();
+            job.recorded = recorded;
+            auto result = delivery::deliver(job, session, policy, output::delivery_hooks(io, input.label + ": "));
+            code = result.exit_code;
+            if (inv.json) {
+                nlohmann::json j = output::result_json(result, msg->message_id, msg->envelope.from);
+                j["input"] = input.label;
+                io.out << util::json_text(j) << "\n" << std::flush;
+            } else if (result.status != delivery::Status::dry_run) {
+                output::print_result(io.err, result, msg->message_id, inv.verbose, input.label + ": ");
             }
         }
-        if (code != 0) {
+        if (code != diagnosis::ExitCode::ok)
             ++failures;
-            // The most severe: a permanent failure beats a temporary one.
-            if (worst == 0 || worst == 75)
-                worst = code;
-        }
-        if (inv.json)
-            io.out << util::json_text(result) << "\n" << std::flush;
+        worst = diagnosis::worst(worst, code);
     };
     for (const auto& name : names) {
         if (inv.batch_eml) {
@@ -184,8 +177,11 @@ int run_batch(const cli::Invocation& inv, Io& io) {
         if (name != "-") {
             file.open(name);
             if (!file) {
-                io.err << "smtpsend: cannot read " << name << "\n";
-                return 66;
+                auto d = diagnosis::local_failure(diagnosis::Class::noinput, transport::Stage::input,
+                                                  "cannot read " + name, "check the file name");
+                output::report_failure(io, Schema::send, inv.json, d);
+                worst = diagnosis::worst(worst, d.exit_code);
+                continue;
             }
             stream = &file;
         }
@@ -199,8 +195,9 @@ int run_batch(const cli::Invocation& inv, Io& io) {
         }
     }
     if (!inv.json)
-        io.err << "smtpsend: batch: " << count - failures << " of " << count << " sent or queued\n";
-    return worst;
+        io.err << "smtpsend: batch: " << count - failures << " of " << count
+               << (inv.dry_run ? " shown (dry run: nothing was sent)" : " sent or queued") << "\n";
+    return static_cast<int>(worst);
 }
 
 } // namespace smtpsend::app

@@ -1,4 +1,8 @@
-#include "app/config_commands.hpp"
+// smtpsend config show|profiles|providers|import.
+#include "app/commands.hpp"
+
+#include "config/keys.hpp"
+#include "config/load.hpp"
 
 #include "config/import.hpp"
 #include "config/providers.hpp"
@@ -20,8 +24,7 @@ std::string host_text(const config::Provider& p) {
     return host.empty() ? config::provider_host(p, "").value() : host;
 }
 
-} // namespace
-
+// The provider presets: a table, one name per line (`names`), or JSON.
 std::string providers_text(bool json, bool names) {
     std::ostringstream out;
     const auto& all = config::providers();
@@ -69,6 +72,14 @@ std::string providers_text(bool json, bool names) {
     return out.str();
 }
 
+// What `config import` prints.
+struct ImportText {
+    std::string profiles; // the INI (or JSON) text for stdout
+    std::string notes;    // "warning: ..." lines and the next step, for stderr
+};
+
+// Reads an msmtp or .NET configuration file and renders the equivalent
+// profiles. Fails (kind "noinput" or "input") naming the file and line.
 util::Result<ImportText> render_import(const std::string& path, const std::string& name, bool json) {
     auto imported = config::import_config(path, name.empty() ? "dotnet" : name);
     if (!imported)
@@ -87,6 +98,112 @@ util::Result<ImportText> render_import(const std::string& path, const std::strin
         t.notes += " --profile " + profile;
     t.notes += "\n";
     return t;
+}
+
+// Masks secrets for display: never the value, only that it is set.
+std::string shown_value(const config::KeyInfo& key, const config::Settings& s) {
+    std::string v = key.text(s);
+    if (key.secret && !v.empty())
+        return "********";
+    return v;
+}
+
+int run_config_show(const cli::Invocation& inv, Io& io) {
+    auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
+    if (!loaded)
+        return output::report_failure(io, output::Schema::config, inv.json, loaded.error());
+    const auto& s = loaded->settings;
+    if (inv.json) {
+        nlohmann::json j;
+        j["profile"] = loaded->profile.empty() ? nlohmann::json() : nlohmann::json(loaded->profile);
+        j["profile_origin"] = loaded->profile_origin;
+        j["files"] = nlohmann::json::array();
+        for (const auto& f : loaded->files)
+            j["files"].push_back(f.path);
+        for (const auto& key : config::keys())
+            j["settings"][std::string(key.name)] = {{"value", shown_value(key, s)},
+                                                    {"origin", key.origin(s).describe()},
+                                                    {"set", key.is_set(s)}};
+        io.out << util::json_text(j, 2) << "\n";
+        return 0;
+    }
+    io.out << "profile = " << (loaded->profile.empty() ? "(none)" : loaded->profile);
+    if (!loaded->profile_origin.empty())
+        io.out << "  (" << loaded->profile_origin << ")";
+    io.out << "\n";
+    size_t width = 0;
+    for (const auto& key : config::keys())
+        width = std::max(width, key.name.size());
+    for (const auto& key : config::keys()) {
+        std::string v = shown_value(key, s);
+        io.out << std::string(key.name) << std::string(width - key.name.size(), ' ') << " = "
+               << (v.empty() ? "(unset)" : v) << "  (" << key.origin(s).describe() << ")\n";
+    }
+    return 0;
+}
+
+int run_config_profiles(const cli::Invocation& inv, Io& io) {
+    auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
+    if (!loaded)
+        return output::report_failure(io, output::Schema::config, inv.json, loaded.error());
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& f : loaded->files)
+        for (const auto& [name, section] : f.profiles) {
+            std::string inherits;
+            for (const auto& e : section.entries)
+                if (e.key == "inherit")
+                    inherits = e.value;
+            list.push_back({{"name", name},
+                            {"file", f.path},
+                            {"line", section.line},
+                            {"inherit", inherits},
+                            {"selected", name == loaded->profile}});
+        }
+    if (inv.names_only) {
+        for (const auto& p : list)
+            io.out << p["name"].get<std::string>() << "\n";
+        return 0;
+    }
+    if (inv.json) {
+        io.out << util::json_text(list, 2) << "\n";
+        return 0;
+    }
+    if (list.empty()) {
+        io.out << "no profiles";
+        if (loaded->files.empty())
+            io.out << " (no settings file found; see docs/configuration.md)";
+        io.out << "\n";
+    }
+    for (const auto& p : list) {
+        io.out << (p["selected"].get<bool>() ? "* " : "  ") << p["name"].get<std::string>() << "  ("
+               << p["file"].get<std::string>() << ":" << p["line"].get<int>() << ")";
+        if (!p["inherit"].get<std::string>().empty())
+            io.out << "  inherits " << p["inherit"].get<std::string>();
+        io.out << "\n";
+    }
+    return 0;
+}
+
+} // namespace
+
+int config_command(const cli::Invocation& inv, Io& io) {
+    switch (inv.command) {
+    case cli::Command::config_show:
+        return run_config_show(inv, io);
+    case cli::Command::config_profiles:
+        return run_config_profiles(inv, io);
+    case cli::Command::config_providers:
+        io.out << providers_text(inv.json, inv.names_only);
+        return 0;
+    default: {
+        auto text = render_import(inv.import_path, inv.import_name, inv.json);
+        if (!text)
+            return output::report_failure(io, output::Schema::config, inv.json, text.error());
+        io.out << text->profiles;
+        io.err << text->notes;
+        return 0;
+    }
+    }
 }
 
 } // namespace smtpsend::app

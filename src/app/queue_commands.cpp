@@ -1,9 +1,9 @@
-#include "app/queue_commands.hpp"
-#include "util/json_text.hpp"
+// smtpsend queue list|show|flush|drop (and sendmail's -bp / mailq).
+#include "app/commands.hpp"
 
-#include "app/policy.hpp"
-#include "app/report.hpp"
 #include "config/load.hpp"
+#include "delivery/deliver.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 #include <ctime>
@@ -15,10 +15,6 @@ namespace smtpsend::app {
 namespace {
 
 using transport::Outcome;
-
-util::Result<config::Loaded> load_for(const cli::Invocation& inv, Io& io, const std::string& profile) {
-    return load_settings_for(inv.settings, inv.config_path, profile, io.env);
-}
 
 std::string when(long t) {
     std::time_t tt = t;
@@ -40,21 +36,51 @@ nlohmann::json entry_json(const queue::Entry& e) {
             {"next_attempt", e.next_attempt}, {"attempts", attempts}};
 }
 
-int report_error(Io& io, const util::Error& e, int code) {
-    io.err << "smtpsend: " << e.message << "\n";
-    if (!e.hint.empty())
-        io.err << "hint: " << e.hint << "\n";
-    return code;
-}
+// One connection (Session) per distinct plan: the entry's profile and the
+// settings it recorded, under the flush's own flags.
+struct Route {
+    config::Loaded loaded;
+    delivery::Policy policy;
+    std::unique_ptr<delivery::Session> session;
+};
 
-// One flush: oldest first, one Sender (one connection) per profile.
-int flush(const cli::Invocation& inv, Io& io, const config::Loaded& base, const queue::Queue& q) {
-    const long now = static_cast<long>(std::time(nullptr));
-    const Policy base_policy = policy_for(base, io.env, false);
-    std::map<std::string, std::pair<config::Loaded, std::unique_ptr<Sender>>> senders;
+using diagnosis::ExitCode;
+
+// One flush: oldest first.
+int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, const queue::Queue& q) {
+    const long now = io.clock->unix_seconds();
+    std::map<std::string, util::Result<Route>> routes;
     int delivered = 0, kept = 0, failed = 0, skipped = 0;
-    int worst_permanent = 0;
-    for (auto entry : q.list()) {
+    auto worst = ExitCode::ok;
+    auto hooks = output::delivery_hooks(io);
+    auto emit = [&](const queue::Entry& entry, const std::string& outcome, const std::string& detail) {
+        if (inv.json)
+            io.out << util::json_text(nlohmann::json{{"id", entry.id},
+                                                     {"outcome", outcome},
+                                                     {"detail", detail},
+                                                     {"recipients", entry.recipients}})
+                   << "\n" << std::flush;
+        else
+            io.out << entry.id << "  " << outcome << "  " << output::printable(detail) << "\n";
+    };
+    // An entry that cannot be sent now (its settings, its files): reported, kept, the rest go on.
+    auto problem = [&](const queue::Entry& entry, const util::Error& e) {
+        auto d = diagnosis::local_failure(diagnosis::class_for_kind(e.kind), transport::Stage::config,
+                                          e.message, e.hint);
+        output::report_failure(io, output::Schema::queue, inv.json, d, entry.id);
+        worst = diagnosis::worst(worst, d.exit_code);
+        ++failed;
+    };
+    auto scan = q.scan();
+    if (!scan.status)
+        return output::report_failure(io, output::Schema::queue, inv.json, scan.status.error());
+    for (const auto& p : scan.problems) {
+        queue::Entry bad;
+        bad.id = p.id;
+        problem(bad, util::make_error("a damaged entry, moved to failed/: " + p.reason,
+                                      "`smtpsend queue drop " + p.id + "` removes it", "io"));
+    }
+    for (auto entry : scan.entries) {
         if (!inv.profile.empty() && entry.profile != inv.profile)
             continue;
         auto lock = q.lock(entry.id);
@@ -63,25 +89,18 @@ int flush(const cli::Invocation& inv, Io& io, const config::Loaded& base, const 
             continue;
         }
         auto fresh = q.load(entry.id);
-        if (!fresh)
+        if (!fresh) {
+            problem(entry, fresh.error());
             continue;
+        }
         entry = *fresh;
-        auto emit = [&](const std::string& outcome, const std::string& detail) {
-            if (inv.json)
-                io.out << util::json_text(nlohmann::json{{"id", entry.id},
-                                                         {"outcome", outcome},
-                                                         {"detail", detail},
-                                                         {"recipients", entry.recipients}})
-                       << "\n";
-            else
-                io.out << entry.id << "  " << outcome << "  " << detail << "\n";
-        };
-        if (now - entry.created > base.settings.max_age.value) {
-            std::string reason = "expired: queued for more than " +
-                                 std::to_string(base.settings.max_age.value / 3600) +
+        if (now - entry.created > base.max_age) {
+            std::string reason = "expired: queued for more than " + std::to_string(base.max_age / 3600) +
                                  " hours; first failure: " + entry.first_failure;
-            if (auto st = q.fail(entry, reason); !st)
-                return report_error(io, st.error(), 74);
+            if (auto st = q.fail(entry, reason); !st) {
+                problem(entry, st.error());
+                continue;
+            }
             log::Record rec;
             rec.host = entry.server;
             rec.from = entry.from;
@@ -89,150 +108,150 @@ int flush(const cli::Invocation& inv, Io& io, const config::Loaded& base, const 
             rec.message_id = entry.message_id;
             rec.queue_id = entry.id;
             rec.outcome = "expired";
-            rec.exit_code = 75;
-            log::write(base_policy.log, rec);
-            emit("expired", reason);
+            rec.exit_code = static_cast<int>(ExitCode::tempfail);
+            if (auto w = log::write(base.log, rec); !w.empty())
+                hooks.warn(w);
+            emit(entry, "expired", reason);
             ++failed;
-            worst_permanent = std::max(worst_permanent, 75);
+            worst = diagnosis::worst(worst, ExitCode::tempfail);
             continue;
         }
         if (entry.next_attempt > now && !inv.flush_all) {
             ++skipped;
             continue;
         }
-        auto it = senders.find(entry.profile);
-        if (it == senders.end()) {
-            auto loaded = load_for(inv, io, entry.profile);
-            if (!loaded)
-                return report_error(io, loaded.error(), 78);
-            auto holder = std::make_pair(std::move(*loaded), std::unique_ptr<Sender>());
-            it = senders.emplace(entry.profile, std::move(holder)).first;
-            auto sender = Sender::create(it->second.first, io.env, util::local_hostname(),
-                                         nullptr, /*reuse=*/true);
-            if (!sender)
-                return report_error(io, sender.error(), 78);
-            it->second.second = std::move(*sender);
+        std::string key = entry.profile;
+        for (const auto& [k, v] : entry.settings)
+            key += "\n" + k + "=" + v;
+        auto it = routes.find(key);
+        if (it == routes.end()) {
+            util::Result<Route> route = [&]() -> util::Result<Route> {
+                auto loaded = config::load_for_run(inv.settings, inv.config_path, entry.profile, io.env,
+                                                   entry.settings, "queue entry " + entry.id);
+                if (!loaded)
+                    return loaded.error();
+                auto plan = delivery::make_plan(*loaded, io.env, util::local_hostname());
+                if (!plan) {
+                    util::Error e = plan.error();
+                    if (!entry.secrets.empty())
+                        e.hint = "it was queued with " + util::join(entry.secrets, ", ") +
+                                 ": give it to the flush the same way" + (e.hint.empty() ? "" : "; " + e.hint);
+                    return e;
+                }
+                Route r{std::move(*loaded), {}, nullptr};
+                r.policy = delivery::policy_for(r.loaded, io.env, false);
+                r.session = std::make_unique<delivery::Session>(std::move(*plan),
+                                                                delivery::curl_transport_factory(), true);
+                r.session->set_on_line(output::verbose_printer(inv.verbose, io.err));
+                return r;
+            }();
+            it = routes.emplace(key, std::move(route)).first;
         }
-        Sender& sender = *it->second.second;
+        if (!it->second) {
+            util::Error e = it->second.error();
+            e.message = "cannot send it: " + e.message;
+            problem(entry, e);
+            continue;
+        }
+        Route& route = *it->second;
+        // Never send what cannot be recorded afterwards: it would go again.
+        if (auto st = q.can_update(entry.id); !st) {
+            problem(entry, st.error());
+            continue;
+        }
         auto source = q.open_message(entry.id);
-        if (!source)
-            return report_error(io, source.error(), 74);
-        message::Envelope envelope{entry.from, entry.recipients};
-        Delivery d = sender.send(envelope, **source);
-        const Outcome& o = d.outcome;
-        if (auto w = log::write(policy_for(it->second.first, io.env, false).log,
-                                log_record(d, envelope, entry.message_id, sender.user(), entry.id));
-            !w.empty())
-            io.err << "smtpsend: warning: " << w << "\n";
-        queue::Attempt attempt{now, transport::status_name(o.status), diagnosis::class_name(d.diagnosis.cls),
-                               d.diagnosis.reply ? d.diagnosis.reply->code : 0,
-                               d.diagnosis.reply ? d.diagnosis.reply->enhanced : "",
-                               d.diagnosis.reply ? util::one_line(d.diagnosis.reply->text()) : d.diagnosis.summary,
-                               static_cast<int>(d.diagnosis.exit_code)};
-        entry.attempts.push_back(attempt);
-        std::vector<std::string> owed, refused;
-        if (o.status == Outcome::Status::sent || o.status == Outcome::Status::partial) {
-            for (const auto& r : o.recipients) {
-                if (r.accepted || !r.reply)
-                    continue;
-                auto one = diagnosis::diagnose(transport::Stage::rcpt, r.reply, transport::NetError::none,
-                                               diagnosis::Context{});
-                if (one.exit_code == diagnosis::ExitCode::tempfail)
-                    owed.push_back(r.address);
-                else
-                    refused.push_back(r.address + " (" + util::one_line(r.reply->text()) + ")");
-            }
-        } else if (d.diagnosis.exit_code == diagnosis::ExitCode::tempfail) {
-            owed = entry.recipients;
-            entry.unconfirmed = entry.unconfirmed || o.status == Outcome::Status::unconfirmed;
+        if (!source) {
+            problem(entry, source.error());
+            continue;
         }
-        bool permanent = o.status == Outcome::Status::failed &&
-                         d.diagnosis.exit_code != diagnosis::ExitCode::tempfail;
-        if (permanent || (!refused.empty() && owed.empty())) {
-            std::string reason = d.diagnosis.summary +
-                                 (d.diagnosis.reply ? " (" + util::one_line(d.diagnosis.reply->text()) + ")" : "");
-            if (!refused.empty())
-                reason = "refused: " + util::join(refused, "; ");
-            if (auto st = q.fail(entry, reason); !st)
-                return report_error(io, st.error(), 74);
-            emit("failed", reason);
-            ++failed;
-            worst_permanent = std::max(worst_permanent, static_cast<int>(d.diagnosis.exit_code));
-        } else if (owed.empty()) {
-            if (auto st = q.remove(entry.id); !st)
-                return report_error(io, st.error(), 74);
-            emit("delivered", "to " + util::join(entry.recipients, ", "));
+        delivery::Job job;
+        job.envelope = message::Envelope{entry.from, entry.recipients};
+        job.message_id = entry.message_id;
+        job.source = source->get();
+        job.entry = entry;
+        auto result = delivery::deliver(job, *route.session, route.policy, hooks);
+        auto code = result.exit_code;
+        if (result.status == delivery::Status::queued) {
+            emit(*job.entry, "kept",
+                 result.queue_reason + "; next attempt after " + when(job.entry->next_attempt));
+            ++kept;
+            code = diagnosis::worst(ExitCode::tempfail, code);
+        } else if (result.status == delivery::Status::sent) {
+            emit(entry, "delivered", "to " + util::join(result.accepted, ", "));
             ++delivered;
         } else {
-            entry.recipients = owed;
-            long wait = std::max(300L, base.settings.retry_wait.value) *
-                        (1L << std::min<size_t>(entry.attempts.size() - 1, 5));
-            entry.next_attempt = now + std::min(wait, 7200L);
-            if (auto st = q.update(entry); !st)
-                return report_error(io, st.error(), 74);
-            emit("kept", d.diagnosis.summary + "; next attempt after " + when(entry.next_attempt));
-            ++kept;
+            std::vector<std::string> refused;
+            for (const auto& rej : result.rejected)
+                refused.push_back(rej.address + " (" + rej.reply + ")");
+            emit(entry, "failed",
+                 (result.diagnosis ? result.diagnosis->summary + "; " : std::string()) + "refused: " +
+                     util::join(refused, "; "));
+            ++failed;
         }
+        worst = diagnosis::worst(worst, code);
     }
     if (!inv.json)
         io.err << "smtpsend: queue flush: " << delivered << " delivered, " << kept << " kept, " << failed
                << " failed" << (skipped ? ", " + std::to_string(skipped) + " not due or busy" : "") << "\n";
-    if (worst_permanent)
-        return worst_permanent;
-    return kept ? 75 : 0;
+    return static_cast<int>(worst);
 }
 
 } // namespace
 
-int run_queue(const cli::Invocation& inv, Io& io) {
-    auto loaded = load_for(inv, io, inv.profile);
+int queue_command(const cli::Invocation& inv, Io& io) {
+    using output::Schema;
+    auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
     if (!loaded)
-        return report_error(io, loaded.error(), 78);
-    Policy policy = policy_for(*loaded, io.env, inv.message.complete_message);
+        return output::report_failure(io, Schema::queue, inv.json, loaded.error());
+    auto policy = delivery::policy_for(*loaded, io.env, inv.message.complete_message);
     queue::Queue q(policy.queue_dir);
     switch (inv.command) {
     case cli::Command::list_queue: {
-        auto entries = q.list();
+        auto scan = q.scan();
+        if (!scan.status)
+            return output::report_failure(io, Schema::queue, inv.json, scan.status.error());
+        const auto& entries = scan.entries;
         if (inv.json) {
             nlohmann::json list = nlohmann::json::array();
             for (const auto& e : entries)
                 list.push_back(entry_json(e));
+            for (const auto& p : scan.problems)
+                list.push_back({{"id", p.id}, {"damaged", true}, {"reason", p.reason}});
             io.out << util::json_text(list, 2) << "\n";
             return 0;
         }
-        if (entries.empty())
+        for (const auto& p : scan.problems)
+            io.out << p.id << "  damaged, moved to failed/: " << output::printable(p.reason) << "\n";
+        if (entries.empty() && scan.problems.empty())
             io.out << "the queue is empty (" << q.dir() << ")\n";
         for (const auto& e : entries)
-            io.out << e.id << "  " << when(e.created) << "  " << e.size << " bytes  <" << e.from << "> -> "
-                   << util::join(e.recipients, ", ") << (e.unconfirmed ? "  (unconfirmed)" : "") << "\n"
-                   << "    " << e.attempts.size() << " attempt(s); " << e.first_failure << "\n";
+            io.out << e.id << "  " << when(e.created) << "  " << e.size << " bytes  <"
+                   << output::printable(e.from) << "> -> " << output::printable(util::join(e.recipients, ", "))
+                   << (e.unconfirmed ? "  (unconfirmed)" : "") << "\n"
+                   << "    " << e.attempts.size() << " attempt(s); " << output::printable(e.first_failure)
+                   << "\n";
         return 0;
     }
     case cli::Command::queue_show: {
         auto e = q.load(inv.queue_id);
         if (!e)
-            return report_error(io, e.error(), 66);
+            return output::report_failure(io, Schema::queue, inv.json, e.error(), diagnosis::Class::noinput,
+                                          inv.queue_id);
         io.out << util::json_text(entry_json(*e), 2) << "\n"; // JSON either way: it is the record
         return 0;
     }
     case cli::Command::queue_drop: {
-        auto e = q.load(inv.queue_id);
-        if (!e)
-            return report_error(io, e.error(), 66);
-        auto lock = q.lock(inv.queue_id);
-        if (!lock) {
-            io.err << "smtpsend: " << inv.queue_id << " is being sent by a flush right now\n";
-            return 75;
-        }
-        if (auto st = q.remove(inv.queue_id); !st)
-            return report_error(io, st.error(), 74);
+        // Whatever its state: a damaged entry can be removed too.
+        if (auto st = q.drop(inv.queue_id); !st)
+            return output::report_failure(io, Schema::queue, inv.json, st.error(), diagnosis::Class::io,
+                                          inv.queue_id);
         io.err << "smtpsend: dropped " << inv.queue_id << "\n";
         return 0;
     }
     case cli::Command::queue_flush:
-        return flush(inv, io, *loaded, q);
+        return flush(inv, io, policy, q);
     default:
-        return 70;
+        return static_cast<int>(diagnosis::ExitCode::software);
     }
 }
 

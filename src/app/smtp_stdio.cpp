@@ -1,11 +1,18 @@
-#include "app/smtp_stdio.hpp"
+// sendmail -bs: an SMTP server on standard input and output (the default of
+// Symfony Mailer and SwiftMailer). Each message accepted with the usual
+// dialogue is delivered like any send (retries, queue, log) over one
+// connection and one login for the whole session, and the client is
+// answered with the real outcome.
+#include "app/commands.hpp"
 
-#include "app/deliver.hpp"
+#include "config/load.hpp"
+#include "delivery/deliver.hpp"
 #include "message/address.hpp"
 #include "message/compose.hpp"
 #include "util/strings.hpp"
 
 #include <cerrno>
+#include <optional>
 #include <unistd.h>
 
 namespace smtpsend::app {
@@ -60,39 +67,50 @@ std::string path_argument(const std::string& rest) {
     return rest.substr(lt + 1, gt - lt - 1);
 }
 
-std::string reply_for(const Delivery& d, const std::string& message_id) {
-    using Status = transport::Outcome::Status;
-    const auto& o = d.outcome;
-    if (o.status == Status::sent)
+std::string reply_for(const delivery::Result& r, const std::string& message_id) {
+    using delivery::Status;
+    switch (r.status) {
+    case Status::sent:
+    case Status::dry_run:
         return "250 2.0.0 Ok: relayed as " + message_id;
-    if (o.status == Status::partial) {
+    case Status::queued:
+        return "250 2.0.0 Ok: queued as " + r.queue_id + " (" + util::one_line(r.queue_reason) + ")";
+    case Status::partial: {
         std::vector<std::string> rejected;
-        for (const auto& r : o.recipients)
-            if (!r.accepted && r.reply)
-                rejected.push_back("<" + r.address + "> " + util::one_line(r.reply->text()));
+        for (const auto& rej : r.rejected)
+            rejected.push_back("<" + rej.address + "> " + rej.reply);
         return "250 2.0.0 Ok: relayed as " + message_id + ", but the server refused " +
                util::join(rejected, "; ");
     }
-    const auto& diag = d.diagnosis;
-    bool temporary = diag.exit_code == diagnosis::ExitCode::tempfail;
-    std::string enhanced = diag.reply && !diag.reply->enhanced.empty()
-                               ? diag.reply->enhanced
-                               : (temporary ? "4.0.0" : "5.0.0");
-    if (temporary && enhanced[0] != '4')
-        enhanced[0] = '4';
-    if (!temporary && enhanced[0] != '5')
-        enhanced[0] = '5';
+    case Status::failed:
+    case Status::unconfirmed:
+        break;
+    }
+    const auto& diag = *r.diagnosis;
+    bool temporary = r.exit_code == diagnosis::ExitCode::tempfail;
+    std::string enhanced = diag.reply && !diag.reply->enhanced.empty() ? diag.reply->enhanced
+                                                                        : (temporary ? "4.0.0" : "5.0.0");
+    enhanced[0] = temporary ? '4' : '5';
     std::string text = diag.summary;
     if (diag.reply)
         text += " (" + util::one_line(diag.reply->text()) + ")";
-    return std::string(temporary ? "451 " : "554 ") + enhanced + " " + text;
+    return std::string(temporary ? "451 " : "554 ") + enhanced + " " + util::one_line(text);
 }
 
 } // namespace
 
-int serve_smtp_stdio(const config::Loaded& loaded, Io& io,
-                     std::function<void(const transport::TranscriptLine&)> on_line) {
+int smtp_stdio_command(const cli::Invocation& inv, Io& io) {
+    auto settings = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
+    if (!settings)
+        return output::report_failure(io, output::Schema::send, false, settings.error());
+    const config::Loaded& loaded = *settings;
     const std::string hostname = util::local_hostname();
+    const auto policy = delivery::policy_for(loaded, io.env, /*sendmail_mode=*/true);
+    const auto recorded = delivery::recorded_settings(loaded.settings);
+    const auto hooks = output::delivery_hooks(io);
+    // One connection and one login for every message of the session, made
+    // at the first message.
+    std::optional<util::Result<delivery::Session>> session;
     auto say = [&](const std::string& line) { io.out << line << "\r\n" << std::flush; };
     say("220 " + hostname + " smtpsend ESMTP ready");
     LineReader in(io.stdin_fd);
@@ -165,12 +183,26 @@ int serve_smtp_stdio(const config::Loaded& loaded, Io& io,
                 if (!msg) {
                     say("554 5.6.0 " + util::one_line(msg.error().message));
                 } else {
-                    auto d = deliver(*msg, loaded, io.env, hostname, on_line);
-                    if (!d)
-                        say("451 4.3.5 " + util::one_line(d.error().message) +
-                            " (smtpsend's settings)");
-                    else
-                        say(reply_for(*d, msg->message_id));
+                    if (!session) {
+                        auto plan = delivery::make_plan(loaded, io.env, hostname);
+                        if (plan) {
+                            session.emplace(delivery::Session(std::move(*plan), delivery::curl_transport_factory(),
+                                                              /*reuse=*/true));
+                            (**session).set_on_line(output::verbose_printer(inv.verbose, io.err));
+                        } else {
+                            session.emplace(plan.error());
+                        }
+                    }
+                    if (!*session) {
+                        say("451 4.3.5 " + util::one_line((*session).error().message) + " (smtpsend's settings)");
+                    } else {
+                        delivery::Job job;
+                        job.envelope = msg->envelope;
+                        job.message_id = msg->message_id;
+                        job.source = msg->source.get();
+                        job.recorded = recorded;
+                        say(reply_for(delivery::deliver(job, **session, policy, hooks), msg->message_id));
+                    }
                 }
             }
             have_mail = false;

@@ -1,5 +1,7 @@
 #include "check/check.hpp"
 
+#include "delivery/plan.hpp"
+
 #include "config/secrets.hpp"
 #include "config/server_url.hpp"
 #include "message/address.hpp"
@@ -141,29 +143,21 @@ Step Walker::tls_step(const transport::ProbeReport& pr, long ms) {
 Report Walker::run() {
     // 1. Settings.
     Step settings{"settings", true, 0, {}, {}, std::nullopt};
-    auto ep = config::resolve_endpoint(s_);
-    if (!ep)
+    auto plan = delivery::make_plan(*rq_.loaded, *rq_.env, rq_.hostname);
+    if (!plan)
         return fail(settings, diagnosis::local_failure(Class::config, Stage::config,
-                                                       ep.error().message, ep.error().hint));
-    ep_ = *ep;
-    auto creds = config::load_credentials(s_, *rq_.env);
-    if (!creds)
-        return fail(settings, diagnosis::local_failure(Class::config, Stage::config,
-                                                       creds.error().message, creds.error().hint));
-    if (ep_.mode == config::TlsMode::none && !creds->user.empty())
-        return fail(settings, diagnosis::local_failure(
-                                  Class::config, Stage::config,
-                                  "refusing to send a password over an unencrypted connection",
-                                  "use STARTTLS (smtp://HOST:587) or smtps://HOST:465"));
+                                                       plan.error().message, plan.error().hint));
+    ep_ = plan->endpoint;
+    const config::Credentials& creds = *plan->credentials;
     std::vector<std::string> parts;
     parts.push_back(ep_.curl_url() + " (" + s_.server.origin.describe() + ")");
     parts.push_back("tls " + config::tls_mode_name(ep_.mode) +
                     (s_.tls.set ? " (" + s_.tls.origin.describe() + ")" : " (from the URL)"));
-    if (creds->user.empty())
+    if (creds.user.empty())
         parts.push_back("no login configured");
     else
-        parts.push_back("user " + creds->user + " (" + s_.user.origin.describe() + "), " +
-                        (creds->oauth2 ? "token" : "password") + " from " + creds->source);
+        parts.push_back("user " + creds.user + " (" + s_.user.origin.describe() + "), " +
+                        (creds.oauth2 ? "token" : "password") + " from " + creds.source);
     if (!rq_.loaded->profile.empty())
         parts.push_back("profile " + rq_.loaded->profile);
     settings.details = util::join(parts, "; ");
@@ -177,16 +171,7 @@ Report Walker::run() {
         settings.warnings.push_back("TLS is off (tls = none): everything travels in plain text");
     pass(settings);
 
-    ctx_.host = ep_.host;
-    ctx_.port = ep_.port;
-    ctx_.tls_mode = ep_.mode;
-    ctx_.server_origin = s_.server.origin.describe();
-    ctx_.user = creds->user;
-    ctx_.credentials_configured = !creds->user.empty();
-    ctx_.auth_method = s_.auth.value;
-    ctx_.profile = rq_.loaded->profile;
-    ctx_.provider = rq_.loaded->settings.provider.value;
-    ctx_.timeout_seconds = s_.timeout.value;
+    ctx_ = plan->context;
 
     // 2. DNS.
     auto dns_started = std::chrono::steady_clock::now();
@@ -204,13 +189,7 @@ Report Walker::run() {
     pass(dns);
 
     // 3. The connection, up to AUTH.
-    transport::TransportOptions opts;
-    opts.endpoint = ep_;
-    opts.credentials = &*creds;
-    opts.auth = s_.auth.value;
-    opts.cafile = s_.cafile.value;
-    opts.helo = s_.helo.set ? s_.helo.value : rq_.hostname;
-    opts.timeout_seconds = s_.timeout.value;
+    transport::TransportOptions opts = plan->options;
     opts.on_line = rq_.on_line;
     auto probe = transport::make_curl_probe(opts);
     auto pr = probe->open();
@@ -272,11 +251,11 @@ Report Walker::run() {
     }
 
     // 4. AUTH, or whether the server demands it.
-    if (!creds->user.empty()) {
+    if (!creds.user.empty()) {
         Step auth{"auth", true, exchange_ms(t, "AUTH"), {}, {}, std::nullopt};
         if (failed)
             return fail(auth, diagnose_probe());
-        auth.details = o.auth_mechanism + " accepted for " + creds->user;
+        auth.details = o.auth_mechanism + " accepted for " + creds.user;
         pass(auth);
         return envelope_steps(*probe, true);
     }

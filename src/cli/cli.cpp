@@ -191,7 +191,7 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     app.add_option("--body-file", m.body_file, "Read the body from FILE instead of stdin")
         ->type_name("FILE")->group("Message");
     app.add_option("--attach", m.attach,
-                   "Attach FILE (repeatable); FILE;type=TYPE;name=NAME overrides its type and name")
+                   "Attach FILE (repeatable; - is stdin); FILE;type=TYPE;name=NAME overrides its type and name")
         ->type_name("FILE")->allow_extra_args(false)
         ->group("Message");
     app.add_option("--html", m.html_file,

@@ -2,6 +2,7 @@
 // letters (-FCronDaemon, -oi, -odi, -B8BITMIME), which no option library
 // models, and unknown -o options must be accepted silently.
 #include "cli/cli.hpp"
+#include "util/strings.hpp"
 
 #include <string_view>
 
@@ -66,6 +67,14 @@ util::Result<Invocation> parse_sendmail(int argc, const char* const* argv) {
             auto v = value(arg, 2);
             if (!v)
                 return v.error();
+            // The name goes into the From header: a line break would add
+            // header fields (or, bare, a second message at a lenient server).
+            if (util::has_control_char(*v))
+                return util::make_error("sendmail mode: -F " + util::quote(*v) +
+                                            ": the full name contains a line break or control "
+                                            "character",
+                                        "give the name on one line, e.g. -F \"Cron Daemon\"",
+                                        "usage");
             m.full_name = *v;
             break;
         }

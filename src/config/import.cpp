@@ -34,7 +34,13 @@ struct MsmtpSection {
     std::vector<std::string> parents;
     int line = 0;
     std::map<std::string, std::pair<std::string, int>> raw; // command -> (argument, line)
+    std::vector<std::string> refused; // commands left out for a control character, as notes
 };
+
+// A value that would break out of its line in the written file (a line
+// break, or any other control character) is never copied: INI has no escape
+// for it, and in JSON a password_cmd with a line break runs a second command.
+bool unsafe_value(const std::string& v) { return util::has_control_char(v); }
 
 // msmtp's argument: the rest of the line, or a "quoted" string with \" and \\.
 std::string msmtp_argument(const std::string& rest) {
@@ -92,6 +98,53 @@ const std::set<std::string>& msmtp_left_out() {
     return names;
 }
 
+// Where a section's password comes from in msmtp: the nearest `password` or
+// `passwordeval`, through its parents and `defaults` as effective() looks.
+struct SecretSource {
+    const MsmtpSection* section = nullptr;
+    std::string command; // "password" or "passwordeval"
+};
+
+std::optional<SecretSource> secret_source(const std::vector<MsmtpSection>& all,
+                                          const MsmtpSection& s, int depth = 0) {
+    for (const char* cmd : {"passwordeval", "password"})
+        if (s.raw.count(cmd))
+            return SecretSource{&s, cmd};
+    if (depth > 16)
+        return std::nullopt;
+    for (auto p = s.parents.rbegin(); p != s.parents.rend(); ++p)
+        for (const auto& other : all)
+            if (other.name == *p && !other.name.empty())
+                if (auto v = secret_source(all, other, depth + 1))
+                    return v;
+    if (!s.name.empty())
+        for (const auto& other : all)
+            if (other.name.empty())
+                for (const char* cmd : {"passwordeval", "password"})
+                    if (other.raw.count(cmd))
+                        return SecretSource{&other, cmd};
+    return std::nullopt;
+}
+
+// The password command an imported account gets, written in the account
+// itself: its own passwordeval, or one it inherits from a section with the
+// same server and user (a section that sets neither, like `defaults`, counts
+// as the same). Never another account's: that would send that account's
+// password to this account's server.
+std::optional<std::string> password_cmd_for(const std::vector<MsmtpSection>& all,
+                                            const MsmtpSection& s) {
+    auto src = secret_source(all, s);
+    if (!src || src->command != "passwordeval")
+        return std::nullopt;
+    if (src->section != &s)
+        for (const char* key : {"host", "user"}) {
+            auto theirs = effective(all, *src->section, key);
+            if (theirs && theirs != effective(all, s, key))
+                return std::nullopt;
+        }
+    return src->section->raw.at("passwordeval").first;
+}
+
 // Turns one msmtp section into ours. The TLS mode is written where the
 // section sets tls or tls_starttls; the port where it sets host without a
 // port in its chain (msmtp's default is 25, or 465 for TLS from the first byte).
@@ -109,13 +162,14 @@ ImportedSection convert_section(const std::vector<MsmtpSection>& all, const Msmt
             for (const auto& other : all)
                 if (other.name == s.parents[i])
                     for (const auto& [cmd, v] : other.raw)
-                        if (!s.raw.count(cmd)) {
+                        if (!s.raw.count(cmd) && cmd != "password" && cmd != "passwordeval") {
                             MsmtpSection one;
                             one.name = s.name;
                             one.raw[cmd] = v;
                             auto part = convert_section(all, one, path, warnings);
                             for (const auto& [k, val] : part.keys)
-                                put(out, k, val);
+                                if (k != "password_cmd") // the account's own, below
+                                    put(out, k, val);
                         }
     }
     std::string who = s.name.empty() ? "defaults" : "account " + s.name;
@@ -142,7 +196,7 @@ ImportedSection convert_section(const std::vector<MsmtpSection>& all, const Msmt
                                    "; put it in password_file (chmod 600) or use password_cmd");
             w(line, who + ": the password was not copied; set password_file or password_cmd");
         } else if (cmd == "passwordeval") {
-            put(out, "password_cmd", arg);
+            // Written below, per account (password_cmd_for).
         } else if (cmd == "auth") {
             static const std::set<std::string> same = {"plain", "login", "cram-md5", "xoauth2",
                                                        "oauthbearer"};
@@ -183,6 +237,28 @@ ImportedSection convert_section(const std::vector<MsmtpSection>& all, const Msmt
             w(line, who + ": " + cmd + " is not supported by smtpsend and was left out");
         } else {
             w(line, who + ": unknown msmtp command \"" + cmd + "\" was left out");
+        }
+    }
+    for (const auto& note : s.refused)
+        out.comments.push_back(note);
+    if (!s.name.empty()) {
+        if (auto cmd = password_cmd_for(all, s)) {
+            put(out, "password_cmd", *cmd);
+        } else if (auto src = secret_source(all, s); src && src->section != &s) {
+            std::string from = src->section->name.empty() ? "defaults" : "account " + src->section->name;
+            int line = src->section->raw.at(src->command).second;
+            if (src->command == "passwordeval") {
+                out.comments.push_back("password: the passwordeval of " + from + " (" +
+                                       place(path, line) + ") is not used here: that account has "
+                                       "another server or user; set password_cmd or password_file");
+                w(s.line, who + ": the passwordeval of " + from + " (line " + std::to_string(line) +
+                              ") belongs to another server or user and was not used; set "
+                              "password_cmd or password_file");
+            } else {
+                out.comments.push_back("password: the password of " + from + " (" +
+                                       place(path, line) + ") was not copied; put it in "
+                                       "password_file (chmod 600) or use password_cmd");
+            }
         }
     }
     // A login without TLS: msmtp sends it in clear text; smtpsend refuses.
@@ -227,7 +303,8 @@ util::Result<Imported> import_msmtp(const std::string& path, const std::string& 
                 parents = name.substr(colon + 1);
                 name = util::trim(name.substr(0, colon));
             }
-            if (name.empty() || name.find_first_of(" \t") != std::string::npos)
+            if (name.empty() || name.find_first_of(" \t]") != std::string::npos ||
+                unsafe_value(name))
                 return make_error(place(path, line_no) + ": expected \"account NAME [: PARENT]\"",
                                   "", "input");
             for (const auto& s : sections)
@@ -252,11 +329,59 @@ util::Result<Imported> import_msmtp(const std::string& path, const std::string& 
             current = sections.size() - 1;
             continue;
         }
-        sections[current].raw[cmd] = {msmtp_argument(rest), line_no};
+        std::string arg = msmtp_argument(rest);
+        if (unsafe_value(arg) || unsafe_value(cmd)) {
+            std::string what = util::quote(cmd.substr(0, 40));
+            out.warnings.push_back(place(path, line_no) + ": " + what + " holds a line break or "
+                                   "control character; it was left out");
+            sections[current].refused.push_back(what + ": left out (" + place(path, line_no) +
+                                                 " holds a line break or control character)");
+            continue;
+        }
+        sections[current].raw[cmd] = {std::move(arg), line_no};
     }
     out.top = convert_section(sections, sections[0], path, out.warnings);
     for (size_t i = 1; i < sections.size(); ++i)
         out.profiles.push_back(convert_section(sections, sections[i], path, out.warnings));
+    // `inherit` brings the parent's password_cmd along. A profile that must
+    // not use it (its own password, or another server or user) gets the
+    // parent's other keys copied in instead. Parents come first, so each
+    // parent is final when its children are looked at.
+    auto find_profile = [&](const std::string& name) -> const ImportedSection* {
+        for (const auto& p : out.profiles)
+            if (p.name == name)
+                return &p;
+        return nullptr;
+    };
+    for (auto& p : out.profiles) {
+        const ImportedSection* parent = p.inherit.empty() ? nullptr : find_profile(p.inherit);
+        auto has_cmd = [](const ImportedSection& s) {
+            return std::any_of(s.keys.begin(), s.keys.end(),
+                               [](const auto& kv) { return kv.first == "password_cmd"; });
+        };
+        if (!parent || has_cmd(p))
+            continue;
+        // The parent's whole chain, base first, without password_cmd.
+        std::vector<const ImportedSection*> chain;
+        for (const ImportedSection* q = parent; q && chain.size() < 32;
+             q = q->inherit.empty() ? nullptr : find_profile(q->inherit))
+            chain.insert(chain.begin(), q);
+        bool brings_cmd = std::any_of(chain.begin(), chain.end(),
+                                      [&](const ImportedSection* q) { return has_cmd(*q); });
+        if (!brings_cmd)
+            continue;
+        ImportedSection flat;
+        for (const auto* q : chain)
+            for (const auto& [k, v] : q->keys)
+                if (k != "password_cmd")
+                    put(flat, k, v);
+        for (const auto& [k, v] : p.keys)
+            put(flat, k, v);
+        p.comments.push_back("not `inherit = " + p.inherit + "`: its password_cmd is not this "
+                             "account's password, so its other settings are copied here");
+        p.keys = std::move(flat.keys);
+        p.inherit.clear();
+    }
     if (std::any_of(sections.begin(), sections.end(),
                     [](const MsmtpSection& s) { return s.name == "default"; }))
         out.default_profile = "default";
@@ -306,17 +431,29 @@ util::Result<Imported> import_dotnet(const std::string& path, const std::string&
         auto w = [&](int at, const std::string& what) {
             out.warnings.push_back(place(path, at) + ": " + what);
         };
-        std::string method = smtp.attribute("deliveryMethod").value();
+        // An attribute's text; one holding a line break or another control
+        // character (&#10; is one) is left out, with a warning and a note.
+        auto attr_text = [&](const pugi::xml_node& at_node, const char* name) -> std::string {
+            std::string v = at_node.attribute(name).value();
+            if (!unsafe_value(v))
+                return v;
+            int at = line_of(text, at_node.offset_debug());
+            w(at, std::string(name) + " holds a line break or control character; it was left out");
+            p.comments.push_back(std::string(name) + ": left out (" + place(path, at) +
+                                 " holds a line break or control character)");
+            return {};
+        };
+        std::string method = attr_text(smtp, "deliveryMethod");
         if (!method.empty() && method != "Network")
             w(line, "deliveryMethod=\"" + method + "\": the application writes mail to a folder "
                     "and sends nothing over SMTP");
         pugi::xml_node net = smtp.child("network");
         int net_line = net ? line_of(text, net.offset_debug()) : line;
-        std::string host = net.attribute("host").value();
+        std::string host = attr_text(net, "host");
         long port = net.attribute("port").empty() ? 25 : net.attribute("port").as_int(25);
         bool ssl = xml_true(net.attribute("enableSsl"));
         bool default_credentials = xml_true(net.attribute("defaultCredentials"));
-        std::string user = net.attribute("userName").value();
+        std::string user = attr_text(net, "userName");
         if (!host.empty())
             put(p, "server", host);
         else
@@ -326,9 +463,9 @@ util::Result<Imported> import_dotnet(const std::string& path, const std::string&
         put(p, "tls", ssl ? "starttls" : "none");
         if (!user.empty() && !default_credentials)
             put(p, "user", user);
-        if (std::string from = smtp.attribute("from").value(); !from.empty())
+        if (std::string from = attr_text(smtp, "from"); !from.empty())
             put(p, "from", from);
-        if (std::string helo = net.attribute("clientDomain").value(); !helo.empty())
+        if (std::string helo = attr_text(net, "clientDomain"); !helo.empty())
             put(p, "helo", helo);
         if (!net.attribute("password").empty()) {
             p.comments.push_back("password: not copied from " + place(path, net_line) +
@@ -368,7 +505,7 @@ util::Result<Imported> import_dotnet(const std::string& path, const std::string&
 
 // Quotes an INI value when trimming would change it.
 std::string ini_value(const std::string& v) {
-    if (!v.empty() && v == util::trim(v) && v.front() != '"')
+    if (!v.empty() && v == util::trim(v) && v.front() != '"' && !unsafe_value(v))
         return v;
     return util::quote(v);
 }

@@ -3,8 +3,10 @@
 #include "config/keys.hpp"
 #include "config/providers.hpp"
 #include "util/strings.hpp"
+#include "version.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <sys/stat.h>
 
 namespace smtpsend::config {
@@ -272,6 +274,14 @@ util::Result<Loaded> load_settings(const LayerInputs& in) {
         e.kind = "config";
         return e;
     }
+    for (const auto& [key, value] : in.recorded) {
+        const KeyInfo* info = find_key(key);
+        if (!info)
+            return make_error(in.recorded_origin + ": unknown setting " + key,
+                              "drop the entry, or flush it with a version that knows the setting", "config");
+        if (auto st = info->assign(out.settings, value, Origin::file(in.recorded_origin)); !st)
+            return make_error(in.recorded_origin + ": " + key + ": " + st.error().message, "", "config");
+    }
     if (auto st = apply_flags(out.settings, in.flags); !st)
         return st.error();
     warn_unknown_variables(env, out.warnings);
@@ -280,6 +290,27 @@ util::Result<Loaded> load_settings(const LayerInputs& in) {
         return st.error();
     expand_home(out.settings, env);
     return out;
+}
+
+util::Result<Loaded> load_for_run(const std::vector<std::pair<std::string, std::string>>& flags,
+                                  const std::string& config_path, const std::string& profile,
+                                  const util::Environment& env,
+                                  const std::vector<std::pair<std::string, std::string>>& recorded,
+                                  const std::string& recorded_origin) {
+    LayerInputs in;
+    in.recorded = recorded;
+    in.recorded_origin = recorded_origin;
+    in.env = &env;
+    in.flags = flags;
+    in.config_flag = config_path;
+    in.profile_flag = profile;
+    in.system_dir = SMTPSEND_SYSCONFDIR;
+    auto loaded = load_settings(in);
+    // A run tells the person at once; load_settings leaves them in `warnings`.
+    if (loaded)
+        for (const auto& w : loaded->warnings)
+            std::cerr << "smtpsend: warning: " << w << "\n";
+    return loaded;
 }
 
 } // namespace smtpsend::config

@@ -20,6 +20,10 @@ struct LayerInputs {
     std::string config_flag;                                // --config FILE
     std::string profile_flag;                               // --profile NAME
     std::string system_dir = "/etc/smtpsend";
+    // The settings a queue entry was queued with (queue flush): above the
+    // environment, below the flags; their origin reads `recorded_origin`.
+    std::vector<std::pair<std::string, std::string>> recorded;
+    std::string recorded_origin;                            // "queue entry ID"
 };
 
 struct Loaded {
@@ -40,5 +44,14 @@ util::Status check_file(const ConfigFile& f);
 // Runs every layer. Fails with kind "config" naming the file, line and key
 // (or "usage" for a bad flag value).
 util::Result<Loaded> load_settings(const LayerInputs& inputs);
+
+// load_settings for one run of the program: these flags, --config and
+// --profile (or `profile`), and the built-in system folder; for a queue
+// entry also the settings it recorded. Prints the warnings on stderr.
+util::Result<Loaded> load_for_run(const std::vector<std::pair<std::string, std::string>>& flags,
+                                  const std::string& config_path, const std::string& profile,
+                                  const util::Environment& env,
+                                  const std::vector<std::pair<std::string, std::string>>& recorded = {},
+                                  const std::string& recorded_origin = {});
 
 } // namespace smtpsend::config

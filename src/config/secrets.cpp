@@ -5,6 +5,8 @@
 #include "util/system.hpp"
 
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 namespace smtpsend::config {
 
@@ -19,11 +21,22 @@ Secret& Secret::operator=(Secret&& other) noexcept {
     return *this;
 }
 
-void Secret::wipe() {
-    if (!value_.empty())
-        explicit_bzero(value_.data(), value_.size());
-    value_.clear();
+void wipe_string(std::string& s) {
+    s.resize(s.capacity()); // within the capacity: no reallocation, every byte reachable
+    if (!s.empty())
+        explicit_bzero(s.data(), s.size());
+    s.clear();
 }
+
+void protect_secrets_in_memory() {
+    // Failures are ignored: neither call fails for an unprivileged process on
+    // Linux, and a send must not stop because hardening was unavailable.
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    struct rlimit none {};
+    (void)setrlimit(RLIMIT_CORE, &none);
+}
+
+void Secret::wipe() { wipe_string(value_); }
 
 namespace {
 
@@ -89,7 +102,7 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
                               "run the command by hand; it must print a fresh access token",
                               "config");
         raw = first_line(*out);
-        explicit_bzero(out->data(), out->size());
+        wipe_string(*out);
     } else if (s.oauth2_token_env.set) {
         c.source = describe_source("oauth2_token_env", s.oauth2_token_env.value,
                                    s.oauth2_token_env.origin);
@@ -100,6 +113,7 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
                               "export " + s.oauth2_token_env.value + " or change oauth2_token_env",
                               "config");
         raw = first_line(*v);
+        wipe_string(*v);
     } else {
         std::string hint = "set --oauth2-token-cmd CMD or --oauth2-token-env NAME";
         if (s.auth.origin.preset)
@@ -112,7 +126,9 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
     if (raw.empty())
         return make_error("the OAuth2 token from " + c.source + " is empty",
                           "the command must print the access token on its first line", "config");
+    protect_secrets_in_memory();
     c.oauth2_token = Secret(std::move(raw));
+    wipe_string(raw);
     return c;
 }
 
@@ -150,6 +166,7 @@ util::Result<Credentials> load_credentials(const Settings& s, const util::Enviro
                                   origin.describe() + "), which is not set",
                               "export " + s.password_env.value + " or change password_env");
         raw = first_line(*v);
+        wipe_string(*v);
     } else if (key == "password_file") {
         auto data = util::read_small_file(s.password_file.value, 64 * 1024);
         if (!data)
@@ -157,7 +174,7 @@ util::Result<Credentials> load_credentials(const Settings& s, const util::Enviro
                                   origin.describe() + ")",
                               "check the path and its permissions");
         raw = first_line(*data);
-        explicit_bzero(data->data(), data->size());
+        wipe_string(*data);
     } else {
         auto out = util::run_command_output(s.password_cmd.value, std::chrono::seconds(s.timeout.value),
                                             64 * 1024);
@@ -166,12 +183,14 @@ util::Result<Credentials> load_credentials(const Settings& s, const util::Enviro
                                   origin.describe() + ")",
                               "run the command by hand and check that it prints the password");
         raw = first_line(*out);
-        explicit_bzero(out->data(), out->size());
+        wipe_string(*out);
     }
     if (raw.empty())
         return make_error("the password from " + c.source + " is empty",
                           "check that the source prints or holds the password on its first line");
+    protect_secrets_in_memory();
     c.password = Secret(std::move(raw));
+    wipe_string(raw);
     return c;
 }
 

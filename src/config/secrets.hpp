@@ -8,11 +8,19 @@
 
 namespace smtpsend::config {
 
+// Overwrites every byte `s` owns (its whole capacity, also the short-string
+// buffer a move leaves behind) with zeros, then empties it.
+void wipe_string(std::string& s);
+
+// Once a secret is in memory: no core dump (RLIMIT_CORE 0) and no ptrace or
+// /proc/PID/mem access by other processes of the user (PR_SET_DUMPABLE 0).
+void protect_secrets_in_memory();
+
 // A string that is wiped from memory when destroyed.
 class Secret {
   public:
     Secret() = default;
-    explicit Secret(std::string value) : value_(std::move(value)) {}
+    explicit Secret(std::string value) : value_(std::move(value)) { wipe_string(value); }
     Secret(const Secret&) = delete;
     Secret& operator=(const Secret&) = delete;
     Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }

@@ -1,5 +1,7 @@
 #include "diagnosis/exit_codes.hpp"
 
+#include <utility>
+
 namespace smtpsend::diagnosis {
 
 std::string class_name(Class c) {
@@ -52,6 +54,24 @@ ExitCode exit_code_for(Class c, bool temporary) {
     case Class::protocol: return temporary ? ExitCode::tempfail : ExitCode::protocol;
     }
     return ExitCode::software;
+}
+
+Class class_for_kind(const std::string& kind, Class fallback) {
+    static const std::pair<const char*, Class> table[] = {
+        {"usage", Class::usage}, {"input", Class::input},   {"noinput", Class::noinput},
+        {"nouser", Class::recipient}, {"io", Class::io}, {"config", Class::config},
+        {"tempfail", Class::temporary},
+    };
+    for (const auto& [name, cls] : table)
+        if (kind == name)
+            return cls;
+    return fallback;
+}
+
+ExitCode worst(ExitCode so_far, ExitCode next) {
+    if (so_far == ExitCode::ok || so_far == ExitCode::tempfail)
+        return next == ExitCode::ok ? so_far : next;
+    return so_far;
 }
 
 } // namespace smtpsend::diagnosis

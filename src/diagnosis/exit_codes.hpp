@@ -53,4 +53,15 @@ std::string class_name(Class c);
 // failures into 75; security and configuration refusals keep their code.
 ExitCode exit_code_for(Class c, bool temporary);
 
+// The class of a local failure from util::Error's kind ("usage", "input",
+// "noinput", "nouser", "io", "config", "tempfail"); `fallback` for an
+// empty kind.
+Class class_for_kind(const std::string& kind, Class fallback = Class::config);
+
+// The one rule for many results (batch, queue flush, the recipients of one
+// message): success (0) loses to any failure, a temporary failure (75)
+// loses to a permanent one, and between two permanent failures the first
+// one stays. docs/exit-codes.md documents it.
+ExitCode worst(ExitCode so_far, ExitCode next);
+
 } // namespace smtpsend::diagnosis

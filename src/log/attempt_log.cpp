@@ -66,7 +66,11 @@ std::string write(const std::string& target, const Record& record) {
         closelog();
         return {};
     }
-    int fd = open(target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    // Never through a symbolic link: a planted one would make us append to
+    // another file (ELOOP from O_NOFOLLOW is reported, not followed).
+    int fd = open(target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ELOOP)
+        return "the log " + target + " is a symbolic link: not written through it (set log to the real file)";
     if (fd < 0)
         return "cannot write the log " + target + ": " + std::strerror(errno);
     line += "\n";

@@ -31,8 +31,10 @@ struct Record {
 // when they hold spaces, quotes or '='.
 std::string format(const Record& record);
 
-// Appends to `target` ("none", "syslog" or a file). Returns a warning text
-// when it could not be written ("" when fine): a log never stops a send.
+// Appends to `target` ("none", "syslog" or a file). A file is created 0600
+// and never written through a symbolic link (O_NOFOLLOW): a link gives a
+// warning instead. Returns a warning text when it could not be written ("" when
+// fine): a log never stops a send.
 std::string write(const std::string& target, const Record& record);
 
 } // namespace smtpsend::log

@@ -4,6 +4,8 @@
 #include "util/strings.hpp"
 
 #include <cctype>
+#include <cstdlib>
+#include <idn2.h>
 
 namespace smtpsend::message {
 
@@ -74,10 +76,18 @@ std::string quote_if_needed(const std::string& name) {
 } // namespace
 
 std::string Address::to_header() const {
-    if (display_name.empty())
+    // A display name never carries a control character onto the wire,
+    // whatever its source: each becomes a space.
+    std::string clean = display_name;
+    for (char& c : clean)
+        if (util::has_control_char(std::string_view(&c, 1)) || c == '\t')
+            c = ' ';
+    clean = util::trim(clean);
+    if (clean.empty())
         return addr_spec;
-    std::string name = util::is_ascii(display_name) ? quote_if_needed(display_name)
-                                                    : encode_word(display_name);
+    // encode_word keeps ASCII as it is unless a word could not fit in a line.
+    std::string encoded = encode_word(clean);
+    std::string name = encoded == clean ? quote_if_needed(clean) : encoded;
     return name + " <" + addr_spec + ">";
 }
 
@@ -116,6 +126,30 @@ util::Status check_addr_spec(std::string_view a) {
     return util::Ok{};
 }
 
+util::Result<std::string> ascii_domain(std::string_view a) {
+    auto at = a.rfind('@');
+    if (at == std::string_view::npos || util::is_ascii(a.substr(at + 1)))
+        return std::string(a);
+    std::string domain(a.substr(at + 1));
+    char* alabel = nullptr;
+    int rc = idn2_to_ascii_8z(domain.c_str(), &alabel, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    if (rc != IDN2_OK) {
+        if (alabel)
+            idn2_free(alabel);
+        return make_error("address " + util::quote(a) + " has an invalid internationalised domain: " +
+                              idn2_strerror(rc),
+                          "check the spelling after the @, or write the domain's xn-- form");
+    }
+    std::string out = std::string(a.substr(0, at + 1)) + alabel;
+    idn2_free(alabel);
+    return out;
+}
+
+bool needs_smtputf8(std::string_view a) {
+    auto at = a.rfind('@');
+    return !util::is_ascii(a.substr(0, at == std::string_view::npos ? a.size() : at));
+}
+
 util::Result<Address> parse_address(std::string_view text, bool allow_local) {
     std::string t = util::trim(text);
     for (char c : t)
@@ -150,6 +184,10 @@ util::Result<Address> parse_address(std::string_view text, bool allow_local) {
     }
     if (allow_local && out.addr_spec.find('@') == std::string::npos && valid_dot_atom(out.addr_spec))
         return out;
+    auto ascii = ascii_domain(out.addr_spec);
+    if (!ascii)
+        return ascii.error();
+    out.addr_spec = std::move(*ascii);
     auto st = check_addr_spec(out.addr_spec);
     if (!st)
         return st.error();

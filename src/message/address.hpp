@@ -24,9 +24,19 @@ struct Address {
 // domain of labels or an address literal). The error quotes the address.
 util::Status check_addr_spec(std::string_view addr_spec);
 
+// The address with its domain as an IDNA2008 A-label ("user@b\xc3\xbccher.test" ->
+// "user@xn--bcher-kva.test"), so the envelope and the headers work at any
+// server; ASCII domains and address literals are returned as they are.
+// Fails when the domain is not a valid internationalised domain name.
+util::Result<std::string> ascii_domain(std::string_view addr_spec);
+
+// True when the local part (before the last '@') is not ASCII: such an
+// address needs a server that offers SMTPUTF8 (RFC 6531).
+bool needs_smtputf8(std::string_view addr_spec);
+
 // Parses one address: "user@host", "<user@host>", "Name <user@host>",
 // "\"Last, First\" <user@host>" or "user@host (Name)". Rejects control
-// characters and invalid syntax.
+// characters and invalid syntax. A non-ASCII domain comes back as its A-label.
 // With `allow_local`, a bare local name ("root") is accepted too, for
 // sendmail mode's aliases.
 util::Result<Address> parse_address(std::string_view text, bool allow_local = false);

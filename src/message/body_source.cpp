@@ -2,6 +2,7 @@
 
 #include "util/strings.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace smtpsend::message {
@@ -129,7 +130,8 @@ uint64_t SegmentedSource::size_estimate() const {
             total += s.text.size();
             continue;
         }
-        uint64_t n = s.spool->size() > s.offset ? s.spool->size() - s.offset : 0;
+        uint64_t last = std::min<uint64_t>(s.spool->size(), s.end);
+        uint64_t n = last > s.offset ? last - s.offset : 0;
         if (s.encoding == BodyEncoding::base64) {
             uint64_t chars = (n + 2) / 3 * 4;
             n = chars + (chars + 75) / 76 * 2;
@@ -172,7 +174,8 @@ util::Result<size_t> SegmentedSource::read(char* buf, size_t n) {
             started_ = true;
         }
         char chunk[65536];
-        auto got = seg.spool->read_at(read_pos_, chunk, sizeof chunk);
+        size_t want = seg.end > read_pos_ ? static_cast<size_t>(std::min<uint64_t>(sizeof chunk, seg.end - read_pos_)) : 0;
+        auto got = want == 0 ? util::Result<size_t>(size_t{0}) : seg.spool->read_at(read_pos_, chunk, want);
         if (!got)
             return got.error();
         if (*got == 0) {

@@ -6,6 +6,7 @@
 #include "message/spool.hpp"
 #include "util/result.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,16 +54,18 @@ class BodyEncoder {
 };
 
 // One piece of a message: literal text (headers, MIME boundaries) or the
-// bytes of a spool from `offset`, encoded on the fly.
+// bytes of a spool from `offset` up to `end` (or its end), encoded on the fly.
 struct Segment {
     std::string text;
     std::shared_ptr<Spool> spool; // null for a text segment
     uint64_t offset = 0;
     BodyEncoding encoding = BodyEncoding::crlf;
+    uint64_t end = UINT64_MAX;
 
     static Segment literal(std::string text) { return Segment{std::move(text), nullptr, 0, {}}; }
-    static Segment file(std::shared_ptr<Spool> spool, BodyEncoding encoding, uint64_t offset = 0) {
-        return Segment{{}, std::move(spool), offset, encoding};
+    static Segment file(std::shared_ptr<Spool> spool, BodyEncoding encoding, uint64_t offset = 0,
+                        uint64_t end = UINT64_MAX) {
+        return Segment{{}, std::move(spool), offset, encoding, end};
     }
 };
 

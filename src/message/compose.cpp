@@ -3,6 +3,7 @@
 #include "message/aliases.hpp"
 #include "message/headers.hpp"
 #include "message/mime_types.hpp"
+#include "message/passthrough.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -117,10 +118,15 @@ util::Result<std::optional<Address>> configured_sender(const config::Settings& s
     return std::optional<Address>(*a);
 }
 
+// Lines up to this length go as they are; longer ones are quoted-printable,
+// as mail clients do: servers and relays may wrap long lines (Haraka at 992
+// by default), which would change the text (RFC 5322 asks for 78).
+constexpr uint64_t max_plain_line = 78;
+
 // 7bit when every line is short ASCII; otherwise quoted-printable, which
 // every server accepts (libcurl 7.88 cannot send BODY=8BITMIME).
 std::pair<BodyEncoding, std::string> text_encoding(const ContentStats& st) {
-    if (st.has_8bit || st.has_nul || st.longest_line > 998)
+    if (st.has_8bit || st.has_nul || st.longest_line > max_plain_line)
         return {BodyEncoding::quoted_printable, "quoted-printable"};
     return {BodyEncoding::crlf, "7bit"};
 }
@@ -172,26 +178,54 @@ struct FilePart {
     std::string name;
 };
 
+struct FileSpec {
+    std::string path, type, name;
+};
+
 // "FILE;type=TYPE;name=NAME": the parameters are taken from the right, so a
 // file name may itself contain ';'.
-util::Result<FilePart> open_file_part(const std::string& spec, const std::string& option) {
-    std::string path = spec, type, name;
+FileSpec split_file_spec(const std::string& spec) {
+    FileSpec out;
+    std::string& path = out.path;
+    path = spec;
     for (;;) {
         auto semi = path.rfind(';');
         if (semi == std::string::npos)
             break;
         std::string param = path.substr(semi + 1);
         if (param.rfind("type=", 0) == 0)
-            type = param.substr(5);
+            out.type = param.substr(5);
         else if (param.rfind("name=", 0) == 0)
-            name = param.substr(5);
+            out.name = param.substr(5);
         else
             break;
         path.resize(semi);
     }
+    return out;
+}
+
+// "-" as FILE: the attachment is standard input.
+bool reads_stdin(const std::string& spec) { return split_file_spec(spec).path == "-"; }
+
+util::Result<FilePart> open_file_part(const std::string& spec, int stdin_fd,
+                                       const std::string& option) {
+    auto [path, type, name] = split_file_spec(spec);
     for (const auto* v : {&type, &name})
-        if (util::has_line_break_or_nul(*v))
-            return input_error("--attach \"" + util::one_line(spec) + "\" contains a line break");
+        if (util::has_control_char(*v))
+            return input_error("--attach " + util::quote(spec) +
+                                   ": type= or name= contains a line break or control character",
+                               "give the type and the name on one line");
+    if (path == "-") {
+        // Standard input: named by ;name= (its type from that name), else "stdin".
+        auto spool = Spool::from_fd(stdin_fd, "standard input", 1 << 20, /*scan=*/false);
+        if (!spool)
+            return spool.error();
+        if (name.empty())
+            name = "stdin";
+        if (type.empty())
+            type = mime_type_for(name);
+        return FilePart{std::move(*spool), type, name};
+    }
     auto spool = Spool::from_path(path, /*scan=*/false);
     if (!spool) {
         util::Error e = spool.error();
@@ -201,8 +235,14 @@ util::Result<FilePart> open_file_part(const std::string& spec, const std::string
     if (type.empty())
         type = mime_type_for(path);
     if (name.empty()) {
+        // A file may be named anything; its name goes into two header
+        // fields, so a control character in it becomes '_' (and the rest is
+        // quoted or RFC 2231-encoded by quoted_param).
         auto slash = path.find_last_of('/');
         name = slash == std::string::npos ? path : path.substr(slash + 1);
+        for (char& c : name)
+            if (util::has_control_char(std::string_view(&c, 1)))
+                c = '_';
     }
     return FilePart{std::move(*spool), type, name};
 }
@@ -232,7 +272,8 @@ Entity multipart(const std::string& subtype, std::vector<Entity> parts) {
 
 // text, or text + HTML (alternative), or HTML alone; inline images make the
 // HTML multipart/related; attachments wrap it all in multipart/mixed.
-util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool> text) {
+util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool> text,
+                                int stdin_fd) {
     Entity body;
     if (!req.html_file.empty()) {
         auto html = Spool::from_path(req.html_file);
@@ -242,7 +283,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         if (!req.inline_files.empty()) {
             std::vector<Entity> related{std::move(html_part)};
             for (const auto& spec : req.inline_files) {
-                auto part = open_file_part(spec, "--inline");
+                auto part = open_file_part(spec, stdin_fd, "--inline");
                 if (!part)
                     return part.error();
                 related.push_back(file_entity(*part, "inline"));
@@ -267,7 +308,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         return body;
     std::vector<Entity> mixed{std::move(body)};
     for (const auto& spec : req.attach) {
-        auto part = open_file_part(spec, "--attach");
+        auto part = open_file_part(spec, stdin_fd, "--attach");
         if (!part)
             return part.error();
         mixed.push_back(file_entity(*part, "attachment"));
@@ -350,13 +391,13 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
     if (!reply_to->empty())
         h += fold_header("Reply-To", join_header(*reply_to));
     if (!req.subject.empty())
-        h += fold_header("Subject", encode_word(req.subject));
+        h += fold_header("Subject", encode_text(req.subject));
     h += fold_header("Message-ID", msg.message_id);
     for (const auto& [name, value] : extra)
         h += fold_header(name, value);
     h += "MIME-Version: 1.0\r\n";
 
-    auto entity = build_body(req, std::move(body));
+    auto entity = build_body(req, std::move(body), ctx.stdin_fd);
     if (!entity)
         return entity.error();
     std::vector<Segment> segments{Segment::literal(std::move(h))};
@@ -439,8 +480,15 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         given = *a;
         // cron's "-f root": qualified with `domain`, else the `from` setting stands in.
         if (given->addr_spec.find('@') == std::string::npos) {
-            if (!settings.domain.value.empty())
-                given->addr_spec += "@" + settings.domain.value;
+            if (!settings.domain.value.empty()) {
+                auto qualified = ascii_domain(given->addr_spec + "@" + settings.domain.value);
+                if (!qualified)
+                    return make_error("-f " + given->addr_spec + " with domain (" +
+                                          settings.domain.origin.describe() +
+                                          "): " + qualified.error().message,
+                                      qualified.error().hint, "config");
+                given->addr_spec = *qualified;
+            }
             else if (*sender)
                 given = **sender;
         }
@@ -462,10 +510,17 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         return make_error("the sender \"" + msg.envelope.from + "\" has no domain",
                           "set `from` (or `domain`) so the sender is a full address", "config");
 
+    // 8-bit parts and lines over 998 octets are re-encoded (libcurl 7.88
+    // cannot send BODY=8BITMIME); the rest goes as it is.
+    auto plan = pass_through(input, *block);
+    if (!plan)
+        return plan.error();
     std::string h;
     for (const auto& f : block->fields) {
         std::string lower = util::to_lower(f.name);
         if (lower == "bcc" || lower == "resent-bcc")
+            continue;
+        if (plan->drop_top_cte && lower == "content-transfer-encoding")
             continue;
         h += f.raw + "\r\n";
     }
@@ -474,6 +529,7 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
     BodyEncoder crlf(BodyEncoding::crlf);
     crlf.feed(h, normalised);
     h = std::move(normalised);
+    h += plan->add_top;
     if (!has_from_header) {
         Address generated = *sender ? **sender : *envelope_sender;
         if (given)
@@ -493,13 +549,28 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         msg.message_id = ids.front();
     }
     h += "\r\n";
-    msg.source = std::make_unique<SegmentedSource>(std::vector<Segment>{
-        Segment::literal(std::move(h)), Segment::file(std::move(input), BodyEncoding::crlf,
-                                                      block->body_offset)});
+    std::vector<Segment> segments{Segment::literal(std::move(h))};
+    for (auto& seg : plan->body)
+        segments.push_back(std::move(seg));
+    msg.source = std::make_unique<SegmentedSource>(std::move(segments));
     return msg;
 }
 
 } // namespace
+
+util::Status check_smtputf8(const Envelope& envelope, bool server_offers_smtputf8) {
+    if (server_offers_smtputf8)
+        return util::Ok{};
+    std::vector<std::string> all{envelope.from};
+    all.insert(all.end(), envelope.recipients.begin(), envelope.recipients.end());
+    for (const auto& a : all)
+        if (needs_smtputf8(a))
+            return input_error("address " + util::quote(a) + " has a non-ASCII local part (before "
+                               "the @), and the server does not offer SMTPUTF8",
+                               "use an ASCII address, or send through a server that offers "
+                               "SMTPUTF8");
+    return util::Ok{};
+}
 
 std::string rfc5322_date(std::chrono::system_clock::time_point when) {
     std::time_t t = std::chrono::system_clock::to_time_t(when);
@@ -522,7 +593,19 @@ std::string make_message_id(std::chrono::system_clock::time_point when, const st
 util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
                                               const config::Settings& settings,
                                               const ComposeContext& context) {
-    if (request.body_file.empty() && context.notice_fd >= 0 && isatty(context.stdin_fd)) {
+    // `--attach -` takes standard input: the body is then --body-file or empty.
+    bool composing = !(request.extract_recipients || request.complete_message);
+    size_t from_stdin = 0;
+    for (const auto* list : {&request.attach, &request.inline_files})
+        from_stdin += static_cast<size_t>(std::count_if(list->begin(), list->end(), reads_stdin));
+    if (from_stdin > 0 && !composing)
+        return make_error("--attach - reads standard input, which holds the message here",
+                          "attach a file by name, or compose from flags without -t", "usage");
+    if (from_stdin > 1)
+        return make_error("only one --attach - (or --inline -) can read standard input",
+                          "give the other attachments as files", "usage");
+    if (request.body_file.empty() && from_stdin == 0 && context.notice_fd >= 0 &&
+        isatty(context.stdin_fd)) {
         static const char notice[] =
             "smtpsend: type the message, then press Ctrl-D at the start of a line to send it "
             "(Ctrl-C cancels)\n";
@@ -530,6 +613,7 @@ util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
     }
     util::Result<std::shared_ptr<Spool>> spool =
         !request.body_file.empty() ? Spool::from_path(request.body_file)
+        : from_stdin > 0 ? util::Result<std::shared_ptr<Spool>>(Spool::from_string(""))
         : request.ignore_dots      ? Spool::from_fd(context.stdin_fd, "standard input")
                                    : Spool::from_fd(context.stdin_fd, "standard input", 1 << 20,
                                                     true, /*dot_ends=*/true);

@@ -68,6 +68,13 @@ util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
                                               const ComposeContext& context,
                                               std::shared_ptr<Spool> input);
 
+// Fails (kind "input", exit 65) when an envelope address has a non-ASCII
+// local part and the server does not offer SMTPUTF8: without it the address
+// cannot be sent (libcurl would send it raw). Domains are already A-labels
+// (parse_address). Call once the server's EHLO capabilities are known,
+// before MAIL FROM.
+util::Status check_smtputf8(const Envelope& envelope, bool server_offers_smtputf8);
+
 // "Sat, 28 Nov 2026 01:22:08 +0000" in local time.
 std::string rfc5322_date(std::chrono::system_clock::time_point when);
 

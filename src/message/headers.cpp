@@ -2,6 +2,7 @@
 
 #include "util/strings.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace smtpsend::message {
@@ -54,11 +55,24 @@ std::string base64_decode(std::string_view in) {
 
 } // namespace
 
-std::string encode_word(std::string_view text) {
-    if (util::is_ascii(text) && !util::has_line_break_or_nul(text))
-        return std::string(text);
-    // "=?UTF-8?B?" + 4*ceil(n/3) + "?=" <= 75  =>  at most 45 input bytes.
-    constexpr size_t max_chunk = 45;
+namespace {
+
+// Words as long as this go out as they are; a longer one (no white space to
+// fold at) is encoded, so the line stays under 998.
+constexpr size_t max_plain_word = 900;
+// The longest run of non-space characters in `text`.
+size_t longest_word(std::string_view text) {
+    size_t longest = 0, run = 0;
+    for (char c : text) {
+        run = (c == ' ' || c == '\t') ? 0 : run + 1;
+        longest = std::max(longest, run);
+    }
+    return longest;
+}
+
+std::string encode_always(std::string_view text) {
+    // "=?UTF-8?B?" + 4*ceil(n/3) + "?=" <= 64  =>  at most 39 input bytes.
+    constexpr size_t max_chunk = 39;
     std::string out;
     size_t i = 0;
     while (i < text.size()) {
@@ -77,6 +91,25 @@ std::string encode_word(std::string_view text) {
         i = end;
     }
     return out;
+}
+
+} // namespace
+
+std::string encode_word(std::string_view text) {
+    if (util::is_ascii(text) && !util::has_line_break_or_nul(text) &&
+        longest_word(text) <= max_plain_word)
+        return std::string(text);
+    return encode_always(text);
+}
+
+std::string encode_text(std::string_view text) {
+    // "Subject: " is 9 characters: a longer word could not be folded to 78.
+    constexpr size_t max_foldable_word = 78 - 10;
+    if (util::is_ascii(text) && !util::has_control_char(text) && !util::has_line_break_or_nul(text) &&
+        text.find("=?") == std::string_view::npos && longest_word(text) <= max_foldable_word &&
+        (text.empty() || (text.front() != ' ' && text.back() != ' ')))
+        return std::string(text);
+    return encode_always(text);
 }
 
 std::string decode_words(std::string_view text) {
@@ -122,28 +155,41 @@ std::string decode_words(std::string_view text) {
 }
 
 std::string fold_header(std::string_view name, std::string_view value) {
-    std::string out(name);
-    out += ": ";
-    size_t line_len = out.size();
-    size_t i = 0;
-    while (i < value.size()) {
-        // The next word, including its leading space.
-        size_t next = value.find(' ', i + 1);
-        if (next == std::string_view::npos)
-            next = value.size();
-        std::string_view word = value.substr(i, next - i);
-        if (word.find("\r\n") != std::string_view::npos) {
-            // Already folded (encoded words): keep it as is.
-            out += word;
-            line_len = word.size() - word.rfind('\n') - 1;
-        } else if (line_len + word.size() > 78 && line_len > name.size() + 2 && word.front() == ' ') {
-            out += "\r\n";
-            out += word;
-            line_len = word.size();
-        } else {
-            out += word;
-            line_len += word.size();
+    // An encoded value's "\r\n " is only a place to fold: unfold it first.
+    std::string flat;
+    flat.reserve(value.size());
+    for (size_t k = 0; k < value.size(); ++k) {
+        if (value[k] == '\r' && k + 2 < value.size() && value[k + 1] == '\n' &&
+            (value[k + 2] == ' ' || value[k + 2] == '\t')) {
+            ++k; // keep the white space that follows
+            continue;
         }
+        flat += value[k];
+    }
+    std::string out(name);
+    out += ":";
+    size_t line_len = out.size();
+    bool first = true;
+    size_t i = 0;
+    if (!flat.empty() && flat.front() != ' ')
+        flat.insert(flat.begin(), ' ');
+    while (i < flat.size()) {
+        // The next word, with the white space before it.
+        size_t next = flat.find(' ', i + 1);
+        if (next == std::string::npos)
+            next = flat.size();
+        std::string_view word = std::string_view(flat).substr(i, next - i);
+        bool fits = line_len + word.size() <= 78;
+        // Fold before the word (keeping its space) when it does not fit; never
+        // so that a line holds only white space, and before the first word
+        // only when that makes it fit (a long field name).
+        if (!fits && line_len > 1 && (!first || word.size() <= 78)) {
+            out += "\r\n";
+            line_len = 0;
+        }
+        out += word;
+        line_len += word.size();
+        first = false;
         i = next;
     }
     out += "\r\n";

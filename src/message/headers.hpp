@@ -10,16 +10,26 @@
 
 namespace smtpsend::message {
 
-// Encodes UTF-8 text as RFC 2047 "=?UTF-8?B?...?=" words, each at most 75
-// characters, separated by folding whitespace. ASCII text is returned as is.
+// Encodes UTF-8 text as RFC 2047 "=?UTF-8?B?...?=" words, each at most 64
+// characters (so that "Subject: " and one word fit in 78), separated by
+// folding whitespace. ASCII text is returned as is, unless a word of it is
+// too long for a header line (over 900 characters without white space).
 std::string encode_word(std::string_view text);
+
+// For unstructured text that must arrive literally (the subject): encoded
+// as encode_word does, and also when it holds text that a reader would
+// decode ("=?"), a control character, or a word that cannot be folded to 78
+// characters.
+std::string encode_text(std::string_view text);
 
 // Decodes "=?charset?B|Q?...?=" words (UTF-8 and ASCII only); other text is
 // kept. Used to show display names and subjects.
 std::string decode_words(std::string_view text);
 
 // Folds "Name: value" at spaces so that no line exceeds 78 characters where a
-// space allows it. Returns the field with CRLF line ends, ending in CRLF.
+// space allows it (before the first word too, when the name is long). A
+// "\r\n " already in the value (between encoded words) is a place to fold,
+// not a forced break. Returns the field with CRLF line ends, ending in CRLF.
 std::string fold_header(std::string_view name, std::string_view value);
 
 struct HeaderField {

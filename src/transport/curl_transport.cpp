@@ -105,7 +105,8 @@ Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
              options_.endpoint.mode == config::TlsMode::implicit);
     // Never reuse a connection after a failure: stale replies would be read
     // as the next message's (libcurl notes, section 4.3).
-    if (!options_.reuse_connection || out.status != Outcome::Status::sent) {
+    if (!options_.reuse_connection ||
+        (out.status != Outcome::Status::sent && out.status != Outcome::Status::partial)) {
         curl_easy_cleanup(h);
         handle_ = nullptr;
     }

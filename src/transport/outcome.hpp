@@ -77,6 +77,7 @@ struct RecipientResult {
     std::string address;
     bool accepted = false;
     std::optional<Reply> reply;
+    bool uncertain = false; // the replies could not be matched to recipients for sure
 };
 
 // One line of the dialogue for -v and failure reports; secrets already masked.

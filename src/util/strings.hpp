@@ -26,11 +26,16 @@ std::string base64_encode(std::string_view data);
 bool is_ascii(std::string_view s);
 // True when the text contains CR, LF or NUL.
 bool has_line_break_or_nul(std::string_view s);
+// True when the text contains a C0 control character (CR, LF, NUL, ESC...)
+// other than TAB, or DEL: bytes that may never reach a header or a settings line.
+bool has_control_char(std::string_view s);
 // Edit distance (insert, delete, replace, swap two neighbours), for "did you
 // mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);
 // `s` in double quotes, with `"` and `\` escaped by a backslash (the quoting
-// of RFC 5322 quoted strings, our INI values and the attempt log).
+// of RFC 5322 quoted strings, our INI values and the attempt log). Control
+// characters never pass raw: CR and LF become \r and \n, the others (but TAB)
+// \xNN, so a quoted value always stays on its line.
 std::string quote(std::string_view s);
 // The candidate nearest to `word` within `max_distance` edits, or "".
 std::string closest(std::string_view word, const std::vector<std::string>& candidates,

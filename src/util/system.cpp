@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <thread>
 #include <fcntl.h>
 #include <fstream>
 #include <netdb.h>
@@ -75,10 +77,19 @@ Result<std::string> run_command_output(const std::string& command, std::chrono::
         close(fds[0]);
         return make_error(std::string("cannot start /bin/sh: ") + std::strerror(rc));
     }
+    // The output may be a secret: one buffer that never reallocates (no
+    // copies left behind in freed memory), wiped on every failure, and a
+    // read buffer wiped when done.
     std::string out;
+    out.reserve(max_bytes + 1);
     bool too_long = false, timed_out = false;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     char buf[4096];
+    struct Wipe {
+        char* p;
+        size_t n;
+        ~Wipe() { explicit_bzero(p, n); }
+    } wipe_buf{buf, sizeof buf};
     for (;;) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
@@ -111,6 +122,8 @@ Result<std::string> run_command_output(const std::string& command, std::chrono::
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    if (timed_out || too_long || WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+        explicit_bzero(out.data(), out.size());
     if (timed_out)
         return make_error("it did not finish within " + std::to_string(timeout.count()) + " s");
     if (too_long)
@@ -132,11 +145,53 @@ Result<std::string> read_small_file(const std::string& path, size_t max_bytes) {
         return make_error(path + ": not a regular file");
     if (static_cast<size_t>(st.st_size) > max_bytes)
         return make_error(path + ": larger than " + std::to_string(max_bytes) + " bytes");
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    // It may hold a password: read straight into one buffer that never
+    // reallocates (no stream buffer, no copies in freed memory).
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return make_error(path + ": " + std::strerror(errno));
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string data(max_bytes + 1, '\0');
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, data.data() + got, data.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            explicit_bzero(data.data(), data.size());
+            return make_error(path + ": " + std::strerror(e));
+        }
+        if (n == 0)
+            break;
+        got += static_cast<size_t>(n);
+        if (got > max_bytes) {
+            close(fd);
+            explicit_bzero(data.data(), data.size());
+            return make_error(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+        }
+    }
+    close(fd);
+    data.resize(got); // shrinking keeps the buffer in place
     return data;
+}
+
+int64_t SystemClock::now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+long SystemClock::unix_seconds() const { return static_cast<long>(std::time(nullptr)); }
+
+void SystemClock::sleep_ms(long ms) const {
+    if (ms > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+const Clock& system_clock() {
+    static const SystemClock clock;
+    return clock;
 }
 
 std::string local_hostname() {

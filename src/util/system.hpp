@@ -5,6 +5,7 @@
 #include "util/result.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +39,43 @@ class MapEnvironment final : public Environment {
     std::map<std::string, std::string> values;
     std::optional<std::string> get(const std::string& name) const override;
     std::vector<std::string> names_with_prefix(const std::string& prefix) const override;
+};
+
+// Time, so that back-off, budgets and queue expiry are tested without
+// sleeping. The real one reads the system clocks; tests pass a FakeClock.
+class Clock {
+  public:
+    virtual ~Clock() = default;
+    // Milliseconds on a monotonic clock (for waits and budgets).
+    virtual int64_t now_ms() const = 0;
+    // Seconds since 1970 (for the queue's records).
+    virtual long unix_seconds() const = 0;
+    // Waits `ms` milliseconds.
+    virtual void sleep_ms(long ms) const = 0;
+};
+
+class SystemClock final : public Clock {
+  public:
+    int64_t now_ms() const override;
+    long unix_seconds() const override;
+    void sleep_ms(long ms) const override;
+};
+
+// The process's one SystemClock.
+const Clock& system_clock();
+
+// A clock that moves only when slept on or told to (tests).
+class FakeClock final : public Clock {
+  public:
+    mutable int64_t ms = 0;
+    long unix_base = 1'800'000'000;
+    mutable std::vector<long> sleeps; // every wait asked for
+    int64_t now_ms() const override { return ms; }
+    long unix_seconds() const override { return unix_base + static_cast<long>(ms / 1000); }
+    void sleep_ms(long wait) const override {
+        sleeps.push_back(wait);
+        ms += wait;
+    }
 };
 
 // Runs `command` through /bin/sh -c and returns its standard output.

@@ -234,6 +234,8 @@ class Responder:
 
     `close_after: N` closes each connection after N messages (sending
     `close_with` first when given, e.g. an unsolicited 421).
+    `rcpt_limit: N` takes N recipients per transaction and answers the rest
+    with "452 4.5.3 Error: too many recipients".
     Actions: "CLOSE" (close the connection), "HANG" (never answer),
     "SLEEP:n" (wait n seconds, then the reply in `after`), raw bytes.
     `rcpt` may be a dict address -> reply. It records every line received
@@ -342,6 +344,7 @@ class Responder:
         f = conn.makefile("rb")
         in_auth = False
         on_this_connection = 0
+        rcpts_in_transaction = 0
         while True:
             line = self._readline(f)
             if line is None:
@@ -379,10 +382,14 @@ class Responder:
                 if not self._send(conn, reply):
                     return
             elif upper.startswith("MAIL FROM"):
+                rcpts_in_transaction = 0
                 if not self._send(conn, s.get("mail", "250 2.1.0 Ok")):
                     return
             elif upper.startswith("RCPT TO"):
+                rcpts_in_transaction += 1
                 reply = s.get("rcpt", "250 2.1.5 Ok")
+                if s.get("rcpt_limit") and rcpts_in_transaction > s["rcpt_limit"]:
+                    reply = "452 4.5.3 Error: too many recipients"
                 if isinstance(reply, dict):
                     addr = line[line.find("<") + 1:line.rfind(">")]
                     reply = reply.get(addr, "250 2.1.5 Ok")

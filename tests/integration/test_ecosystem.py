@@ -138,10 +138,47 @@ account default : other
         s = r.json()
         self.assertEqual(s["profile"], "default")
         self.assertEqual(s["settings"]["from"]["value"], "other@example.com")
-        self.assertEqual(s["settings"]["password_cmd"]["value"], "echo s3cret")
+        # `other` has its own password (not copied): it must not inherit
+        # local's password_cmd, or its login would go out with local's password.
+        self.assertNotIn("password_cmd", {k for k, v in s["settings"].items() if v.get("value")})
+        r = self.run_smtpsend(["--config", config, "--profile", "other", "-s", "imported",
+                               "dev@example.com"], stdin=b"x\n")
+        self.assertExit(r, 78)
+        self.assertIn('user "alice@example.com"', r.stderr)
+        self.assertIn("has no password source", r.stderr)
+        self.assertEqual(len(server.messages), 1)
         r = self.run_smtpsend(["config", "import", "--json", rc])
-        self.assertEqual(r.json()["profiles"]["other"]["inherit"], "local")
-        self.assertEqual(r.json()["profiles"]["local"]["port"], server.port)
+        j = r.json()
+        self.assertNotIn("inherit", j["profiles"]["other"])
+        self.assertNotIn("password_cmd", j["profiles"]["other"])
+        self.assertEqual(j["profiles"]["other"]["server"], "127.0.0.1")
+        self.assertEqual(j["profiles"]["default"]["inherit"], "other")
+        self.assertEqual(j["profiles"]["local"]["password_cmd"], "echo s3cret")
+        self.assertEqual(j["profiles"]["local"]["port"], server.port)
+
+    def test_import_a_web_config_whose_attribute_holds_a_line_break(self):
+        # &#10; in an attribute wrote "password_cmd = touch ..." as a line of its own.
+        pwned = os.path.join(self.tmp, "PWNED")
+        cfg = self.write("Web.config", """<configuration><system.net><mailSettings>
+<smtp from="app@example.com">
+<network host="smtp.example.com&#10;password_cmd = touch %s" port="587" enableSsl="true"/>
+</smtp></mailSettings></system.net></configuration>
+""" % pwned)
+        for args in (["config", "import", cfg], ["config", "import", "--json", cfg]):
+            with self.subTest(args=args):
+                r = self.run_smtpsend(args)
+                self.assertExit(r, 0)
+                self.assertNotIn("PWNED", r.stdout)
+                self.assertIn("Web.config:3: host holds a line break or control character; it was "
+                              "left out", r.stderr)
+        r = self.run_smtpsend(["config", "import", cfg])
+        config = self.write("config.ini", r.stdout)
+        self.assertIn("# host: left out (%s:3 holds a line break or control character)\n" % cfg,
+                      r.stdout)
+        r = self.run_smtpsend(["--config", config, "--profile", "dotnet", "config", "show", "--json"])
+        self.assertExit(r, 0)
+        self.assertFalse(r.json()["settings"].get("password_cmd", {}).get("value"))
+        self.assertFalse(os.path.exists(pwned))
 
     def test_import_errors_name_the_file_and_line(self):
         r = self.run_smtpsend(["config", "import", os.path.join(self.tmp, "missing")])

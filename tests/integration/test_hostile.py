@@ -17,6 +17,33 @@ class Hostile(SmtpTestCase):
         r = self.dry(["-H", "X-Big: " + "y" * 100000, "b@example.com"], stdin=b"x")
         self.assertExit(r, 0)
 
+    def test_an_attachment_path_with_a_line_break_adds_no_header(self):
+        # The name taken from the path went raw into Content-Type and
+        # Content-Disposition: "X-Injected: yes" became a header of the part.
+        server = self.aio()
+        path = os.path.join(self.tmp, "a\r\nX-Injected: yes.txt")
+        with open(path, "wb") as f:
+            f.write(b"data\n")
+        r = self.run_smtpsend(["--from", "a@example.com", "-s", "x", "--attach", path, "b@example.com"],
+                              stdin=b"body\n", **self.server_env(server))
+        self.assertExit(r, 0)
+        raw = server.messages[0]["content"]
+        self.assertNotIn(b"\r\nX-Injected", raw)
+        self.assertIn(b'Content-Type: text/plain; name="a__X-Injected: yes.txt"\r\n'
+                      b'Content-Disposition: attachment; filename="a__X-Injected: yes.txt"\r\n'
+                      b"Content-Transfer-Encoding: base64\r\n\r\nZGF0YQo=\r\n", raw)
+
+    def test_an_attachment_name_or_type_with_a_control_character_is_refused(self):
+        data = os.path.join(self.tmp, "data.txt")
+        with open(data, "wb") as f:
+            f.write(b"x")
+        for spec in (data + ";name=a\x1b[31mb", data + ";type=text/plain\x07"):
+            with self.subTest(spec=spec):
+                r = self.dry(["--attach", spec, "b@example.com"], stdin=b"x")
+                self.assertExit(r, 65)
+                self.assertIn("type= or name= contains a line break or control character", r.stderr)
+                self.assertNotIn("\x1b", r.stderr)
+
     def test_a_hundred_thousand_recipients(self):
         rcpts = ",".join("r%d@example.com" % i for i in range(100000))
         path = os.path.join(self.tmp, "rcpts.eml")
@@ -86,6 +113,33 @@ class Hostile(SmtpTestCase):
                                                             SMTPSEND_SERVER="smtp://127.0.0.1:1"), timeout=30)
         self.assertEqual(p.returncode, 67)
         self.assertIn(b"alias loop", p.stderr)
+
+
+class TerminalEscapes(SmtpTestCase):
+    """A reply with terminal escape sequences is shown escaped on stderr and
+    exact (JSON-escaped) with --json (issue 14)."""
+
+    REPLY = "550 5.1.1 \x1b]0;pwned\x07 \x1b[31mred\x1b[0m unknown user"
+
+    def test_a_reply_with_escape_sequences_is_escaped_on_stderr(self):
+        server = self.responder({"rcpt": self.REPLY})
+        r = self.run_smtpsend(["-s", "x", "dev@example.com"], stdin=b"b\n", **self.server_env(server))
+        self.assertExit(r, 67)
+        self.assertNotIn("\x1b", r.stderr)
+        self.assertNotIn("\x07", r.stderr)
+        self.assertIn("\\x1b]0;pwned\\x07 \\x1b[31mred\\x1b[0m unknown user", r.stderr)
+
+    def test_verbose_dialogue_is_escaped_too(self):
+        server = self.responder({"rcpt": self.REPLY})
+        r = self.run_smtpsend(["-v", "-s", "x", "dev@example.com"], stdin=b"b\n", **self.server_env(server))
+        self.assertNotIn("\x1b", r.stderr)
+        self.assertIn("S: 550 5.1.1 \\x1b]0;pwned", r.stderr)
+
+    def test_json_keeps_the_reply_exact(self):
+        server = self.responder({"rcpt": self.REPLY})
+        r = self.run_smtpsend(["--json", "-s", "x", "dev@example.com"], stdin=b"b\n", **self.server_env(server))
+        self.assertExit(r, 67)
+        self.assertEqual(r.json()["error"]["reply"], self.REPLY)
 
 
 if __name__ == "__main__":

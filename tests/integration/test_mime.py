@@ -76,6 +76,69 @@ class RoundTrip(SmtpTestCase):
         self.assertEqual(msg["Content-Transfer-Encoding"], "quoted-printable")
         self.assertEqual(msg.get_content().replace("\r\n", "\n"), text)
 
+    def test_a_text_line_over_78_characters_goes_quoted_printable(self):
+        # Relays wrap long lines (Haraka at 992): 7bit is only for short lines.
+        for text, cte in (("x" * 78 + "\nshort\n", "7bit"),
+                          ("x" * 79 + "\nshort\n", "quoted-printable"),
+                          ("word " * 200 + "\n" + "y" * 995 + " \n.dot\n", "quoted-printable")):
+            with self.subTest(length=len(text.split("\n")[0]), cte=cte):
+                msg, raw = self.deliver(["-s", "long", "dev@example.com"], text.encode())
+                self.assertEqual(msg["Content-Transfer-Encoding"], cte)
+                self.assertEqual(msg.get_content().replace("\r\n", "\n"), text)
+                body = raw.split(b"\r\n\r\n", 1)[1]
+                self.assertLessEqual(max(len(line) for line in body.split(b"\r\n")), 78)
+
+    def test_subjects_arrive_literally_in_lines_of_at_most_78(self):
+        for subject in ("Grüße aus dem Büro, " * 12,
+                        "x" * 1100,
+                        "=?UTF-8?B?SGk=?=",
+                        "release notes for the build that failed last night on the nightly branch, again and again",
+                        "☃" * 100):
+            with self.subTest(subject=subject[:30]):
+                msg, raw = self.deliver(["-s", subject, "--from", "Zoë Ærø-Long-Display-Name-Of-Someone <zoe@example.com>",
+                                         "--cc", ", ".join("r%d@example.com" % i for i in range(12)),
+                                         "dev@example.com"], b"x\n")
+                self.assertEqual(msg["Subject"], subject)
+                head = raw.split(b"\r\n\r\n", 1)[0]
+                self.assertLessEqual(max(len(line) for line in head.split(b"\r\n")), 78, head)
+                self.assertEqual(len(msg["Cc"].addresses), 12)
+
+    def test_a_non_ascii_domain_goes_as_its_a_label_in_envelope_and_headers(self):
+        server = self.aio()
+        r = self.run_smtpsend(["-s", "idn", "--from", "Jörg <joerg@bücher.test>", "--cc", "c@münchen.example",
+                               "Anna <anna@bücher.test>"], stdin=b"x\n", **self.server_env(server))
+        self.assertExit(r, 0)
+        m = server.messages[0]
+        self.assertEqual(m["mail_from"], "joerg@xn--bcher-kva.test")
+        self.assertEqual(m["rcpt_tos"], ["anna@xn--bcher-kva.test", "c@xn--mnchen-3ya.example"])
+        msg = email.message_from_bytes(m["content"], policy=email.policy.default)
+        self.assertEqual(msg["From"].addresses[0].addr_spec, "joerg@xn--bcher-kva.test")
+        self.assertEqual(msg["From"].addresses[0].display_name, "Jörg")
+        self.assertEqual(msg["To"].addresses[0].addr_spec, "anna@xn--bcher-kva.test")
+        self.assertEqual(msg["Cc"].addresses[0].addr_spec, "c@xn--mnchen-3ya.example")
+        self.assertTrue(m["content"].isascii())
+
+    def test_attach_dash_reads_the_attachment_from_stdin(self):
+        data = "name,count\nÄpfel,3\n".encode()
+        msg, _ = self.deliver(["-s", "report", "--body-file", self.file("body.txt", b"see attached\n"),
+                               "--attach", "-;name=report.csv", "dev@example.com"], data)
+        self.assertEqual(msg.get_body(preferencelist=("plain",)).get_content().strip(), "see attached")
+        att = list(msg.iter_attachments())
+        self.assertEqual(len(att), 1)
+        self.assertEqual(att[0].get_filename(), "report.csv")
+        self.assertEqual(att[0].get_content_type(), "text/csv")
+        self.assertEqual(att[0].get_payload(decode=True), data)
+        # Without a name: "stdin", application/octet-stream, and an empty body.
+        msg, _ = self.deliver(["-s", "raw", "--attach", "-", "dev@example.com"], b"\x00\x01\xff")
+        att = list(msg.iter_attachments())
+        self.assertEqual((att[0].get_filename(), att[0].get_content_type()), ("stdin", "application/octet-stream"))
+        self.assertEqual(att[0].get_payload(decode=True), b"\x00\x01\xff")
+        self.assertEqual(msg.get_body(preferencelist=("plain",)).get_content(), "")
+        r = self.run_smtpsend(["--dry-run", "--from", "a@example.com", "--attach", "-", "--attach", "-;name=b",
+                               "dev@example.com"], stdin=b"x")
+        self.assertExit(r, 64)
+        self.assertIn("only one --attach -", r.stderr)
+
     def test_empty_body_is_allowed(self):
         msg, _ = self.deliver(["-s", "subject only", "dev@example.com"], b"")
         self.assertEqual(msg["Subject"], "subject only")

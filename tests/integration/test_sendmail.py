@@ -107,6 +107,61 @@ class Sendmail(SendmailCase):
         self.assertEqual(m["mail_from"], "robot@example.com")
         self.assertEqual(msg["From"], "Build Robot <robot@example.com>")
 
+    def test_F_with_a_line_break_is_refused_and_nothing_reaches_the_server(self):
+        # Today's code put the name raw into From: a Bcc field, or (bare LF)
+        # a second, forged message for a lenient server.
+        for name in ("Cron\r\nBcc: hidden@evil.test",
+                     "Cron\n.\nMAIL FROM:<s@evil.test>\nRCPT TO:<v@evil.test>\nDATA\nforged"):
+            with self.subTest(name=name):
+                p = self.run_sendmail(["-i", "-F", name, "lead@example.com"], b"Subject: x\n\nbody\n")
+                self.assertEqual(p.returncode, 64, p.stderr)
+                self.assertIn(b"sendmail mode: -F \"Cron\\", p.stderr)
+                self.assertIn(b"the full name contains a line break or control character", p.stderr)
+                self.assertEqual(self.server.messages, [])
+
+    def test_F_names_are_quoted_or_encoded_in_the_from_header(self):
+        for name, line in (("Doe, John", b'From: "Doe, John" <robot@example.com>\r\n'),
+                           ("J\u00f6rg M\u00fcller", b"From: =?UTF-8?B?SsO2cmcgTcO8bGxlcg==?= <robot@example.com>\r\n"),
+                           ('say "hi"', b'From: "say \\"hi\\"" <robot@example.com>\r\n')):
+            with self.subTest(name=name):
+                self.server.messages.clear()
+                p = self.run_sendmail(["-i", "-f", "robot@example.com", "-F", name, "lead@example.com"],
+                                      b"Subject: x\n\nbody\n")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                m, msg = self.received()
+                self.assertIn(line, m["content"])
+                self.assertEqual(msg["From"].addresses[0].display_name, name)
+
+    def test_8bit_and_long_lines_are_re_encoded_keeping_the_structure(self):
+        text = "Grüße aus dem Cron ☃\n" + "x" * 2000 + "\n.dot line\n"
+        binary = bytes(b for b in range(1, 256) if b not in (10, 13)) * 8  # no NUL, CR or LF in a message
+        message = (b"From: cron@example.com\nTo: lead@example.com\nSubject: report\nMIME-Version: 1.0\n"
+                   b"Content-Type: multipart/mixed; boundary=\"XYZ\"\n\n"
+                   b"--XYZ\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n"
+                   + text.encode() +
+                   b"--XYZ\nContent-Type: text/plain; charset=us-ascii\n\nshort ascii\n"
+                   b"--XYZ\nContent-Type: application/octet-stream\nContent-Disposition: attachment; "
+                   b"filename=\"b.bin\"\nContent-Transfer-Encoding: binary\n\n" + binary +
+                   b"\n--XYZ--\n")
+        dry = self.run_smtpsend(["--dry-run", "-t"], stdin=message, env=self.base_env)
+        self.assertExit(dry, 0)
+        self.assertIn("Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe", dry.stdout)
+        p = self.run_sendmail(["-t", "-i"], message)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m, msg = self.received()
+        raw = m["content"]
+        self.assertTrue(raw.isascii())
+        self.assertLessEqual(max(len(line) for line in raw.split(b"\r\n")), 998)
+        parts = list(msg.walk())[1:]
+        self.assertEqual([pt.get_content_type() for pt in parts],
+                         ["text/plain", "text/plain", "application/octet-stream"])
+        self.assertEqual([pt["Content-Transfer-Encoding"] for pt in parts],
+                         ["quoted-printable", None, "base64"])
+        # The line break before a boundary belongs to the boundary (RFC 2046).
+        self.assertEqual(parts[0].get_content().replace("\r\n", "\n"), text[:-1])
+        self.assertEqual(parts[1].get_content().replace("\r\n", "\n"), "short ascii")
+        self.assertEqual(parts[2].get_payload(decode=True), binary)
+
     def test_unresolvable_local_name_is_67_with_the_alias_hint(self):
         p = self.run_sendmail(["-i", "nobody"], b"Subject: x\n\nbody\n")
         self.assertEqual(p.returncode, 67, p.stderr)

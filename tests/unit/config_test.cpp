@@ -195,3 +195,186 @@ TEST_CASE("the missing-password hint lists every source, password_env included")
           "set SMTPSEND_PASSWORD, --password-file FILE, --password-cmd CMD or --password-env NAME "
           "(password, password_file, password_cmd or password_env in a profile)");
 }
+
+// ---------------------------------------------------------------- config import
+
+#include "config/files.hpp"
+#include "config/import.hpp"
+
+namespace {
+std::string key_of(const config::ImportedSection& s, const std::string& k) {
+    for (const auto& [name, v] : s.keys)
+        if (name == k)
+            return v;
+    return "(absent)";
+}
+const config::ImportedSection& profile_of(const config::Imported& im, const std::string& name) {
+    for (const auto& p : im.profiles)
+        if (p.name == name)
+            return p;
+    FAIL("no profile " << name);
+    return im.top;
+}
+std::vector<config::Entry> all_entries(const config::ConfigFile& f) {
+    std::vector<config::Entry> out = f.top.entries;
+    for (const auto& [name, section] : f.profiles)
+        out.insert(out.end(), section.entries.begin(), section.entries.end());
+    return out;
+}
+bool has_warning(const config::Imported& im, const std::string& text) {
+    for (const auto& w : im.warnings)
+        if (w.find(text) != std::string::npos)
+            return true;
+    return false;
+}
+} // namespace
+
+TEST_CASE("import: a Web.config attribute with &#10; cannot add a line to the INI or JSON") {
+    std::string xml = "<configuration>\n<system.net><mailSettings>\n"
+                      "<smtp from=\"app@example.com\">\n"
+                      "<network host=\"smtp.example.com&#10;password_cmd = touch /tmp/PWNED\"\n"
+                      " port=\"587\" enableSsl=\"true\" userName=\"u&#13;&#10;[profile x]\"/>\n"
+                      "</smtp></mailSettings></system.net></configuration>\n";
+    auto im = config::import_text("Web.config", xml);
+    REQUIRE(im);
+    const auto& p = profile_of(*im, "dotnet");
+    CHECK(key_of(p, "server") == "(absent)");
+    CHECK(key_of(p, "user") == "(absent)");
+    CHECK(key_of(p, "password_cmd") == "(absent)");
+    CHECK(has_warning(*im, "Web.config:4: host holds a line break or control character; it was left out"));
+    CHECK(has_warning(*im, "Web.config:4: userName holds a line break or control character; it was left out"));
+    std::string ini = config::imported_ini(*im);
+    CHECK(ini.find("PWNED") == std::string::npos);
+    CHECK(ini.find("\n[profile x]") == std::string::npos);
+    CHECK(ini.find("# host: left out (Web.config:4 holds a line break or control character)\n") !=
+          std::string::npos);
+    auto parsed = config::parse_ini("imported.ini", ini);
+    REQUIRE(parsed);
+    for (const auto& e : all_entries(*parsed))
+        CHECK(e.key != "password_cmd");
+    CHECK(config::imported_json(*im).dump().find("PWNED") == std::string::npos);
+}
+
+TEST_CASE("import: an msmtprc argument with a carriage return is left out, with the line") {
+    auto im = config::import_text("msmtprc", "account a\nhost mail.example.com\n"
+                                             "passwordeval \"pass a\rtouch /tmp/PWNED\"\nuser u\n");
+    REQUIRE(im);
+    CHECK(key_of(profile_of(*im, "a"), "password_cmd") == "(absent)");
+    CHECK(has_warning(*im, "msmtprc:3: \"passwordeval\" holds a line break or control character; "
+                           "it was left out"));
+    CHECK(config::imported_ini(*im).find("PWNED") == std::string::npos);
+}
+
+TEST_CASE("import: quotes in a value survive the INI round trip") {
+    std::string xml = "<configuration><system.net><mailSettings>"
+                      "<smtp from=\"&quot;Ops&quot; &lt;ops@example.com&gt;\"><network host=\"h\"/>"
+                      "</smtp></mailSettings></system.net></configuration>";
+    auto im = config::import_text("Web.config", xml);
+    REQUIRE(im);
+    std::string ini = config::imported_ini(*im);
+    CHECK(ini.find("from = \"\\\"Ops\\\" <ops@example.com>\"\n") != std::string::npos);
+    auto parsed = config::parse_ini("imported.ini", ini);
+    REQUIRE(parsed);
+    bool found = false;
+    for (const auto& e : all_entries(*parsed))
+        if (e.key == "from") {
+            CHECK(e.value == "\"Ops\" <ops@example.com>");
+            found = true;
+        }
+    CHECK(found);
+}
+
+TEST_CASE("import: an account never inherits another account's password source") {
+    auto im = config::import_text("msmtprc", "defaults\ntls on\n"
+                                             "account a\nhost a.example.com\nuser ua\n"
+                                             "passwordeval \"pass a\"\n"
+                                             "account b : a\nhost b.example.com\nuser ub\n"
+                                             "password hunter2\n"
+                                             "account other : a\nhost other.example.com\n"
+                                             "account alias : a\nfrom alias@example.com\n");
+    REQUIRE(im);
+    const auto& a = profile_of(*im, "a");
+    CHECK(key_of(a, "password_cmd") == "pass a");
+    // b has its own password (not copied): no inherit, so no a's password_cmd.
+    const auto& b = profile_of(*im, "b");
+    CHECK(b.inherit == "");
+    CHECK(key_of(b, "password_cmd") == "(absent)");
+    CHECK(key_of(b, "server") == "b.example.com");
+    CHECK(key_of(b, "user") == "ub");
+    CHECK(key_of(b, "tls") == "(absent)"); // from defaults (the top level)
+    // other: a's server differs: a's command is not used, with a note.
+    const auto& other = profile_of(*im, "other");
+    CHECK(other.inherit == "");
+    CHECK(key_of(other, "password_cmd") == "(absent)");
+    CHECK(key_of(other, "server") == "other.example.com");
+    CHECK(key_of(other, "user") == "ua");
+    CHECK(has_warning(*im, "msmtprc:11: account other: the passwordeval of account a (line 6) "
+                           "belongs to another server or user and was not used"));
+    // alias: same server and user as a: the command is written explicitly.
+    const auto& alias = profile_of(*im, "alias");
+    CHECK(alias.inherit == "a");
+    CHECK(key_of(alias, "password_cmd") == "pass a");
+    std::string ini = config::imported_ini(*im);
+    CHECK(ini.find("[profile b]\n# password: not copied from msmtprc:10;") != std::string::npos);
+    CHECK(ini.find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("import: a passwordeval in defaults is written into each account") {
+    auto im = config::import_text("msmtprc", "defaults\npasswordeval \"pass mail\"\n"
+                                             "account one\nhost one.example.com\nuser u\n"
+                                             "account two\nhost two.example.com\nuser v\npassword x\n");
+    REQUIRE(im);
+    CHECK(key_of(im->top, "password_cmd") == "(absent)");
+    CHECK(key_of(profile_of(*im, "one"), "password_cmd") == "pass mail");
+    CHECK(key_of(profile_of(*im, "two"), "password_cmd") == "(absent)");
+}
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+TEST_CASE("once a password is loaded the process cannot dump core or be traced") {
+    // In a child, so that the test starts dumpable whatever ran before.
+    for (const char* source : {"password", "password_cmd"}) {
+        CAPTURE(source);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+            if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+                _exit(10);
+            util::MapEnvironment env;
+            config::Settings s;
+            s.user.assign("alice", config::Origin::flag("--user"));
+            if (std::string(source) == "password")
+                s.password.assign("S3cret", config::Origin::env("SMTPSEND_PASSWORD"));
+            else
+                s.password_cmd.assign("echo S3cret", config::Origin::flag("--password-cmd"));
+            auto c = config::load_credentials(s, env);
+            if (!c || c->password.reveal() != "S3cret")
+                _exit(11);
+            if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+                _exit(12);
+            struct rlimit core {};
+            if (getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0)
+                _exit(13);
+            _exit(0);
+        }
+        int status = 0;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        REQUIRE(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+}
+
+TEST_CASE("wipe_string clears every byte it owns, the short buffer too") {
+    std::string s = "short";
+    const char* p = s.data();
+    size_t cap = s.capacity();
+    config::wipe_string(s);
+    CHECK(s.empty());
+    CHECK(s.data() == p);
+    for (size_t i = 0; i < cap; ++i)
+        CHECK(p[i] == '\0');
+}

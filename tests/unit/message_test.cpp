@@ -2,7 +2,9 @@
 #include "message/body_source.hpp"
 #include "message/compose.hpp"
 #include "message/headers.hpp"
+#include "util/strings.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -259,4 +261,268 @@ TEST_CASE("a source rewinds to the first byte") {
     std::string first = wire(*m);
     m->source->rewind();
     CHECK(wire(*m) == first);
+}
+
+TEST_CASE("a display name never carries a control character into a header") {
+    const std::string long_name(1000, 'n');
+    struct Row { const char* name; const char* header; };
+    for (const Row& row : std::initializer_list<Row>{
+             {"Cron\r\nBcc: hidden@evil.test", "\"Cron  Bcc: hidden@evil.test\" <cron@example.com>"},
+             {"Cron\n.\nMAIL FROM:<s@evil.test>", "\"Cron . MAIL FROM:<s@evil.test>\" <cron@example.com>"},
+             {"Cron\x1b[31mDaemon", "\"Cron [31mDaemon\" <cron@example.com>"},
+             {"J\xc3\xb6rg\r\nBcc: x@evil.test", "=?UTF-8?B?SsO2cmcgIEJjYzogeEBldmlsLnRlc3Q=?= <cron@example.com>"},
+             {"\r\n", "cron@example.com"},
+             {long_name.c_str(), nullptr}}) {
+        CAPTURE(row.name);
+        Address a{row.name, "cron@example.com"};
+        if (row.header) {
+            CHECK(a.to_header() == row.header);
+        } else { // an unbreakable name is encoded, so that the From line can fold
+            CHECK(a.to_header().rfind("=?UTF-8?B?", 0) == 0);
+            CHECK(decode_words(a.to_header().substr(0, a.to_header().find(" <"))) == row.name);
+        }
+    }
+}
+
+TEST_CASE("sendmail's -F name with a line break cannot add a header field") {
+    // The From built from -F comes after the CRLF clean-up of the kept headers.
+    MessageRequest req;
+    req.complete_message = true;
+    req.to = {"dev@example.com"};
+    req.full_name = "Cron\r\nBcc: hidden@evil.test";
+    req.body_file = write_temp("Subject: x\n\nbody\n");
+    auto m = prepare_message(req, sender("cron@example.com"), ComposeContext{});
+    REQUIRE(m);
+    std::string text = wire(*m);
+    CHECK(text.find("\r\nFrom: \"Cron  Bcc: hidden@evil.test\" <cron@example.com>\r\n") !=
+          std::string::npos);
+    CHECK(text.find("\nBcc") == std::string::npos);
+}
+
+TEST_CASE("util::quote keeps a value on its line") {
+    CHECK(util::quote("a \"b\" \\c") == "\"a \\\"b\\\" \\\\c\"");
+    CHECK(util::quote("x\r\nBcc: y") == "\"x\\r\\nBcc: y\"");
+    CHECK(util::quote(std::string("\x1b]0;t\x07\x7f\0", 8)) == "\"\\x1b]0;t\\x07\\x7f\\x00\"");
+    CHECK(util::quote("tab\there") == "\"tab\there\"");
+}
+
+TEST_CASE("a composed line over 78 characters makes the text quoted-printable") {
+    struct Row { size_t length; const char* cte; };
+    for (const Row& row : std::initializer_list<Row>{{78, "7bit"}, {79, "quoted-printable"},
+                                                    {998, "quoted-printable"}}) {
+        CAPTURE(row.length);
+        MessageRequest req;
+        req.to = {"dev@example.com"};
+        req.body_file = write_temp("short\n" + std::string(row.length, 'x') + "\n");
+        auto m = prepare_message(req, sender(), ComposeContext{});
+        REQUIRE(m);
+        std::string text = wire(*m);
+        CHECK(text.find("Content-Transfer-Encoding: " + std::string(row.cte) + "\r\n\r\nshort\r\n") !=
+              std::string::npos);
+        size_t body = text.find("\r\n\r\n");
+        size_t longest = 0, start = body + 4;
+        for (size_t eol; (eol = text.find("\r\n", start)) != std::string::npos; start = eol + 2)
+            longest = std::max(longest, eol - start);
+        CHECK(longest <= 78);
+    }
+}
+
+namespace {
+// The lengths of a folded field's lines, and the field unfolded (CRLF removed).
+std::pair<size_t, std::string> longest_and_unfolded(const std::string& field) {
+    size_t longest = 0, start = 0;
+    std::string unfolded;
+    for (size_t eol; (eol = field.find("\r\n", start)) != std::string::npos; start = eol + 2) {
+        longest = std::max(longest, eol - start);
+        unfolded += field.substr(start, eol - start);
+    }
+    return {longest, unfolded};
+}
+} // namespace
+
+TEST_CASE("headers fold to 78 characters; unbreakable or look-alike text is encoded") {
+    std::string utf8;
+    for (int i = 0; i < 30; ++i)
+        utf8 += "Grüße ";
+    struct Row { std::string subject; bool plain; };
+    for (const Row& row : std::initializer_list<Row>{
+             {utf8, false},
+             {std::string(1100, 'x'), false},
+             {"=?UTF-8?B?SGk=?=", false},
+             {"a =?iso-8859-1?q?x?= b", false},
+             {"word " + std::string(70, 'y'), false},
+             {"release notes for the build that failed last night on the nightly branch again", true},
+             {std::string(200, 'a') .replace(10, 1, " ").replace(80, 1, " ").replace(150, 1, " "), false}}) {
+        CAPTURE(row.subject);
+        std::string field = fold_header("Subject", encode_text(row.subject));
+        auto [longest, unfolded] = longest_and_unfolded(field);
+        CHECK(longest <= 78);
+        CHECK(unfolded.rfind("Subject: ", 0) == 0);
+        std::string value = unfolded.substr(9);
+        if (row.plain)
+            CHECK(value == row.subject);
+        else
+            CHECK(decode_words(value) == row.subject);
+    }
+}
+
+TEST_CASE("a long field name folds before its first word; a line is never only white space") {
+    std::string field = fold_header("X-A-Rather-Long-Header-Name-For-The-Test", encode_word("Grüße aus dem Büro"));
+    CHECK(field.find(":\r\n =?UTF-8?B?") != std::string::npos);
+    field = fold_header("Subject", std::string(40, 'a') + "      " + std::string(40, 'b'));
+    auto [longest, unfolded] = longest_and_unfolded(field);
+    CHECK(longest <= 78);
+    CHECK(unfolded == "Subject: " + std::string(40, 'a') + "      " + std::string(40, 'b'));
+    CHECK(field.find("\r\n \r\n") == std::string::npos);
+    // -H values stay as written unless a word could not fit in 998.
+    CHECK(encode_word("<https://example.com/" + std::string(200, 'u') + ">") ==
+          "<https://example.com/" + std::string(200, 'u') + ">");
+    CHECK(encode_word(std::string(1000, 'y')).rfind("=?UTF-8?B?", 0) == 0);
+}
+
+TEST_CASE("a non-ASCII domain becomes its IDNA A-label in the envelope and the headers") {
+    struct Row { const char* text; const char* addr_spec; };
+    for (const Row& row : std::initializer_list<Row>{
+             {"user@bücher.test", "user@xn--bcher-kva.test"},
+             {"Jörg <j@BÜCHER.test>", "j@xn--bcher-kva.test"},
+             {"jörg@münchen.example", "jörg@xn--mnchen-3ya.example"},
+             {"plain@example.com", "plain@example.com"},
+             {"lit@[127.0.0.1]", "lit@[127.0.0.1]"}}) {
+        CAPTURE(row.text);
+        auto a = parse_address(row.text);
+        REQUIRE(a);
+        CHECK(a->addr_spec == row.addr_spec);
+    }
+    auto bad = parse_address("a@bücher\u200d.test");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("has an invalid internationalised domain") != std::string::npos);
+
+    MessageRequest req;
+    req.to = {"Anna <anna@bücher.test>"};
+    req.cc = {"c@bücher.test"};
+    req.body_file = write_temp("x\n");
+    auto m = prepare_message(req, sender("Ops <ops@bücher.test>"), ComposeContext{});
+    REQUIRE(m);
+    CHECK(m->envelope.from == "ops@xn--bcher-kva.test");
+    CHECK(m->envelope.recipients ==
+          std::vector<std::string>{"anna@xn--bcher-kva.test", "c@xn--bcher-kva.test"});
+    std::string text = wire(*m);
+    CHECK(text.find("\r\nFrom: Ops <ops@xn--bcher-kva.test>\r\n") != std::string::npos);
+    CHECK(text.find("\r\nTo: Anna <anna@xn--bcher-kva.test>\r\n") != std::string::npos);
+    CHECK(text.find("\r\nCc: c@xn--bcher-kva.test\r\n") != std::string::npos);
+    CHECK(m->message_id.find("@xn--bcher-kva.test>") != std::string::npos);
+}
+
+TEST_CASE("a non-ASCII local part needs a server with SMTPUTF8") {
+    Envelope e{"ops@example.com", {"ok@xn--bcher-kva.test", "jörg@example.com"}};
+    CHECK(check_smtputf8(e, true));
+    auto st = check_smtputf8(e, false);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().kind == "input");
+    CHECK(st.error().message == "address \"jörg@example.com\" has a non-ASCII local part "
+                                "(before the @), and the server does not offer SMTPUTF8");
+    CHECK(check_smtputf8(Envelope{"ops@example.com", {"ok@xn--bcher-kva.test"}}, false));
+}
+
+#include <fcntl.h>
+#include <unistd.h>
+
+TEST_CASE("--attach - reads the attachment from standard input") {
+    std::string data = "a,b\n1,2\n";
+    int fd = open(write_temp(data).c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    MessageRequest req;
+    req.to = {"dev@example.com"};
+    req.attach = {"-;name=report.csv"};
+    ComposeContext ctx;
+    ctx.stdin_fd = fd;
+    auto m = prepare_message(req, sender(), ctx);
+    REQUIRE(m);
+    std::string text = wire(*m);
+    close(fd);
+    CHECK(text.find("Content-Type: text/csv; name=\"report.csv\"\r\n"
+                    "Content-Disposition: attachment; filename=\"report.csv\"\r\n"
+                    "Content-Transfer-Encoding: base64\r\n\r\n" + util::base64_encode(data) + "\r\n") !=
+          std::string::npos);
+    // The body is empty (standard input is the attachment).
+    CHECK(text.find("Content-Transfer-Encoding: 7bit\r\n\r\n\r\n--") != std::string::npos);
+
+    req.attach = {"-", "-;name=x.txt"};
+    m = prepare_message(req, sender(), ctx);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "usage");
+    req.attach = {"-"};
+    req.extract_recipients = true;
+    m = prepare_message(req, sender(), ctx);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().kind == "usage");
+}
+
+namespace {
+std::string passed_through(const std::string& input) {
+    MessageRequest req;
+    req.extract_recipients = true;
+    req.body_file = write_temp(input);
+    auto m = prepare_message(req, config::Settings{}, ComposeContext{});
+    REQUIRE(m);
+    return wire(*m);
+}
+std::string body_of(const std::string& text) { return text.substr(text.find("\r\n\r\n") + 4); }
+} // namespace
+
+TEST_CASE("-t: an 8-bit or long-line body is re-encoded, the rest passes as it is") {
+    struct Row { std::string name, input, header, body; };
+    for (const Row& row : std::initializer_list<Row>{
+             {"8-bit, no MIME header", "From: a@example.com\nTo: b@example.com\n\nGr\xc3\xbc\xc3\x9f" "e\n",
+              "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+              "Content-Transfer-Encoding: quoted-printable\r\n",
+              "Gr=C3=BC=C3=9Fe\r\n"},
+             {"Latin-1, no MIME header", "From: a@example.com\nTo: b@example.com\n\ncaf\xe9\n",
+              "Content-Type: text/plain; charset=unknown-8bit\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+              "caf=E9\r\n"},
+             {"cron's 8bit text", "From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
+              "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n\xe2\x98\x83\n",
+              "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+              "Content-Transfer-Encoding: quoted-printable\r\nDate: ",
+              "=E2=98=83\r\n"},
+             {"a 2000-octet line", "From: a@example.com\nTo: b@example.com\n\n" + std::string(2000, 'x') + "\n",
+              "Content-Transfer-Encoding: quoted-printable\r\n",
+              std::string(75, 'x') + "=\r\n"},
+             {"short ASCII", "From: a@example.com\nTo: b@example.com\nContent-Transfer-Encoding: 8bit\n\nplain\n",
+              "Content-Transfer-Encoding: 8bit\r\n", "plain\r\n"}}) {
+        CAPTURE(row.name);
+        std::string text = passed_through(row.input);
+        CHECK(text.find(row.header) != std::string::npos);
+        CHECK(body_of(text).rfind(row.body, 0) == 0);
+        CHECK(text.find("MIME-Version") == text.rfind("MIME-Version"));
+        if (row.name != "short ASCII") // the old label is gone
+            CHECK(text.find("Content-Transfer-Encoding: 8bit") == std::string::npos);
+        for (unsigned char c : text)
+            CHECK(c < 0x80);
+    }
+}
+
+TEST_CASE("-t: in a multipart message each part that needs it is re-encoded, boundaries kept") {
+    std::string input = "From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
+                        "Content-Type: multipart/mixed; boundary=\"BB\"\n\n"
+                        "preamble\n"
+                        "--BB\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n"
+                        "Gr\xc3\xbc\xc3\x9f" "e\n"
+                        "--BB\nContent-Type: text/plain\n\nascii only\n"
+                        "--BB\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n"
+                        "\xff\xfe\x01\n"
+                        "--BB\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n"
+                        "--BB--\nepilogue\n";
+    std::string text = passed_through(input);
+    CHECK(body_of(text) ==
+          "preamble\r\n"
+          "--BB\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+          "Gr=C3=BC=C3=9Fe\r\n"
+          "--BB\r\nContent-Type: text/plain\r\n\r\nascii only\r\n"
+          "--BB\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+          "//4B\r\n\r\n"
+          "--BB\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+          "--BB--\r\nepilogue\r\n");
+    CHECK(text.find("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BB\"\r\nDate: ") !=
+          std::string::npos);
 }

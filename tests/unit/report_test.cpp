@@ -1,4 +1,4 @@
-#include "app/report.hpp"
+#include "output/report.hpp"
 
 #include <catch2/catch.hpp>
 #include <sstream>
@@ -8,7 +8,7 @@ using namespace smtpsend;
 TEST_CASE("the progress bar shows bytes, percent, rate and time left, in place") {
     std::ostringstream err;
     int64_t now = 0;
-    app::ProgressBar bar(err, 4 << 20, [&] { return now; });
+    output::ProgressBar bar(err, 4 << 20, [&] { return now; });
     bar.update(1 << 20, 40 << 20); // the clock starts; drawn: the message is over the threshold
     now = 1000;
     bar.update(10 << 20, 40 << 20);
@@ -28,7 +28,7 @@ TEST_CASE("the progress bar shows bytes, percent, rate and time left, in place")
 TEST_CASE("the progress bar stays silent for small messages") {
     std::ostringstream err;
     int64_t now = 0;
-    app::ProgressBar bar(err, 4 << 20, [&] { return now; });
+    output::ProgressBar bar(err, 4 << 20, [&] { return now; });
     for (int i = 1; i <= 10; ++i) {
         now += 500;
         bar.update(static_cast<uint64_t>(i) * 100000, 1000000);
@@ -38,7 +38,7 @@ TEST_CASE("the progress bar stays silent for small messages") {
 }
 
 TEST_CASE("human_bytes") {
-    CHECK(app::human_bytes(900) == "900 B");
-    CHECK(app::human_bytes(5000) == "4 KiB");
-    CHECK(app::human_bytes(3 << 20) == "3.0 MiB");
+    CHECK(output::human_bytes(900) == "900 B");
+    CHECK(output::human_bytes(5000) == "4 KiB");
+    CHECK(output::human_bytes(3 << 20) == "3.0 MiB");
 }

@@ -83,3 +83,22 @@ TEST_CASE("aliases resolve recursively, with default and domain") {
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message == path + ":1: expected \"name: address, ...\"");
 }
+
+TEST_CASE("-F with a line break or control character is refused") {
+    for (const char* name : {"Cron\r\nBcc: hidden@evil.test", "Cron\n.\nMAIL FROM:<s@evil.test>",
+                             "Cron\rX", "Cron\x1b]0;t\x07"}) {
+        CAPTURE(name);
+        auto inv = sendmail({"-i", "-F", name, "root"});
+        REQUIRE_FALSE(inv);
+        CHECK(inv.error().kind == "usage");
+        CHECK(inv.error().message.rfind("sendmail mode: -F \"Cron\\", 0) == 0);
+    }
+    auto glued = sendmail({"-i", "-FCron\r\nBcc: x@evil.test", "root"});
+    REQUIRE_FALSE(glued);
+    CHECK(glued.error().message ==
+          "sendmail mode: -F \"Cron\\r\\nBcc: x@evil.test\": the full name contains a line break "
+          "or control character");
+    auto tab = sendmail({"-i", "-F", "Cron\tDaemon", "root"});
+    REQUIRE(tab);
+    CHECK(tab->message.full_name == "Cron\tDaemon");
+}

@@ -1,0 +1,155 @@
+// The one delivery pipeline. Every mode that sends calls deliver(): the send
+// command, each batch message, each queue entry of a flush and each
+// transaction of sendmail -bs. It applies the policy (retries with back-off,
+// the --max-time budget, the queue, the attempt log) and returns one Result
+// with per-recipient verdicts computed once (judge).
+#pragma once
+
+#include "delivery/plan.hpp"
+#include "log/attempt_log.hpp"
+#include "message/compose.hpp"
+#include "queue/queue.hpp"
+#include "transport/transport.hpp"
+#include "util/system.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smtpsend::delivery {
+
+// Makes the transport for a plan. A seam: unit tests pass a recording fake,
+// the program passes curl_transport_factory().
+using TransportFactory =
+    std::function<std::unique_ptr<transport::Transport>(const transport::TransportOptions&)>;
+TransportFactory curl_transport_factory();
+
+// What one attempt produced.
+struct Attempt {
+    transport::Outcome outcome;
+    diagnosis::Diagnosis diagnosis; // Class::ok when sent
+};
+
+// One plan and one transport; with `reuse`, one connection (one login) for
+// as long as the server keeps it. The transport is made at the first send,
+// so a Session that never sends never connects.
+class Session {
+  public:
+    Session(Plan plan, TransportFactory factory, bool reuse = false);
+    // -v: each dialogue line; empty for none.
+    void set_on_line(std::function<void(const transport::TranscriptLine&)> fn);
+    // Upload progress (a progress bar); empty for none.
+    void set_on_progress(std::function<void(uint64_t sent, uint64_t total)> fn);
+    // One attempt, bounded to `max_transfer_ms` (0: no bound).
+    Attempt send(const message::Envelope& envelope, message::MessageSource& source,
+                 long max_transfer_ms);
+    const Plan& plan() const { return plan_; }
+
+  private:
+    Plan plan_;
+    TransportFactory factory_;
+    std::unique_ptr<transport::Transport> transport_;
+    std::function<void(uint64_t, uint64_t)> on_progress_;
+};
+
+// What became of one recipient in one attempt.
+enum class Verdict {
+    accepted,    // the server took the message for it
+    temporary,   // refused or not reached for a reason that may pass: retry or queue
+    permanent,   // refused for good
+    deferred,    // "452 too many recipients": send in a further transaction now
+    unconfirmed, // accepted at RCPT, but the reply to the message never came
+    uncertain,   // the server's replies could not be matched to recipients
+};
+std::string verdict_name(Verdict v);
+
+struct RecipientVerdict {
+    std::string address;
+    Verdict verdict = Verdict::temporary;
+    std::optional<transport::Reply> reply; // the server's reply for it, if any
+};
+
+// The verdict of each envelope recipient after one attempt: by its own RCPT
+// reply where it has one, otherwise by the attempt's diagnosis.
+std::vector<RecipientVerdict> judge(const message::Envelope& envelope, const Attempt& attempt);
+
+enum class Status { sent, partial, queued, failed, unconfirmed, dry_run };
+// "sent", "partial", "queued", "failed", "unconfirmed", "dry-run" (--json "status").
+std::string status_name(Status s);
+
+struct Rejection {
+    std::string address;
+    std::string reply; // the server's reply on one line, or the summary without one
+};
+
+struct Result {
+    Status status = Status::failed;
+    diagnosis::ExitCode exit_code = diagnosis::ExitCode::ok;
+    std::optional<diagnosis::Diagnosis> diagnosis; // the failure that decides the exit code
+    std::vector<std::string> accepted;             // over all attempts
+    std::vector<Rejection> rejected;               // for good, or still owed when not queued
+    std::vector<std::string> uncertain;            // may have been accepted; never sent again
+    std::optional<transport::Reply> final_reply;   // the server's reply to the message
+    std::string queue_id;                          // the entry that holds what is owed
+    std::string queue_reason;
+    std::string server;                            // smtp://host:port
+    int attempts = 0;
+    long elapsed_ms = 0;
+};
+
+// The "queued as X" id in a reply to the message ("250 2.0.0 Ok: queued as
+// 86F1EF484EC"), or "".
+std::string server_queue_id(const transport::Reply& reply);
+
+struct Policy {
+    long retries = 2;
+    long retry_wait = 5;   // seconds; see backoff_ms
+    bool queue = false;
+    std::string queue_dir;
+    std::string log = "none"; // none, syslog or a file
+    long max_time = 0;     // seconds for all attempts (0: none)
+    long max_age = 432000; // seconds an entry may wait in the queue
+    bool dry_run = false;  // show, never send
+};
+
+// The policy for these settings. `sendmail_mode` turns the queue on by
+// default when a queue folder is configured.
+Policy policy_for(const config::Loaded& loaded, const util::Environment& env, bool sendmail_mode);
+
+// The one back-off rule: milliseconds to wait before retry `n` (0-based),
+// `base_seconds` doubled n times, at most `cap_seconds`, ±20 % jitter.
+// Within a run the base is retry_wait (cap 5 minutes); a queue entry's next
+// attempt uses queue_backoff_seconds (5, 10, 20 ... minutes, cap 2 hours).
+long backoff_ms(long base_seconds, int n, long cap_seconds);
+constexpr long queue_backoff_seconds = 300;
+
+// One message to deliver.
+struct Job {
+    message::Envelope envelope;
+    std::string message_id;
+    message::MessageSource* source = nullptr;
+    Recorded recorded;                 // what a new queue entry records
+    std::optional<queue::Entry> entry; // a queue entry being flushed: its state is updated
+};
+
+// What deliver tells the caller while it works.
+struct Hooks {
+    const util::Clock* clock = &util::system_clock();
+    std::function<void(const std::string&)> warn; // a log or queue problem that does not stop it
+    // Before each wait: the attempt that failed (1-based), all attempts allowed, the wait.
+    std::function<void(int attempt, int attempts, long wait_ms, const diagnosis::Diagnosis&)> on_retry;
+    // --dry-run: show the message instead of sending it.
+    std::function<void(const Job& job, const std::string& server)> on_dry_run;
+};
+
+// Delivers one message through `session` under `policy`.
+Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& hooks);
+
+// The log record of one attempt.
+log::Record log_record(const Attempt& a, const std::string& server, const message::Envelope& envelope,
+                       const std::string& message_id, const std::string& user,
+                       const std::string& queue_id);
+
+} // namespace smtpsend::delivery

@@ -1,0 +1,71 @@
+#include "delivery/plan.hpp"
+
+#include "config/keys.hpp"
+
+namespace smtpsend::delivery {
+
+util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environment& env,
+                             const std::string& hostname, bool load_secrets) {
+    const config::Settings& s = loaded.settings;
+    auto endpoint = config::resolve_endpoint(s);
+    Plan plan;
+    plan.profile = loaded.profile;
+    plan.credentials = std::make_unique<config::Credentials>();
+    plan.credentials->user = s.user.value;
+    if (!endpoint && !load_secrets) // a dry run shows the message even without a server
+        return plan;
+    if (!endpoint)
+        return endpoint.error();
+    if (load_secrets && endpoint->mode == config::TlsMode::none && s.user.set && !s.user.value.empty())
+        return util::make_error("refusing to send a password over an unencrypted connection "
+                                "(tls = none from " + s.tls.origin.describe() + ")",
+                                "use STARTTLS (smtp://HOST:587) or smtps://HOST:465; --tls none "
+                                "is only for a relay that needs no login",
+                                "config");
+    plan.endpoint = *endpoint;
+    if (load_secrets) {
+        auto credentials = config::load_credentials(s, env);
+        if (!credentials)
+            return credentials.error();
+        *plan.credentials = std::move(*credentials);
+    }
+
+    auto& o = plan.options;
+    o.endpoint = *endpoint;
+    o.credentials = plan.credentials.get();
+    o.auth = s.auth.value;
+    o.cafile = s.cafile.value;
+    o.helo = s.helo.set ? s.helo.value : hostname;
+    o.timeout_seconds = s.timeout.value;
+
+    auto& c = plan.context;
+    c.host = endpoint->host;
+    c.port = endpoint->port;
+    c.tls_mode = endpoint->mode;
+    c.server_origin = s.server.origin.describe();
+    c.user = plan.credentials->user;
+    c.credentials_configured = !plan.credentials->user.empty();
+    c.auth_method = s.auth.value;
+    c.profile = loaded.profile;
+    c.provider = s.provider.value;
+    c.timeout_seconds = s.timeout.value;
+    return plan;
+}
+
+Recorded recorded_settings(const config::Settings& settings) {
+    Recorded out;
+    for (const auto& key : config::keys()) {
+        const config::Origin& origin = key.origin(settings);
+        bool from_run = origin.kind == config::Origin::Kind::flag || origin.kind == config::Origin::Kind::env;
+        // A preset's values follow from `provider`, which is recorded itself.
+        if (!from_run || origin.preset || !key.is_set(settings))
+            continue;
+        if (key.secret)
+            out.secrets.push_back(std::string(key.name) + " (" + origin.describe() + ")");
+        else
+            out.settings.emplace_back(std::string(key.name), key.text(settings));
+    }
+    return out;
+}
+
+} // namespace smtpsend::delivery

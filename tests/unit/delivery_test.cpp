@@ -1,0 +1,367 @@
+// The delivery policy, driven through a recording fake transport and a fake
+// clock: no network, no sleeping.
+#include "delivery/deliver.hpp"
+#include "diagnosis/exit_codes.hpp"
+#include "message/body_source.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+
+using namespace smtpsend;
+using delivery::Status;
+using diagnosis::ExitCode;
+using transport::Outcome;
+
+namespace {
+
+struct Sent {
+    message::Envelope envelope;
+    std::string body;
+};
+
+// Plays back scripted outcomes and records what it was asked to send.
+struct Script {
+    std::deque<Outcome> outcomes;
+    std::vector<Sent> sent;
+    int transports_made = 0;
+};
+
+class FakeTransport final : public transport::Transport {
+  public:
+    explicit FakeTransport(Script& s) : s_(s) {}
+    Outcome send(const message::Envelope& envelope, message::MessageSource& source) override {
+        auto body = message::read_all(source);
+        s_.sent.push_back({envelope, body ? *body : ""});
+        REQUIRE(!s_.outcomes.empty());
+        Outcome o = s_.outcomes.front();
+        s_.outcomes.pop_front();
+        return o;
+    }
+    void set_max_transfer_ms(long) override {}
+    void set_on_progress(std::function<void(uint64_t, uint64_t)>) override {}
+
+  private:
+    Script& s_;
+};
+
+delivery::Session session_for(Script& script) {
+    delivery::Plan plan;
+    plan.endpoint.host = "127.0.0.1";
+    plan.endpoint.port = 2525;
+    plan.credentials = std::make_unique<config::Credentials>();
+    return delivery::Session(std::move(plan), [&script](const transport::TransportOptions&) {
+        ++script.transports_made;
+        return std::unique_ptr<transport::Transport>(new FakeTransport(script));
+    });
+}
+
+transport::Reply reply(const std::string& line) { return transport::make_reply({line}); }
+
+// An outcome for these recipients with these RCPT replies ("" for not reached).
+Outcome outcome(Outcome::Status status, transport::Stage stage, std::vector<std::string> rcpt_replies,
+                const std::vector<std::string>& to) {
+    Outcome o;
+    o.status = status;
+    o.stage = stage;
+    for (size_t i = 0; i < to.size(); ++i) {
+        transport::RecipientResult r{to[i], false, std::nullopt};
+        if (i < rcpt_replies.size() && !rcpt_replies[i].empty()) {
+            r.reply = reply(rcpt_replies[i]);
+            r.accepted = r.reply->code / 100 == 2;
+        }
+        o.recipients.push_back(r);
+    }
+    if (status == Outcome::Status::sent || status == Outcome::Status::partial)
+        o.final_reply = reply("250 2.0.0 Ok: queued as 86F1EF484EC");
+    return o;
+}
+
+Outcome refused(const std::vector<std::string>& to) {
+    Outcome o = outcome(Outcome::Status::failed, transport::Stage::connect, {}, to);
+    o.error = transport::NetError::refused;
+    return o;
+}
+
+struct Run {
+    Script script;
+    util::FakeClock clock;
+    delivery::Policy policy;
+    std::vector<std::string> retries;
+    std::string queue_dir = std::string(std::getenv("TMPDIR")) + "/dq-" + std::to_string(std::rand());
+    message::SegmentedSource source{{message::Segment::literal("Subject: t\r\n\r\nbody\r\n")}};
+
+    Run() {
+        policy.queue_dir = queue_dir;
+        policy.retries = 2;
+        policy.retry_wait = 5;
+    }
+    delivery::Result go(std::vector<std::string> to, std::optional<queue::Entry> entry = std::nullopt) {
+        auto session = session_for(script);
+        delivery::Job job;
+        job.envelope = message::Envelope{"s@example.com", std::move(to)};
+        job.message_id = "<m@example.com>";
+        job.source = &source;
+        job.entry = std::move(entry);
+        delivery::Hooks hooks;
+        hooks.clock = &clock;
+        hooks.on_retry = [this](int attempt, int attempts, long wait, const diagnosis::Diagnosis&) {
+            retries.push_back(std::to_string(attempt) + "/" + std::to_string(attempts) + " " +
+                              std::to_string(wait));
+        };
+        return delivery::deliver(job, session, policy, hooks);
+    }
+};
+
+} // namespace
+
+TEST_CASE("policy: every recipient accepted is sent at the first attempt") {
+    Run run;
+    run.script.outcomes.push_back(outcome(Outcome::Status::sent, transport::Stage::end_of_data,
+                                          {"250 2.1.5 Ok", "250 2.1.5 Ok"}, {"a@x.test", "b@x.test"}));
+    auto r = run.go({"a@x.test", "b@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(r.exit_code == ExitCode::ok);
+    CHECK(r.attempts == 1);
+    CHECK(r.accepted == std::vector<std::string>{"a@x.test", "b@x.test"});
+    CHECK(run.clock.sleeps.empty());
+    REQUIRE(r.final_reply);
+    CHECK(delivery::server_queue_id(*r.final_reply) == "86F1EF484EC");
+}
+
+TEST_CASE("policy: a temporary failure is retried with back-off, then fails with 75 without the queue") {
+    Run run;
+    for (int i = 0; i < 3; ++i)
+        run.script.outcomes.push_back(refused({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::tempfail);
+    CHECK(r.attempts == 3);
+    REQUIRE(run.clock.sleeps.size() == 2);
+    CHECK(run.clock.sleeps[0] >= 4000);
+    CHECK(run.clock.sleeps[0] <= 6000);
+    CHECK(run.clock.sleeps[1] >= 8000);
+    CHECK(run.clock.sleeps[1] <= 12000);
+    REQUIRE(run.retries.size() == 2);
+    CHECK(run.retries[0].rfind("1/3 ", 0) == 0);
+    CHECK(run.retries[1].rfind("2/3 ", 0) == 0);
+    REQUIRE(r.rejected.size() == 1);
+    CHECK(r.rejected[0].address == "a@x.test");
+}
+
+TEST_CASE("policy: a retry that succeeds ends as sent, each attempt rewinds the message") {
+    Run run;
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::sent, transport::Stage::end_of_data, {"250 Ok"}, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(r.attempts == 2);
+    REQUIRE(run.script.sent.size() == 2);
+    CHECK(run.script.sent[1].body == "Subject: t\r\n\r\nbody\r\n");
+    CHECK(run.script.transports_made == 1);
+}
+
+TEST_CASE("policy: a temporary failure with the queue on is queued and exits 0") {
+    Run run;
+    run.policy.queue = true;
+    run.policy.retries = 0;
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::queued);
+    CHECK(r.exit_code == ExitCode::ok);
+    REQUIRE(!r.queue_id.empty());
+    auto e = queue::Queue(run.queue_dir).load(r.queue_id);
+    REQUIRE(e);
+    CHECK(e->recipients == std::vector<std::string>{"a@x.test"});
+    CHECK(e->attempts.size() == 1);
+}
+
+TEST_CASE("policy: greylisted and unknown recipients with none accepted: the grey one is queued") {
+    Run run;
+    run.policy.queue = true;
+    run.policy.retries = 0;
+    run.script.outcomes.push_back(outcome(Outcome::Status::failed, transport::Stage::rcpt,
+                                          {"450 4.2.0 <grey@x.test>: Recipient address rejected: Greylisted",
+                                           "550 5.1.1 <bad@x.test>: Recipient address rejected: User unknown"},
+                                          {"grey@x.test", "bad@x.test"}));
+    auto r = run.go({"grey@x.test", "bad@x.test"});
+    CHECK(r.status == Status::queued);
+    CHECK(r.exit_code == ExitCode::nouser);
+    REQUIRE(r.rejected.size() == 1);
+    CHECK(r.rejected[0].address == "bad@x.test");
+    CHECK(r.rejected[0].reply == "550 5.1.1 <bad@x.test>: Recipient address rejected: User unknown");
+    auto e = queue::Queue(run.queue_dir).load(r.queue_id);
+    REQUIRE(e);
+    CHECK(e->recipients == std::vector<std::string>{"grey@x.test"});
+}
+
+TEST_CASE("policy: greylisted and unknown recipients without the queue: failed, the permanent code wins") {
+    Run run;
+    run.policy.retries = 0;
+    run.script.outcomes.push_back(outcome(Outcome::Status::failed, transport::Stage::rcpt,
+                                          {"450 4.2.0 Greylisted", "550 5.1.1 User unknown"},
+                                          {"grey@x.test", "bad@x.test"}));
+    auto r = run.go({"grey@x.test", "bad@x.test"});
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::nouser);
+    CHECK(r.rejected.size() == 2);
+}
+
+TEST_CASE("policy: one accepted and one unknown recipient is partial with the recipient's code") {
+    Run run;
+    run.script.outcomes.push_back(outcome(Outcome::Status::partial, transport::Stage::end_of_data,
+                                          {"250 Ok", "550 5.1.1 User unknown"}, {"a@x.test", "bad@x.test"}));
+    auto r = run.go({"a@x.test", "bad@x.test"});
+    CHECK(r.status == Status::partial);
+    CHECK(r.exit_code == ExitCode::nouser);
+    CHECK(r.accepted == std::vector<std::string>{"a@x.test"});
+    CHECK(r.attempts == 1);
+}
+
+TEST_CASE("policy: an unconfirmed send is never retried at once; queued and marked with the queue on") {
+    Run run;
+    run.policy.queue = true;
+    Outcome o = outcome(Outcome::Status::unconfirmed, transport::Stage::end_of_data, {"250 Ok"}, {"a@x.test"});
+    o.error = transport::NetError::closed;
+    run.script.outcomes.push_back(o);
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::queued);
+    CHECK(r.attempts == 1);
+    auto e = queue::Queue(run.queue_dir).load(r.queue_id);
+    REQUIRE(e);
+    CHECK(e->unconfirmed);
+}
+
+TEST_CASE("policy: an unconfirmed send without the queue is unconfirmed, exit 75, one attempt") {
+    Run run;
+    Outcome o = outcome(Outcome::Status::unconfirmed, transport::Stage::end_of_data, {"250 Ok"}, {"a@x.test"});
+    o.error = transport::NetError::closed;
+    run.script.outcomes.push_back(o);
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::unconfirmed);
+    CHECK(r.exit_code == ExitCode::tempfail);
+    CHECK(r.attempts == 1);
+}
+
+TEST_CASE("policy: 452 too many recipients sends the rest in a further transaction at once") {
+    Run run;
+    std::vector<std::string> to;
+    for (int i = 0; i < 7; ++i)
+        to.push_back("r" + std::to_string(i) + "@x.test");
+    std::vector<std::string> first(5, "250 2.1.5 Ok");
+    first.push_back("452 4.5.3 Error: too many recipients");
+    first.push_back("452 4.5.3 Error: too many recipients");
+    run.script.outcomes.push_back(outcome(Outcome::Status::partial, transport::Stage::end_of_data, first, to));
+    std::vector<std::string> rest(to.begin() + 5, to.end());
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::sent, transport::Stage::end_of_data, {"250 Ok", "250 Ok"}, rest));
+    auto r = run.go(to);
+    CHECK(r.status == Status::sent);
+    CHECK(r.exit_code == ExitCode::ok);
+    CHECK(r.accepted.size() == 7);
+    REQUIRE(run.script.sent.size() == 2);
+    CHECK(run.script.sent[1].envelope.recipients == rest);
+    CHECK(run.clock.sleeps.empty());
+}
+
+TEST_CASE("policy: --max-time stops retries that could not finish in the budget") {
+    Run run;
+    run.policy.max_time = 8; // the first wait (about 5 s) fits, the second (about 10 s) does not
+    for (int i = 0; i < 3; ++i)
+        run.script.outcomes.push_back(refused({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.attempts == 2);
+    CHECK(r.exit_code == ExitCode::tempfail);
+}
+
+TEST_CASE("policy: a dry run makes no transport and sends nothing") {
+    Run run;
+    run.policy.dry_run = true;
+    auto session = session_for(run.script);
+    delivery::Job job;
+    job.envelope = message::Envelope{"s@example.com", {"a@x.test"}};
+    job.source = &run.source;
+    bool shown = false;
+    delivery::Hooks hooks;
+    hooks.clock = &run.clock;
+    hooks.on_dry_run = [&](const delivery::Job&, const std::string& server) {
+        shown = true;
+        CHECK(server == "smtp://127.0.0.1:2525");
+    };
+    auto r = delivery::deliver(job, session, run.policy, hooks);
+    CHECK(r.status == Status::dry_run);
+    CHECK(r.exit_code == ExitCode::ok);
+    CHECK(shown);
+    CHECK(run.script.transports_made == 0);
+}
+
+TEST_CASE("policy: an envelope address with a line break never reaches the transport") {
+    Run run;
+    auto r = run.go({"b@example.com>\r\nRSET"});
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::dataerr);
+    CHECK(run.script.transports_made == 0);
+}
+
+TEST_CASE("policy: a recipient whose reply is uncertain is never sent again") {
+    Run run;
+    run.policy.queue = true;
+    Outcome o = outcome(Outcome::Status::partial, transport::Stage::end_of_data, {"250 Ok", "550 No"},
+                        {"a@x.test", "b@x.test"});
+    o.recipients[1].uncertain = true;
+    run.script.outcomes.push_back(o);
+    auto r = run.go({"a@x.test", "b@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(r.uncertain == std::vector<std::string>{"b@x.test"});
+    CHECK(r.queue_id.empty());
+    CHECK(run.script.sent.size() == 1);
+}
+
+TEST_CASE("policy: a flushed entry that is delivered is removed; one still owed is updated") {
+    Run run;
+    run.policy.retries = 0;
+    queue::Queue q(run.queue_dir);
+    queue::Entry e;
+    e.from = "s@example.com";
+    e.recipients = {"a@x.test"};
+    e.message_id = "<m@example.com>";
+    auto id = q.add(e, run.source);
+    REQUIRE(id);
+    auto entry = q.load(*id);
+    REQUIRE(entry);
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    auto kept = run.go({"a@x.test"}, *entry);
+    CHECK(kept.status == Status::queued);
+    CHECK(kept.queue_id == *id);
+    auto after = q.load(*id);
+    REQUIRE(after);
+    CHECK(after->attempts.size() == 1);
+    CHECK(after->next_attempt >= run.clock.unix_seconds() + 240); // 5 minutes, -20 %
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::sent, transport::Stage::end_of_data, {"250 Ok"}, {"a@x.test"}));
+    auto done = run.go({"a@x.test"}, *after);
+    CHECK(done.status == Status::sent);
+    CHECK(!q.load(*id));
+}
+
+TEST_CASE("back-off doubles from its base with jitter, up to its cap") {
+    for (int n = 0; n < 4; ++n) {
+        long ms = delivery::backoff_ms(5, n, 300);
+        CHECK(ms >= static_cast<long>(5000 * (1 << n) * 0.8));
+        CHECK(ms <= static_cast<long>(5000 * (1 << n) * 1.2));
+    }
+    CHECK(delivery::backoff_ms(300, 30, 7200) <= 7200L * 1000 * 12 / 10);
+    CHECK(delivery::backoff_ms(300, 30, 7200) >= 7200L * 1000 * 8 / 10);
+}
+
+TEST_CASE("aggregation: a permanent failure beats a temporary one, the first permanent stays") {
+    using diagnosis::worst;
+    CHECK(worst(ExitCode::ok, ExitCode::ok) == ExitCode::ok);
+    CHECK(worst(ExitCode::ok, ExitCode::tempfail) == ExitCode::tempfail);
+    CHECK(worst(ExitCode::tempfail, ExitCode::ok) == ExitCode::tempfail);
+    CHECK(worst(ExitCode::tempfail, ExitCode::nouser) == ExitCode::nouser);
+    CHECK(worst(ExitCode::nouser, ExitCode::tempfail) == ExitCode::nouser);
+    CHECK(worst(ExitCode::nouser, ExitCode::noperm) == ExitCode::nouser);
+}
