@@ -95,6 +95,7 @@ int batch_command(const cli::Invocation& inv, Io& io) {
     auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
     if (!loaded)
         return output::report_failure(io, Schema::send, inv.json, loaded.error());
+    output::print_warnings(io, loaded->warnings);
     const std::string hostname = util::local_hostname();
     auto plan = delivery::make_plan(*loaded, io.env, hostname, !inv.dry_run);
     if (!plan)

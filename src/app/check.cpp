@@ -13,6 +13,7 @@ int check_command(const cli::Invocation& inv, Io& io) {
     auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
     if (!loaded)
         return output::report_failure(io, Schema::check, inv.json, loaded.error());
+    output::print_warnings(io, loaded->warnings);
     if (!inv.check_rcpt.empty())
         if (auto st = message::check_addr_spec(inv.check_rcpt); !st)
             return output::report_failure(io, Schema::check, inv.json, st.error(), diagnosis::Class::usage);

@@ -112,6 +112,7 @@ int run_config_show(const cli::Invocation& inv, Io& io) {
     auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
     if (!loaded)
         return output::report_failure(io, output::Schema::config, inv.json, loaded.error());
+    output::print_warnings(io, loaded->warnings);
     const auto& s = loaded->settings;
     if (inv.json) {
         nlohmann::json j;
@@ -146,6 +147,7 @@ int run_config_profiles(const cli::Invocation& inv, Io& io) {
     auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
     if (!loaded)
         return output::report_failure(io, output::Schema::config, inv.json, loaded.error());
+    output::print_warnings(io, loaded->warnings);
     nlohmann::json list = nlohmann::json::array();
     for (const auto& f : loaded->files)
         for (const auto& [name, section] : f.profiles) {

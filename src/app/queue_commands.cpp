@@ -203,6 +203,7 @@ int queue_command(const cli::Invocation& inv, Io& io) {
     auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
     if (!loaded)
         return output::report_failure(io, Schema::queue, inv.json, loaded.error());
+    output::print_warnings(io, loaded->warnings);
     auto policy = delivery::policy_for(*loaded, io.env, inv.message.complete_message);
     queue::Queue q(policy.queue_dir);
     switch (inv.command) {

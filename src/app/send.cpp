@@ -17,6 +17,7 @@ int send_command(const cli::Invocation& inv, Io& io) {
     auto loaded = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
     if (!loaded)
         return output::report_failure(io, Schema::send, inv.json, loaded.error());
+    output::print_warnings(io, loaded->warnings);
     const config::Settings& settings = loaded->settings;
 
     message::ComposeContext ctx;

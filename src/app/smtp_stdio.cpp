@@ -103,6 +103,7 @@ int smtp_stdio_command(const cli::Invocation& inv, Io& io) {
     auto settings = config::load_for_run(inv.settings, inv.config_path, inv.profile, io.env);
     if (!settings)
         return output::report_failure(io, output::Schema::send, false, settings.error());
+    output::print_warnings(io, settings->warnings);
     const config::Loaded& loaded = *settings;
     const std::string hostname = util::local_hostname();
     const auto policy = delivery::policy_for(loaded, io.env, /*sendmail_mode=*/true);

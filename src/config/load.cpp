@@ -6,7 +6,6 @@
 #include "version.hpp"
 
 #include <algorithm>
-#include <iostream>
 #include <sys/stat.h>
 
 namespace smtpsend::config {
@@ -305,12 +304,7 @@ util::Result<Loaded> load_for_run(const std::vector<std::pair<std::string, std::
     in.config_flag = config_path;
     in.profile_flag = profile;
     in.system_dir = SMTPSEND_SYSCONFDIR;
-    auto loaded = load_settings(in);
-    // A run tells the person at once; load_settings leaves them in `warnings`.
-    if (loaded)
-        for (const auto& w : loaded->warnings)
-            std::cerr << "smtpsend: warning: " << w << "\n";
-    return loaded;
+    return load_settings(in);
 }
 
 } // namespace smtpsend::config

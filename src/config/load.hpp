@@ -47,7 +47,7 @@ util::Result<Loaded> load_settings(const LayerInputs& inputs);
 
 // load_settings for one run of the program: these flags, --config and
 // --profile (or `profile`), and the built-in system folder; for a queue
-// entry also the settings it recorded. Prints the warnings on stderr.
+// entry also the settings it recorded.
 util::Result<Loaded> load_for_run(const std::vector<std::pair<std::string, std::string>>& flags,
                                   const std::string& config_path, const std::string& profile,
                                   const util::Environment& env,

@@ -207,12 +207,12 @@ FileSpec split_file_spec(const std::string& spec) {
 // "-" as FILE: the attachment is standard input.
 bool reads_stdin(const std::string& spec) { return split_file_spec(spec).path == "-"; }
 
-util::Result<FilePart> open_file_part(const std::string& spec, int stdin_fd,
-                                       const std::string& option) {
+// `option` ("--attach", "--inline") names the flag in errors.
+util::Result<FilePart> open_file_part(const std::string& spec, const std::string& option, int stdin_fd) {
     auto [path, type, name] = split_file_spec(spec);
     for (const auto* v : {&type, &name})
         if (util::has_control_char(*v))
-            return input_error("--attach " + util::quote(spec) +
+            return input_error(option + " " + util::quote(spec) +
                                    ": type= or name= contains a line break or control character",
                                "give the type and the name on one line");
     if (path == "-") {
@@ -283,7 +283,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         if (!req.inline_files.empty()) {
             std::vector<Entity> related{std::move(html_part)};
             for (const auto& spec : req.inline_files) {
-                auto part = open_file_part(spec, stdin_fd, "--inline");
+                auto part = open_file_part(spec, "--inline", stdin_fd);
                 if (!part)
                     return part.error();
                 related.push_back(file_entity(*part, "inline"));
@@ -308,7 +308,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
         return body;
     std::vector<Entity> mixed{std::move(body)};
     for (const auto& spec : req.attach) {
-        auto part = open_file_part(spec, stdin_fd, "--attach");
+        auto part = open_file_part(spec, "--attach", stdin_fd);
         if (!part)
             return part.error();
         mixed.push_back(file_entity(*part, "attachment"));
@@ -604,8 +604,7 @@ util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
     if (from_stdin > 1)
         return make_error("only one --attach - (or --inline -) can read standard input",
                           "give the other attachments as files", "usage");
-    if (request.body_file.empty() && from_stdin == 0 && context.notice_fd >= 0 &&
-        isatty(context.stdin_fd)) {
+    if (request.body_file.empty() && context.notice_fd >= 0 && isatty(context.stdin_fd)) {
         static const char notice[] =
             "smtpsend: type the message, then press Ctrl-D at the start of a line to send it "
             "(Ctrl-C cancels)\n";

@@ -187,6 +187,11 @@ std::string seconds_text(long ms) {
 
 } // namespace
 
+void print_warnings(Io& io, const std::vector<std::string>& warnings) {
+    for (const auto& w : warnings)
+        io.err << "smtpsend: warning: " << printable(w) << "\n";
+}
+
 delivery::Hooks delivery_hooks(Io& io, const std::string& prefix) {
     delivery::Hooks h;
     h.clock = io.clock;

@@ -86,6 +86,10 @@ void print_result(std::ostream& err, const delivery::Result& result, const std::
 // names the message in a batch.
 delivery::Hooks delivery_hooks(Io& io, const std::string& prefix = {});
 
+// "smtpsend: warning: ..." for each warning of the settings (a duplicate
+// key, an unknown SMTPSEND_ variable), on stderr.
+void print_warnings(Io& io, const std::vector<std::string>& warnings);
+
 // Whose schema a failure before any result is reported in (--json).
 enum class Schema {
     send,    // {"status": "failed", "exit_code", "error"}: send, batch, sendmail

@@ -169,33 +169,6 @@ TEST_CASE("a user without a password source, or the reverse, is an error") {
     CHECK(c->user.empty());
 }
 
-TEST_CASE("the credentials' source names the key, the command, file or variable, and the origin") {
-    util::MapEnvironment env;
-    config::Settings s;
-    s.user.assign("alice", config::Origin::flag("--user"));
-    s.password.assign("Hunter2-secret", config::Origin::env("SMTPSEND_PASSWORD"));
-    auto c = config::load_credentials(s, env);
-    REQUIRE(c);
-    CHECK(c->source == "password (env SMTPSEND_PASSWORD)"); // never the value
-    s.password_cmd.assign("echo from-cmd", config::Origin::file("profile \"work\", config.ini:7"));
-    s.password.set = false;
-    c = config::load_credentials(s, env);
-    REQUIRE(c);
-    CHECK(c->password.reveal() == "from-cmd");
-    CHECK(c->source == "password_cmd \"echo from-cmd\" (profile \"work\", config.ini:7)");
-}
-
-TEST_CASE("the missing-password hint lists every source, password_env included") {
-    util::MapEnvironment env;
-    config::Settings s;
-    s.user.assign("alice", config::Origin::flag("--user"));
-    auto c = config::load_credentials(s, env);
-    REQUIRE_FALSE(c);
-    CHECK(c.error().hint ==
-          "set SMTPSEND_PASSWORD, --password-file FILE, --password-cmd CMD or --password-env NAME "
-          "(password, password_file, password_cmd or password_env in a profile)");
-}
-
 // ---------------------------------------------------------------- config import
 
 #include "config/files.hpp"
@@ -377,4 +350,31 @@ TEST_CASE("wipe_string clears every byte it owns, the short buffer too") {
     CHECK(s.data() == p);
     for (size_t i = 0; i < cap; ++i)
         CHECK(p[i] == '\0');
+}
+
+TEST_CASE("the credentials' source names the key, the command, file or variable, and the origin") {
+    util::MapEnvironment env;
+    config::Settings s;
+    s.user.assign("alice", config::Origin::flag("--user"));
+    s.password.assign("Hunter2-secret", config::Origin::env("SMTPSEND_PASSWORD"));
+    auto c = config::load_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->source == "password (env SMTPSEND_PASSWORD)"); // never the value
+    s.password_cmd.assign("echo from-cmd", config::Origin::file("profile \"work\", config.ini:7"));
+    s.password.set = false;
+    c = config::load_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->password.reveal() == "from-cmd");
+    CHECK(c->source == "password_cmd \"echo from-cmd\" (profile \"work\", config.ini:7)");
+}
+
+TEST_CASE("the missing-password hint lists every source, password_env included") {
+    util::MapEnvironment env;
+    config::Settings s;
+    s.user.assign("alice", config::Origin::flag("--user"));
+    auto c = config::load_credentials(s, env);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().hint ==
+          "set SMTPSEND_PASSWORD, --password-file FILE, --password-cmd CMD or --password-env NAME "
+          "(password, password_file, password_cmd or password_env in a profile)");
 }
