@@ -318,10 +318,12 @@ util::Result<Entry> from_json(const std::string& text, const std::string& path) 
     }
 }
 
+// A control character other than a tab: what must never reach a command
+// line, a header or a terminal from a queue entry.
 bool has_control(const std::string& s) {
     return std::any_of(s.begin(), s.end(), [](char c) {
         auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
+        return (u < 0x20 && u != '\t') || u == 0x7f;
     });
 }
 

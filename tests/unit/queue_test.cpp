@@ -534,6 +534,18 @@ TEST_CASE("an entry records its settings in order, byte-exact, and never a secre
     CHECK(q.load(*id)->settings == want);
 }
 
+TEST_CASE("a setting with a tab is kept: only other control characters make a bad entry") {
+    queue::Queue q(temp_queue());
+    auto e = valid_entry();
+    e.settings = {{"password_cmd", "printf 'a\tb'"}};
+    auto src = text_source("x");
+    auto id = q.add(e, src);
+    REQUIRE(id);
+    auto loaded = q.load(*id);
+    REQUIRE(loaded);
+    CHECK(loaded->settings == e.settings);
+}
+
 TEST_CASE("a setting with a line break read back is a bad entry") {
     queue::Queue q(temp_queue());
     std::string id = add_one(q);
