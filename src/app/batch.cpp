@@ -31,12 +31,12 @@ util::Result<std::vector<std::string>> strings(const nlohmann::json& j, const ch
     if (v.is_array()) {
         for (const auto& item : v) {
             if (!item.is_string())
-                return util::make_error(std::string(key) + ": expected strings", "", "input");
+                return util::make_error(std::string(key) + ": expected strings", "", util::ErrorKind::input);
             out.push_back(item.get<std::string>());
         }
         return out;
     }
-    return util::make_error(std::string(key) + ": expected a string or an array of strings", "", "input");
+    return util::make_error(std::string(key) + ": expected a string or an array of strings", "", util::ErrorKind::input);
 }
 
 // One JSON line into a request and its body.
@@ -46,16 +46,16 @@ request_from_json(const std::string& line, std::string& from) {
     try {
         j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) { // parse_error, and out_of_range for huge numbers
-        return util::make_error(std::string("not JSON: ") + e.what(), "", "input");
+        return util::make_error(std::string("not JSON: ") + e.what(), "", util::ErrorKind::input);
     }
     if (!j.is_object())
-        return util::make_error("expected an object {\"to\": ..., \"subject\": ...}", "", "input");
+        return util::make_error("expected an object {\"to\": ..., \"subject\": ...}", "", util::ErrorKind::input);
     static const std::vector<std::string> known = {"to", "cc", "bcc", "from", "subject", "body",
                                                    "body_file", "html_file", "attach", "headers"};
     for (auto it = j.begin(); it != j.end(); ++it)
         if (std::find(known.begin(), known.end(), it.key()) == known.end())
             return util::make_error("unknown field \"" + it.key() + "\" (fields: " + util::join(known, ", ") + ")",
-                                    "", "input");
+                                    "", util::ErrorKind::input);
     message::MessageRequest req;
     for (auto [key, target] : {std::pair{"to", &req.to}, std::pair{"cc", &req.cc}, std::pair{"bcc", &req.bcc},
                                std::pair{"attach", &req.attach}, std::pair{"headers", &req.headers}}) {

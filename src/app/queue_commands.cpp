@@ -145,7 +145,7 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
         queue::Entry bad;
         bad.id = p.id;
         problem(bad, util::make_error("a damaged entry, moved to failed/: " + p.reason,
-                                      "`smtpsend queue drop " + p.id + "` removes it", "io"));
+                                      "`smtpsend queue drop " + p.id + "` removes it", util::ErrorKind::io));
     }
     for (auto entry : scan.entries) {
         if (!inv.profile.empty() && entry.profile != inv.profile)
@@ -258,7 +258,7 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
                                  "refused: " + util::join(refused, "; ");
             emit(entry, "failed", reason);
             auto still = q.load(entry.id);
-            if (!result.rejected.empty() && !still && still.error().kind == "noinput") {
+            if (!result.rejected.empty() && !still && still.error().kind == util::ErrorKind::noinput) {
                 // deliver moved it to failed/
                 queue::Entry refused_entry = entry;
                 refused_entry.recipients.clear();

@@ -69,7 +69,7 @@ util::Error unknown_command(const std::string& word, const std::vector<std::stri
     std::string where = parent.empty() ? "smtpsend" : "smtpsend " + parent;
     return util::make_error("unknown command \"" + word + "\" for " + where +
                                 (near.empty() ? "" : "; did you mean \"" + near + "\"?"),
-                            "commands: " + util::join(names, ", "), "usage");
+                            "commands: " + util::join(names, ", "), util::ErrorKind::usage);
 }
 
 // Every long option of `app` and its subcommands, with the leading "--".
@@ -102,7 +102,7 @@ std::optional<util::Error> mistyped(CLI::App& app, const std::vector<std::string
         std::string near = util::closest(name, longs, 2);
         return util::make_error("unknown option " + name +
                                     (near.empty() ? "" : "; did you mean " + near + "?"),
-                                "run smtpsend --help for the options", "usage");
+                                "run smtpsend --help for the options", util::ErrorKind::usage);
     }
     // `config` and `queue` need a subcommand: the word after them must be one.
     for (size_t i = 0; i < words.size(); ++i) {
@@ -311,7 +311,7 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     } catch (const CLI::ParseError& e) {
         if (auto near = mistyped(app, words, true))
             return *near;
-        return util::make_error(e.what(), "run smtpsend --help for the options", "usage");
+        return util::make_error(e.what(), "run smtpsend --help for the options", util::ErrorKind::usage);
     }
     // Parsed: an option value may start with "--" (-s "--- report"), so only
     // the subcommands are checked.
@@ -333,7 +333,7 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
             return util::make_error("unknown command \"" + recipients.front() +
                                         "\"; did you mean \"" + near + "\"?",
                                     "to send to a local name, write --to " + recipients.front(),
-                                    "usage");
+                                    util::ErrorKind::usage);
     }
     if (version) {
         inv.command = Command::version;

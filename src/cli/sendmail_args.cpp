@@ -12,7 +12,7 @@ namespace {
 
 util::Error usage(std::string message) {
     return util::make_error("sendmail mode: " + std::move(message),
-                            "see `man smtpsend` (SENDMAIL MODE) for the options read", "usage");
+                            "see `man smtpsend` (SENDMAIL MODE) for the options read", util::ErrorKind::usage);
 }
 
 } // namespace
@@ -74,7 +74,7 @@ util::Result<Invocation> parse_sendmail(int argc, const char* const* argv) {
                                             ": the full name contains a line break or control "
                                             "character",
                                         "give the name on one line, e.g. -F \"Cron Daemon\"",
-                                        "usage");
+                                        util::ErrorKind::usage);
             m.full_name = *v;
             break;
         }

@@ -24,7 +24,7 @@ constexpr size_t max_file_size = 1 << 20;
 util::Error file_error(const std::string& path, int line, const std::string& what,
                        const std::string& hint = {}) {
     return make_error(path + (line > 0 ? ":" + std::to_string(line) : "") + ": " + what, hint,
-                      "config");
+                      util::ErrorKind::config);
 }
 
 // A key or profile name as written: letters, digits, '_', '-', '.' and '@'.
@@ -378,7 +378,7 @@ util::Result<ConfigFile> parse_json(const std::string& path, const std::string& 
     return file;
 }
 
-util::Result<std::string> read_settings_text(const std::string& path, const std::string& kind,
+util::Result<std::string> read_settings_text(const std::string& path, util::ErrorKind kind,
                                              struct stat* info) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
@@ -418,7 +418,7 @@ util::Result<std::string> read_settings_text(const std::string& path, const std:
 
 util::Result<ConfigFile> read_config_file(const std::string& path, bool system) {
     struct stat st {};
-    auto read = read_settings_text(path, "config", &st);
+    auto read = read_settings_text(path, util::ErrorKind::config, &st);
     if (!read)
         return read.error();
     const std::string& text = *read;

@@ -56,7 +56,7 @@ util::Result<ConfigFile> read_config_file(const std::string& path, bool system);
 // The whole of a small settings file (at most 1 MiB, no NUL bytes). Fails
 // naming the file; a file that cannot be opened gives an error of `kind`.
 // `info`, when given, receives the file's status (owner and mode).
-util::Result<std::string> read_settings_text(const std::string& path, const std::string& kind,
+util::Result<std::string> read_settings_text(const std::string& path, util::ErrorKind kind,
                                              struct stat* info = nullptr);
 
 } // namespace smtpsend::config

@@ -306,12 +306,12 @@ util::Result<Imported> import_msmtp(const std::string& path, const std::string& 
             if (name.empty() || name.find_first_of(" \t]") != std::string::npos ||
                 unsafe_value(name))
                 return make_error(place(path, line_no) + ": expected \"account NAME [: PARENT]\"",
-                                  "", "input");
+                                  "", util::ErrorKind::input);
             for (const auto& s : sections)
                 if (s.name == name)
                     return make_error(place(path, line_no) + ": account " + name +
                                           " is defined twice",
-                                      "", "input");
+                                      "", util::ErrorKind::input);
             MsmtpSection s;
             s.name = name;
             s.line = line_no;
@@ -322,7 +322,7 @@ util::Result<Imported> import_msmtp(const std::string& path, const std::string& 
                 if (!known)
                     return make_error(place(path, line_no) + ": account " + name +
                                           " inherits from unknown account " + parent,
-                                      "msmtp requires the parent to be defined first", "input");
+                                      "msmtp requires the parent to be defined first", util::ErrorKind::input);
                 s.parents.push_back(parent);
             }
             sections.push_back(std::move(s));
@@ -413,13 +413,13 @@ util::Result<Imported> import_dotnet(const std::string& path, const std::string&
     if (!parsed)
         return make_error(place(path, line_of(text, parsed.offset)) + ": not well-formed XML: " +
                               parsed.description(),
-                          "", "input");
+                          "", util::ErrorKind::input);
     auto nodes = doc.select_nodes("//system.net/mailSettings/smtp");
     if (nodes.empty())
         return make_error(path + ": no <system.net><mailSettings><smtp> element",
                           "SmtpClient reads its settings from that element of Web.config or "
                           "App.config",
-                          "input");
+                          util::ErrorKind::input);
     Imported out;
     out.format = ".NET";
     int n = 0;
@@ -522,7 +522,7 @@ void write_section(std::string& out, const ImportedSection& s) {
 } // namespace
 
 util::Result<Imported> import_config(const std::string& path, const std::string& dotnet_name) {
-    auto text = read_settings_text(path, "noinput");
+    auto text = read_settings_text(path, util::ErrorKind::noinput);
     if (!text)
         return text.error();
     return import_text(path, *text, dotnet_name);

@@ -25,13 +25,13 @@ util::Result<std::string> pick_file(const std::string& dir) {
     bool j = exists(json), i = exists(ini);
     if (j && i)
         return make_error("both " + json + " and " + ini + " exist",
-                          "keep one of them; they hold the same settings", "config");
+                          "keep one of them; they hold the same settings", util::ErrorKind::config);
     return j ? json : i ? ini : std::string();
 }
 
 util::Error entry_error(const ConfigFile& f, const Entry& e, const std::string& what,
                         const std::string& hint = {}) {
-    return make_error(f.path + ":" + std::to_string(e.line) + ": " + what, hint, "config");
+    return make_error(f.path + ":" + std::to_string(e.line) + ": " + what, hint, util::ErrorKind::config);
 }
 
 Origin entry_origin(const ConfigFile& f, const Entry& e, const std::string& profile) {
@@ -94,7 +94,7 @@ util::Result<std::vector<std::string>> inheritance_chain(const std::vector<Confi
             for (auto it = seen; it != chain.end(); ++it)
                 loop += *it + " -> ";
             return make_error("inherit loop: " + loop + current,
-                              "remove one of the `inherit` lines", "config");
+                              "remove one of the `inherit` lines", util::ErrorKind::config);
         }
         chain.push_back(current);
         std::string parent;
@@ -129,9 +129,9 @@ util::Status apply_flags(Settings& s, const std::vector<std::pair<std::string, s
     for (const auto& [key, value] : flags) {
         const KeyInfo* info = find_key(key);
         if (!info)
-            return make_error("unknown setting " + key, "", "usage");
+            return make_error("unknown setting " + key, "", util::ErrorKind::usage);
         if (auto st = info->assign(s, value, Origin::flag(flag_name(key))); !st)
-            return make_error(flag_name(key) + ": " + st.error().message, "", "usage");
+            return make_error(flag_name(key) + ": " + st.error().message, "", util::ErrorKind::usage);
     }
     return util::Ok{};
 }
@@ -212,7 +212,7 @@ util::Result<Loaded> load_settings(const LayerInputs& in) {
     }
     if (named && !exists(user_path))
         return make_error("settings file " + user_path + " does not exist",
-                          "check --config / SMTPSEND_CONFIG", "config");
+                          "check --config / SMTPSEND_CONFIG", util::ErrorKind::config);
     if (!user_path.empty()) {
         auto f = read_config_file(user_path, false);
         if (!f)
@@ -255,7 +255,7 @@ util::Result<Loaded> load_settings(const LayerInputs& in) {
                                                   (paths.empty() ? std::string(" (no settings file found)")
                                                                  : " in " + util::join(paths, ", "))
                                             : "profiles: " + util::join(names, ", "),
-                              "config");
+                              util::ErrorKind::config);
         }
         auto chain = inheritance_chain(out.files, out.profile);
         if (!chain)
@@ -270,16 +270,16 @@ util::Result<Loaded> load_settings(const LayerInputs& in) {
     // Layer 3: environment; layer 4: flags.
     if (auto st = apply_environment(out.settings, env); !st) {
         util::Error e = st.error();
-        e.kind = "config";
+        e.kind = util::ErrorKind::config;
         return e;
     }
     for (const auto& [key, value] : in.recorded) {
         const KeyInfo* info = find_key(key);
         if (!info)
             return make_error(in.recorded_origin + ": unknown setting " + key,
-                              "drop the entry, or flush it with a version that knows the setting", "config");
+                              "drop the entry, or flush it with a version that knows the setting", util::ErrorKind::config);
         if (auto st = info->assign(out.settings, value, Origin::file(in.recorded_origin)); !st)
-            return make_error(in.recorded_origin + ": " + key + ": " + st.error().message, "", "config");
+            return make_error(in.recorded_origin + ": " + key + ": " + st.error().message, "", util::ErrorKind::config);
     }
     if (auto st = apply_flags(out.settings, in.flags); !st)
         return st.error();

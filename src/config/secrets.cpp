@@ -87,7 +87,7 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
     if (!s.user.set || s.user.value.empty())
         return make_error("auth = " + s.auth.value + " (" + s.auth.origin.describe() +
                               ") needs the account's address as user",
-                          "set --user (SMTPSEND_USER / `user`)", "config");
+                          "set --user (SMTPSEND_USER / `user`)", util::ErrorKind::config);
     c.user = s.user.value;
     std::string raw;
     if (s.oauth2_token_cmd.set) {
@@ -100,7 +100,7 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
             return make_error("the OAuth2 token command failed: " + out.error().message + " (" +
                                   s.oauth2_token_cmd.origin.describe() + ")",
                               "run the command by hand; it must print a fresh access token",
-                              "config");
+                              util::ErrorKind::config);
         raw = first_line(*out);
         wipe_string(*out);
     } else if (s.oauth2_token_env.set) {
@@ -111,7 +111,7 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
             return make_error("oauth2_token_env names $" + s.oauth2_token_env.value +
                                   ", which is not set",
                               "export " + s.oauth2_token_env.value + " or change oauth2_token_env",
-                              "config");
+                              util::ErrorKind::config);
         raw = first_line(*v);
         wipe_string(*v);
     } else {
@@ -121,11 +121,11 @@ util::Result<Credentials> load_oauth2(const Settings& s, const util::Environment
                     "provider refuses passwords (docs/providers.md)";
         return make_error("auth = " + s.auth.value + " (" + s.auth.origin.describe() +
                               ") needs a token source",
-                          hint, "config");
+                          hint, util::ErrorKind::config);
     }
     if (raw.empty())
         return make_error("the OAuth2 token from " + c.source + " is empty",
-                          "the command must print the access token on its first line", "config");
+                          "the command must print the access token on its first line", util::ErrorKind::config);
     protect_secrets_in_memory();
     c.oauth2_token = Secret(std::move(raw));
     wipe_string(raw);

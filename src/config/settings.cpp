@@ -45,8 +45,8 @@ std::string format_duration(long seconds) {
     return std::to_string(seconds) + "s";
 }
 
-std::string error_kind(const Origin& origin) {
-    return origin.kind == Origin::Kind::flag ? "usage" : "config";
+util::ErrorKind error_kind(const Origin& origin) {
+    return origin.kind == Origin::Kind::flag ? util::ErrorKind::usage : util::ErrorKind::config;
 }
 
 bool has_password_source(const Settings& s) {

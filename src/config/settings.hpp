@@ -95,7 +95,7 @@ std::string format_duration(long seconds);
 
 // The error kind for a bad value from this origin: "usage" (exit 64) for a
 // flag, "config" (exit 78) for a file, the environment or a default.
-std::string error_kind(const Origin& origin);
+util::ErrorKind error_kind(const Origin& origin);
 
 // True when a password source of any kind is configured.
 bool has_password_source(const Settings& settings);

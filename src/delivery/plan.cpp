@@ -21,7 +21,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
                                 "(tls = none from " + s.tls.origin.describe() + ")",
                                 "use STARTTLS (smtp://HOST:587) or smtps://HOST:465; --tls none "
                                 "is only for a relay that needs no login",
-                                "config");
+                                util::ErrorKind::config);
     plan.endpoint = *endpoint;
     if (load_secrets) {
         auto credentials = config::load_credentials(s, env);

@@ -56,15 +56,18 @@ ExitCode exit_code_for(Class c, bool temporary) {
     return ExitCode::software;
 }
 
-Class class_for_kind(const std::string& kind, Class fallback) {
-    static const std::pair<const char*, Class> table[] = {
-        {"usage", Class::usage}, {"input", Class::input},   {"noinput", Class::noinput},
-        {"nouser", Class::recipient}, {"io", Class::io}, {"config", Class::config},
-        {"tempfail", Class::temporary},
-    };
-    for (const auto& [name, cls] : table)
-        if (kind == name)
-            return cls;
+Class class_for_kind(util::ErrorKind kind, Class fallback) {
+    using util::ErrorKind;
+    switch (kind) {
+    case ErrorKind::unspecified: return fallback;
+    case ErrorKind::usage: return Class::usage;
+    case ErrorKind::input: return Class::input;
+    case ErrorKind::noinput: return Class::noinput;
+    case ErrorKind::nouser: return Class::recipient;
+    case ErrorKind::config: return Class::config;
+    case ErrorKind::io: return Class::io;
+    case ErrorKind::tempfail: return Class::temporary;
+    }
     return fallback;
 }
 

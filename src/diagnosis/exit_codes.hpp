@@ -2,6 +2,8 @@
 // documents it for users.
 #pragma once
 
+#include "util/result.hpp"
+
 #include <string>
 
 namespace smtpsend::diagnosis {
@@ -53,10 +55,9 @@ std::string class_name(Class c);
 // failures into 75; security and configuration refusals keep their code.
 ExitCode exit_code_for(Class c, bool temporary);
 
-// The class of a local failure from util::Error's kind ("usage", "input",
-// "noinput", "nouser", "io", "config", "tempfail"); `fallback` for an
-// empty kind.
-Class class_for_kind(const std::string& kind, Class fallback = Class::config);
+// The class of a local failure from its util::ErrorKind; `fallback` for
+// ErrorKind::unspecified.
+Class class_for_kind(util::ErrorKind kind, Class fallback = Class::config);
 
 // The one rule for many results (batch, queue flush, the recipients of one
 // message): success (0) loses to any failure, a temporary failure (75)

@@ -13,7 +13,7 @@ util::Result<AliasTable> read_aliases(const std::string& path) {
     auto text = util::read_small_file(path, 4 << 20);
     if (!text)
         return make_error("cannot read the aliases file: " + text.error().message,
-                          "check `aliases` (SMTPSEND_ALIASES)", "config");
+                          "check `aliases` (SMTPSEND_ALIASES)", util::ErrorKind::config);
     AliasTable table;
     table.path = path;
     std::string current;
@@ -35,7 +35,7 @@ util::Result<AliasTable> read_aliases(const std::string& path) {
             if (colon == std::string::npos)
                 return make_error(path + ":" + std::to_string(line_no) +
                                       ": expected \"name: address, ...\"",
-                                  "", "config");
+                                  "", util::ErrorKind::config);
             current = util::to_lower(util::trim(t.substr(0, colon)));
             targets = t.substr(colon + 1);
         }
@@ -53,7 +53,7 @@ util::Status expand(const std::string& name, const AliasTable* table, const std:
     if (std::find(chain.begin(), chain.end(), key) != chain.end())
         return make_error("alias loop: " + util::join(chain, " -> ") + " -> " + key,
                           "fix the aliases file" + (table ? " " + table->path : std::string()),
-                          "nouser");
+                          util::ErrorKind::nouser);
     const std::vector<std::string>* targets = nullptr;
     if (table) {
         if (auto it = table->entries.find(key); it != table->entries.end())
@@ -74,13 +74,13 @@ util::Status expand(const std::string& name, const AliasTable* table, const std:
                               " and no domain",
                           "add \"" + name + ": you@example.com\" to the aliases file (`aliases`, "
                           "in /etc/aliases format) or set `domain`",
-                          "nouser");
+                          util::ErrorKind::nouser);
     chain.push_back(key);
     for (const auto& t : *targets) {
         if (t.empty() || t[0] == '|' || t[0] == '/' || t.rfind(":include:", 0) == 0)
             return make_error("alias \"" + key + "\" delivers to \"" + t +
                                   "\", a program or file; smtpsend sends only to addresses",
-                              "point the alias at a mail address", "nouser");
+                              "point the alias at a mail address", util::ErrorKind::nouser);
         if (t.find('@') != std::string::npos)
             out.push_back(t);
         else if (auto st = expand(t, table, domain, chain, out); !st)

@@ -22,7 +22,7 @@ namespace {
 constexpr size_t max_header_block = 16 << 20; // 100 000 recipients fit
 
 util::Error input_error(std::string message, std::string hint = {}) {
-    return make_error(std::move(message), std::move(hint), "input");
+    return make_error(std::move(message), std::move(hint), util::ErrorKind::input);
 }
 
 // Headers we generate; -H may replace only Date and Message-ID among them.
@@ -91,7 +91,7 @@ util::Status resolve_locals(std::vector<Address>& list, const config::Settings& 
             auto parsed = parse_address(e);
             if (!parsed)
                 return make_error("alias \"" + a.addr_spec + "\" expands to an invalid address: " +
-                                      parsed.error().message, "", "config");
+                                      parsed.error().message, "", util::ErrorKind::config);
             out.push_back(std::move(*parsed));
         }
     }
@@ -126,7 +126,7 @@ util::Result<std::string> qualified_field(const HeaderField& f, const std::strin
         if (!q)
             return make_error(f.name + ": " + a.addr_spec + " with domain (" +
                                   settings.domain.origin.describe() + "): " + q.error().message,
-                              q.error().hint, "config");
+                              q.error().hint, util::ErrorKind::config);
         a.addr_spec = *q;
         any = true;
     }
@@ -332,7 +332,7 @@ util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool
     } else {
         if (!req.inline_files.empty())
             return make_error("--inline needs --html: inline images are shown by the HTML body",
-                              "reference them as <img src=\"cid:NAME\"> in the --html file", "usage");
+                              "reference them as <img src=\"cid:NAME\"> in the --html file", util::ErrorKind::usage);
         body = text_entity(std::move(text), "plain");
     }
     if (req.attach.empty())
@@ -357,7 +357,7 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
     if (!*sender)
         return make_error("no sender address is set",
                           "give --from ADDRESS, or set SMTPSEND_FROM or `from` in a profile",
-                          "config");
+                          util::ErrorKind::config);
     const Address& from = **sender;
     if (util::has_line_break_or_nul(req.subject))
         return input_error("the subject contains a line break",
@@ -382,7 +382,7 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
     add_recipients(msg.envelope.recipients, *bcc);
     if (msg.envelope.recipients.empty())
         return make_error("no recipients", "name at least one: smtpsend [options] ADDRESS...",
-                          "usage");
+                          util::ErrorKind::usage);
 
     std::string date = rfc5322_date(ctx.now);
     std::string domain = domain_of(from.addr_spec);
@@ -403,7 +403,7 @@ util::Result<PreparedMessage> compose_from_flags(const MessageRequest& req,
         std::string lower = util::to_lower(name);
         if (reserved_for_flags(lower))
             return make_error("-H cannot set " + name, "use --subject, --from, --to, --cc, "
-                              "--bcc or --reply-to; MIME headers are set by smtpsend", "usage");
+                              "--bcc or --reply-to; MIME headers are set by smtpsend", util::ErrorKind::usage);
         if (lower == "date")
             date = value;
         else if (lower == "message-id")
@@ -525,7 +525,7 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
                     return make_error("-f " + given->addr_spec + " with domain (" +
                                           settings.domain.origin.describe() +
                                           "): " + qualified.error().message,
-                                      qualified.error().hint, "config");
+                                      qualified.error().hint, util::ErrorKind::config);
                 given->addr_spec = *qualified;
             }
             else if (*sender)
@@ -543,11 +543,11 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         return make_error("no sender address: the message has no From: header and none is set",
                           "give --from ADDRESS (sendmail: -f ADDRESS), or set SMTPSEND_FROM or "
                           "`from` in a profile",
-                          "config");
+                          util::ErrorKind::config);
     msg.envelope.from = envelope_sender->addr_spec;
     if (msg.envelope.from.find('@') == std::string::npos)
         return make_error("the sender \"" + msg.envelope.from + "\" has no domain",
-                          "set `from` (or `domain`) so the sender is a full address", "config");
+                          "set `from` (or `domain`) so the sender is a full address", util::ErrorKind::config);
 
     // 8-bit parts and lines over 998 octets are re-encoded (libcurl 7.88
     // cannot send BODY=8BITMIME); the rest goes as it is.
@@ -699,10 +699,10 @@ util::Result<PreparedMessage> prepare_message(const MessageRequest& request,
         from_stdin += static_cast<size_t>(std::count_if(list->begin(), list->end(), reads_stdin));
     if (from_stdin > 0 && !composing)
         return make_error("--attach - reads standard input, which holds the message here",
-                          "attach a file by name, or compose from flags without -t", "usage");
+                          "attach a file by name, or compose from flags without -t", util::ErrorKind::usage);
     if (from_stdin > 1)
         return make_error("only one --attach - (or --inline -) can read standard input",
-                          "give the other attachments as files", "usage");
+                          "give the other attachments as files", util::ErrorKind::usage);
     if (request.body_file.empty() && context.notice_fd >= 0 && isatty(context.stdin_fd)) {
         static const char notice[] =
             "smtpsend: type the message, then press Ctrl-D at the start of a line to send it "

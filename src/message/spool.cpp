@@ -13,7 +13,7 @@ using util::make_error;
 
 namespace {
 
-util::Error io_error(const std::string& what, const std::string& kind) {
+util::Error io_error(const std::string& what, util::ErrorKind kind) {
     util::Error e = make_error(what + ": " + std::strerror(errno));
     e.kind = kind;
     return e;
@@ -52,7 +52,7 @@ std::shared_ptr<Spool> Spool::from_string(std::string data) {
 util::Result<std::shared_ptr<Spool>> Spool::from_path(const std::string& path, bool scan) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return io_error("cannot open " + path, "noinput");
+        return io_error("cannot open " + path, util::ErrorKind::noinput);
     auto r = from_fd(fd, path, 1 << 20, scan);
     close(fd);
     return r;
@@ -102,10 +102,10 @@ util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& n
     s->name_ = name;
     struct stat st {};
     if (fstat(fd, &st) != 0)
-        return io_error("cannot read " + name, "noinput");
+        return io_error("cannot read " + name, util::ErrorKind::noinput);
     if (S_ISDIR(st.st_mode)) {
         util::Error e = make_error(name + " is a directory");
-        e.kind = "noinput";
+        e.kind = util::ErrorKind::noinput;
         return e;
     }
     DotEnd dot;
@@ -114,7 +114,7 @@ util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& n
         off_t pos = lseek(fd, 0, SEEK_CUR);
         s->fd_ = dup(fd);
         if (s->fd_ < 0)
-            return io_error("cannot read " + name, "noinput");
+            return io_error("cannot read " + name, util::ErrorKind::noinput);
         s->base_ = pos > 0 ? static_cast<uint64_t>(pos) : 0;
         s->stats_.size = static_cast<uint64_t>(st.st_size) - s->base_;
     } else {
@@ -125,7 +125,7 @@ util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& n
             if (got < 0 && errno == EINTR)
                 continue;
             if (got < 0)
-                return io_error("cannot read " + name, "noinput");
+                return io_error("cannot read " + name, util::ErrorKind::noinput);
             if (got == 0) {
                 if (!dot_ends)
                     break;
@@ -146,16 +146,16 @@ util::Result<std::shared_ptr<Spool>> Spool::from_fd(int fd, const std::string& n
             if (s->fd_ < 0 && s->memory_.size() + len > memory_limit) {
                 s->fd_ = make_temp_file();
                 if (s->fd_ < 0)
-                    return io_error("cannot create a temporary file for the message", "io");
+                    return io_error("cannot create a temporary file for the message", util::ErrorKind::io);
                 if (write(s->fd_, s->memory_.data(), s->memory_.size()) !=
                     static_cast<ssize_t>(s->memory_.size()))
-                    return io_error("cannot write the temporary file", "io");
+                    return io_error("cannot write the temporary file", util::ErrorKind::io);
                 s->memory_.clear();
                 s->memory_.shrink_to_fit();
             }
             if (s->fd_ >= 0) {
                 if (write(s->fd_, buf, len) != n)
-                    return io_error("cannot write the temporary file", "io");
+                    return io_error("cannot write the temporary file", util::ErrorKind::io);
             } else {
                 s->memory_.append(buf, len);
             }
@@ -184,7 +184,7 @@ util::Result<size_t> Spool::read_at(uint64_t offset, char* buf, size_t n) const 
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
-            return io_error("cannot read " + name_, "noinput");
+            return io_error("cannot read " + name_, util::ErrorKind::noinput);
         return static_cast<size_t>(got);
     }
 }

@@ -28,7 +28,7 @@ constexpr int create_flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXE
 constexpr size_t max_entry_bytes = 16 << 20;
 
 util::Error io_error(const std::string& what) {
-    return make_error(what + ": " + std::strerror(errno), "", "io");
+    return make_error(what + ": " + std::strerror(errno), "", util::ErrorKind::io);
 }
 
 long clock_now() { return static_cast<long>(std::time(nullptr)); }
@@ -60,24 +60,24 @@ util::Status check_dir(const std::string& path) {
                                   std::to_string(st.st_uid) + ", not by us: refusing it",
                               "make it a real folder of your own (rm " + path + "; mkdir -m 700 " + path +
                                   "), or set queue_dir to one",
-                              "config");
+                              util::ErrorKind::config);
         if (stat(path.c_str(), &st) != 0)
             return io_error("cannot examine " + path);
     }
     if (!S_ISDIR(st.st_mode))
         return make_error("the queue folder " + path + " is not a folder",
-                          "remove it, or set queue_dir to a folder of your own", "config");
+                          "remove it, or set queue_dir to a folder of your own", util::ErrorKind::config);
     if (st.st_uid != me && st.st_uid != 0)
         return make_error("the queue folder " + path + " belongs to uid " + std::to_string(st.st_uid) +
                               ", not to us: refusing it",
                           "chown " + std::to_string(me) + " " + path + ", or set queue_dir to a folder of your own",
-                          "config");
+                          util::ErrorKind::config);
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         return make_error("the queue folder " + path + " is writable by others (mode " + mode +
                               "): refusing it, anyone could plant files there",
-                          "chmod 700 " + path, "config");
+                          "chmod 700 " + path, util::ErrorKind::config);
     }
     return util::Ok{};
 }
@@ -277,11 +277,11 @@ util::Result<Entry> from_json(const std::string& text, const std::string& path) 
     try {
         auto j = Json::parse(text);
         if (!j.is_object())
-            return make_error(path + ": not a queue entry (not a JSON object)", "", "io");
+            return make_error(path + ": not a queue entry (not a JSON object)", "", util::ErrorKind::io);
         if (j.value("version", 0) != format_version)
             return make_error(path + ": queue format version " + std::to_string(j.value("version", 0)) +
                                   " is not " + std::to_string(format_version),
-                              "this entry was written by another smtpsend version", "io");
+                              "this entry was written by another smtpsend version", util::ErrorKind::io);
         Entry e;
         e.id = get(j, "id", true);
         e.created = j.value("created", 0L);
@@ -314,7 +314,7 @@ util::Result<Entry> from_json(const std::string& text, const std::string& path) 
         }
         return e;
     } catch (const std::exception& ex) {
-        return make_error(path + ": not a queue entry (" + std::string(ex.what()) + ")", "", "io");
+        return make_error(path + ": not a queue entry (" + std::string(ex.what()) + ")", "", util::ErrorKind::io);
     }
 }
 
@@ -361,13 +361,13 @@ util::Result<std::string> read_entry_file(const std::string& path, bool& missing
     if (fd < 0) {
         missing = errno == ENOENT;
         if (errno == ELOOP)
-            return make_error(path + " is a symbolic link", "", "io");
+            return make_error(path + " is a symbolic link", "", util::ErrorKind::io);
         return io_error("cannot read " + path);
     }
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > max_entry_bytes) {
         close(fd);
-        return make_error(path + " is not a regular file of at most 16 MiB", "", "io");
+        return make_error(path + " is not a regular file of at most 16 MiB", "", util::ErrorKind::io);
     }
     std::string text;
     char buf[65536];
@@ -458,7 +458,7 @@ util::Status remove_path(const std::string& path) {
         std::error_code ec;
         std::filesystem::remove_all(path, ec); // does not follow symbolic links inside
         if (ec)
-            return make_error("cannot remove " + path + ": " + ec.message(), "", "io");
+            return make_error("cannot remove " + path + ": " + ec.message(), "", util::ErrorKind::io);
         return util::Ok{};
     }
     if (unlink(path.c_str()) != 0 && errno != ENOENT)
@@ -703,14 +703,14 @@ std::vector<Entry> Queue::list_failed() const {
 
 util::Result<Entry> Queue::load(const std::string& id) const {
     if (!valid_id(id))
-        return make_error("no queue entry \"" + util::one_line(id) + "\"", "", "usage");
+        return make_error("no queue entry \"" + util::one_line(id) + "\"", "", util::ErrorKind::usage);
     if (auto st = prepare(); !st)
         return st.error();
     bool missing = false;
     auto text = read_entry_file(entry_path(id), missing);
     if (!text && missing)
         return make_error("no queue entry \"" + id + "\" in " + dir_,
-                          "`smtpsend queue list` shows the entries", "noinput");
+                          "`smtpsend queue list` shows the entries", util::ErrorKind::noinput);
     if (!text)
         return text.error();
     auto e = from_json(*text, entry_path(id));
@@ -718,7 +718,7 @@ util::Result<Entry> Queue::load(const std::string& id) const {
         return e;
     if (auto why = invalid_reason(*e, id); !why.empty())
         return make_error(entry_path(id) + ": bad queue entry: " + why,
-                          "`smtpsend queue drop " + id + "` removes it", "io");
+                          "`smtpsend queue drop " + id + "` removes it", util::ErrorKind::io);
     return e;
 }
 
@@ -745,7 +745,7 @@ std::optional<Lock> Queue::lock(const std::string& id) const {
 
 util::Status Queue::can_update(const std::string& id) const {
     if (!valid_id(id))
-        return make_error("no queue entry \"" + util::one_line(id) + "\"", "", "usage");
+        return make_error("no queue entry \"" + util::one_line(id) + "\"", "", util::ErrorKind::usage);
     if (auto st = ensure_dirs(); !st)
         return st;
     const std::string hint = "make the queue folder " + dir_ + " writable; nothing is sent until it is";
@@ -759,7 +759,7 @@ util::Status Queue::can_update(const std::string& id) const {
     bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     close(fd);
     if (!regular)
-        return make_error(entry_path(id) + " is not a regular file", hint, "io");
+        return make_error(entry_path(id) + " is not a regular file", hint, util::ErrorKind::io);
     // The paths update, remove and fail take: a file created in tmp/, renamed
     // into the folder, renamed into failed/, removed.
     const std::string name = ".probe-" + util::random_hex(8);
@@ -806,7 +806,7 @@ util::Status Queue::remove(const std::string& id) const {
 
 util::Status Queue::drop(const std::string& id) const {
     if (!valid_id(id))
-        return make_error("no queue entry \"" + util::one_line(id) + "\"", "", "usage");
+        return make_error("no queue entry \"" + util::one_line(id) + "\"", "", util::ErrorKind::usage);
     if (auto st = prepare(); !st)
         return st;
     const std::string failed = dir_ + "/failed/" + id;
@@ -816,7 +816,7 @@ util::Status Queue::drop(const std::string& id) const {
     int fd = ::open(message_path(id).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
-        return make_error(id + " is being sent by a flush right now", "try again when it is done", "tempfail");
+        return make_error(id + " is being sent by a flush right now", "try again when it is done", util::ErrorKind::tempfail);
     }
     bool found = false;
     util::Status result = util::Ok{};
@@ -836,7 +836,7 @@ util::Status Queue::drop(const std::string& id) const {
         return result;
     if (!found)
         return make_error("no queue entry \"" + id + "\" in " + dir_ + " or its failed/",
-                          "`smtpsend queue list` shows the entries", "noinput");
+                          "`smtpsend queue list` shows the entries", util::ErrorKind::noinput);
     (void)fsync_dir(dir_);
     return util::Ok{};
 }
@@ -863,13 +863,13 @@ util::Status Queue::fail(Entry entry, const std::string& reason) const {
 
 util::Result<std::unique_ptr<message::MessageSource>> Queue::open_message(const std::string& id) const {
     if (!valid_id(id))
-        return make_error("no queue entry \"" + util::one_line(id) + "\"", "", "usage");
+        return make_error("no queue entry \"" + util::one_line(id) + "\"", "", util::ErrorKind::usage);
     if (auto st = prepare(); !st)
         return st.error();
     bool missing = false;
     auto text = read_entry_file(entry_path(id), missing);
     if (!text)
-        return make_error(text.error().message, "", missing ? "noinput" : "io");
+        return make_error(text.error().message, "", missing ? util::ErrorKind::noinput : util::ErrorKind::io);
     auto entry = from_json(*text, entry_path(id));
     if (!entry)
         return entry.error();
@@ -877,7 +877,7 @@ util::Result<std::unique_ptr<message::MessageSource>> Queue::open_message(const 
     int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
-            return make_error("the message file " + path + " is missing", "", "noinput");
+            return make_error("the message file " + path + " is missing", "", util::ErrorKind::noinput);
         return io_error("cannot open " + path);
     }
     struct stat st {};
@@ -885,7 +885,7 @@ util::Result<std::unique_ptr<message::MessageSource>> Queue::open_message(const 
                                           : message_problem(path, st, entry->size);
     if (!why.empty()) {
         close(fd);
-        return make_error(why, "`smtpsend queue drop " + id + "` removes it", "io");
+        return make_error(why, "`smtpsend queue drop " + id + "` removes it", util::ErrorKind::io);
     }
     auto spool = message::Spool::from_fd(fd, path, 1 << 20, /*scan=*/false);
     close(fd);

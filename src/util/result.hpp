@@ -8,13 +8,24 @@
 
 namespace smtpsend::util {
 
+// What kind of failure an Error is, for its class and exit code:
+// diagnosis::class_for_kind maps it, and nothing else.
+enum class ErrorKind {
+    unspecified, // the caller decides (it knows what it was doing)
+    usage,       // a bad command line or flag value
+    input,       // the message or an address is invalid
+    noinput,     // a named input file cannot be read
+    nouser,      // a local recipient is unknown
+    config,      // the settings cannot work
+    io,          // a local file cannot be written
+    tempfail,    // try again later (a queue entry another process holds)
+};
+
 // An error with a message meant for the user. `hint` optionally says what to change.
 struct Error {
     std::string message;
     std::string hint;
-    // What kind of failure, for the exit code: "usage", "input", "noinput",
-    // "config", "io" or "" (the caller decides).
-    std::string kind;
+    ErrorKind kind = ErrorKind::unspecified;
 };
 
 // Holds either a T or an Error. Check with ok() before calling value().
@@ -41,8 +52,9 @@ template <class T> class [[nodiscard]] Result {
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error make_error(std::string message, std::string hint = {}, std::string kind = {}) {
-    return Error{std::move(message), std::move(hint), std::move(kind)};
+inline Error make_error(std::string message, std::string hint = {},
+                        ErrorKind kind = ErrorKind::unspecified) {
+    return Error{std::move(message), std::move(hint), kind};
 }
 
 } // namespace smtpsend::util

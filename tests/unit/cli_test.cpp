@@ -48,7 +48,7 @@ TEST_CASE("-t, output flags and explain") {
 TEST_CASE("bad command lines are usage errors; there is no --password flag") {
     auto inv = parse({"--no-such-flag"});
     REQUIRE_FALSE(inv);
-    CHECK(inv.error().kind == "usage");
+    CHECK(inv.error().kind == util::ErrorKind::usage);
     CHECK_FALSE(parse({"--password", "x", "a@x.org"}));
     auto help = parse({"--help"});
     REQUIRE(help);
@@ -77,7 +77,7 @@ TEST_CASE("a mistyped option or command gets the nearest name and is a usage err
         auto inv = parse(row.args);
         REQUIRE_FALSE(inv);
         CHECK(inv.error().message == row.message);
-        CHECK(inv.error().kind == "usage");
+        CHECK(inv.error().kind == util::ErrorKind::usage);
     }
 }
 

@@ -160,7 +160,7 @@ TEST_CASE("errors name the file, line and key") {
         REQUIRE_FALSE(r);
         CHECK(r.error().message == p + ":3: unknown key \"pasword_cmd\"");
         CHECK(r.error().hint == "did you mean \"password_cmd\"?");
-        CHECK(r.error().kind == "config");
+        CHECK(r.error().kind == util::ErrorKind::config);
     }
     SECTION("a wrong value lists the accepted ones, even in a profile not in use") {
         std::string p = m.user("[profile unused]\n\ntls = maybe\n");
@@ -359,7 +359,7 @@ TEST_CASE("an unknown provider or region is an error that lists the choices") {
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("region = \"asia\" is not a region of mailgun: us, eu (profile \"b\", ") ==
           0);
-    CHECK(r.error().kind == "config");
+    CHECK(r.error().kind == util::ErrorKind::config);
 }
 
 TEST_CASE("a leading ~/ in a file setting is the home folder") {

@@ -188,14 +188,14 @@ TEST_CASE("ses needs a region from the known list, with a suggestion") {
     auto r = h.load({}, "s");
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("provider ses needs region (profile \"s\", ") == 0);
-    CHECK(r.error().kind == "config");
+    CHECK(r.error().kind == util::ErrorKind::config);
     r = h.load({}, "t");
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("region = \"eu-west1\" is not an AWS region with SES") == 0);
     CHECK(r.error().hint == "did you mean \"eu-west-1\"?");
     r = h.load({{"region", "eu-west1"}}, "s"); // from a flag: a usage error
     REQUIRE_FALSE(r);
-    CHECK(r.error().kind == "usage");
+    CHECK(r.error().kind == util::ErrorKind::usage);
     r = h.load({{"region", "eu-west-1"}}, "s");
     REQUIRE(r);
     CHECK(r->settings.server.value == "smtp://email-smtp.eu-west-1.amazonaws.com");
@@ -288,20 +288,20 @@ TEST_CASE("a bad value is a usage error from a flag and a config error from a fi
         Home flag;
         auto r = flag.load(flags);
         REQUIRE_FALSE(r);
-        CHECK(r.error().kind == "usage");
+        CHECK(r.error().kind == util::ErrorKind::usage);
         Home env;
         env.env.values[config::env_name(row.key)] = row.value;
         if (std::string(row.key) == "region")
             env.env.values["SMTPSEND_PROVIDER"] = "ses";
         r = env.load();
         REQUIRE_FALSE(r);
-        CHECK(r.error().kind == "config");
+        CHECK(r.error().kind == util::ErrorKind::config);
         Home file;
         file.user(std::string(row.key) + " = " + row.value + "\n" +
                   (std::string(row.key) == "region" ? "provider = ses\n" : ""));
         r = file.load();
         REQUIRE_FALSE(r);
-        CHECK(r.error().kind == "config");
+        CHECK(r.error().kind == util::ErrorKind::config);
     }
 }
 
@@ -310,7 +310,7 @@ TEST_CASE("a bad server URL is refused when the settings are loaded, by layer") 
     auto r = h.load({{"server", "ftp://x"}});
     REQUIRE_FALSE(r);
     CHECK(r.error().message == "--server: server = \"ftp://x\": unknown scheme \"ftp://\"");
-    CHECK(r.error().kind == "usage");
+    CHECK(r.error().kind == util::ErrorKind::usage);
 }
 
 TEST_CASE("domain qualifies local recipients in every mode, not only sendmail mode") {

@@ -175,16 +175,16 @@ TEST_CASE("header injection from flags is refused") {
     req.subject = "hi\r\nBcc: victim@example.com";
     auto m = prepare_message(req, sender(), ComposeContext{});
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "input");
+    CHECK(m.error().kind == util::ErrorKind::input);
     req.subject = "ok";
     req.headers = {"X-A: b\nX-Evil: 1"};
     m = prepare_message(req, sender(), ComposeContext{});
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "input");
+    CHECK(m.error().kind == util::ErrorKind::input);
     req.headers = {"Bcc: x@example.com"};
     m = prepare_message(req, sender(), ComposeContext{});
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "usage");
+    CHECK(m.error().kind == util::ErrorKind::usage);
 }
 
 TEST_CASE("no recipients and no sender are distinct errors") {
@@ -192,15 +192,15 @@ TEST_CASE("no recipients and no sender are distinct errors") {
     req.body_file = write_temp("x");
     auto m = prepare_message(req, sender(), ComposeContext{});
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "usage");
+    CHECK(m.error().kind == util::ErrorKind::usage);
     req.to = {"dev@example.com"};
     m = prepare_message(req, config::Settings{}, ComposeContext{});
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "config");
+    CHECK(m.error().kind == util::ErrorKind::config);
     req.body_file = "/nonexistent/body";
     m = prepare_message(req, sender(), ComposeContext{});
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "noinput");
+    CHECK(m.error().kind == util::ErrorKind::noinput);
 }
 
 TEST_CASE("-t reads recipients from the headers and strips Bcc") {
@@ -245,7 +245,7 @@ TEST_CASE("-t refuses input that is not a message") {
     req.body_file = write_temp("just a line of text\n");
     auto m = prepare_message(req, sender(), ComposeContext{});
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "input");
+    CHECK(m.error().kind == util::ErrorKind::input);
     req.body_file = write_temp(std::string("To: a@example.com\n\nnul\0here\n", 27));
     m = prepare_message(req, sender(), ComposeContext{});
     REQUIRE_FALSE(m);
@@ -418,7 +418,7 @@ TEST_CASE("a non-ASCII local part needs a server with SMTPUTF8") {
     CHECK(check_smtputf8(e, true));
     auto st = check_smtputf8(e, false);
     REQUIRE_FALSE(st);
-    CHECK(st.error().kind == "input");
+    CHECK(st.error().kind == util::ErrorKind::input);
     CHECK(st.error().message == "address \"jörg@example.com\" has a non-ASCII local part "
                                 "(before the @), and the server does not offer SMTPUTF8");
     CHECK(check_smtputf8(Envelope{"ops@example.com", {"ok@xn--bcher-kva.test"}}, false));
@@ -450,12 +450,12 @@ TEST_CASE("--attach - reads the attachment from standard input") {
     req.attach = {"-", "-;name=x.txt"};
     m = prepare_message(req, sender(), ctx);
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "usage");
+    CHECK(m.error().kind == util::ErrorKind::usage);
     req.attach = {"-"};
     req.extract_recipients = true;
     m = prepare_message(req, sender(), ctx);
     REQUIRE_FALSE(m);
-    CHECK(m.error().kind == "usage");
+    CHECK(m.error().kind == util::ErrorKind::usage);
 }
 
 namespace {

@@ -115,10 +115,10 @@ TEST_CASE("msmtprc errors name the line") {
     REQUIRE_FALSE(im);
     CHECK(im.error().message == std::string(std::getenv("TMPDIR")) +
                                     "/bad-msmtprc:1: account a inherits from unknown account missing");
-    CHECK(im.error().kind == "input");
+    CHECK(im.error().kind == util::ErrorKind::input);
     auto none = config::import_config(std::string(std::getenv("TMPDIR")) + "/no-such-file");
     REQUIRE_FALSE(none);
-    CHECK(none.error().kind == "noinput");
+    CHECK(none.error().kind == util::ErrorKind::noinput);
 }
 
 TEST_CASE(".NET config: the settings the application uses, and its traps") {

@@ -179,17 +179,17 @@ TEST_CASE("a queue folder that others can write is refused, naming it and the fi
     auto src = text_source("x");
     auto id = q.add(valid_entry(), src);
     REQUIRE_FALSE(id);
-    CHECK(id.error().kind == "config");
+    CHECK(id.error().kind == util::ErrorKind::config);
     CHECK(id.error().message == "the queue folder " + dir +
                                     " is writable by others (mode 0777): refusing it, anyone could plant files there");
     CHECK(id.error().hint == "chmod 700 " + dir);
     CHECK_FALSE(fs::exists(dir + "/tmp"));
     auto opened = queue::Queue::open(dir, 1000);
     REQUIRE_FALSE(opened);
-    CHECK(opened.error().kind == "config");
+    CHECK(opened.error().kind == util::ErrorKind::config);
     auto scan = q.scan();
     REQUIRE_FALSE(scan.status);
-    CHECK(scan.status.error().kind == "config");
+    CHECK(scan.status.error().kind == util::ErrorKind::config);
 }
 
 TEST_CASE("a group-writable tmp/ inside the queue is refused") {
@@ -199,7 +199,7 @@ TEST_CASE("a group-writable tmp/ inside the queue is refused") {
     auto src = text_source("x");
     auto id = q.add(valid_entry(), src);
     REQUIRE_FALSE(id);
-    CHECK(id.error().kind == "config");
+    CHECK(id.error().kind == util::ErrorKind::config);
     CHECK(id.error().hint == "chmod 700 " + q.dir() + "/tmp");
 }
 
@@ -217,7 +217,7 @@ TEST_CASE("a queue folder that is a symbolic link not owned by us is refused") {
     auto src = text_source("x");
     auto id = q.add(valid_entry(), src);
     REQUIRE_FALSE(id);
-    CHECK(id.error().kind == "config");
+    CHECK(id.error().kind == util::ErrorKind::config);
     CHECK(id.error().message == "the queue folder " + link +
                                     " is a symbolic link owned by uid 65534, not by us: refusing it");
     CHECK(fs::is_empty(real));
@@ -403,7 +403,7 @@ TEST_CASE("open_message refuses an .eml whose size changed after queuing") {
     REQUIRE_FALSE(msg);
     CHECK(msg.error().message == "the message file " + q.message_path(id) +
                                      " is 5 bytes, the entry recorded 20: it changed after it was queued");
-    CHECK(msg.error().kind == "io");
+    CHECK(msg.error().kind == util::ErrorKind::io);
 }
 
 TEST_CASE("open_message refuses an .eml that is a symbolic link") {
@@ -446,9 +446,9 @@ TEST_CASE("drop fails when no file of that id exists, or the id is not one") {
     add_one(q);
     auto st = q.drop("20261128T022030Z-00000000");
     REQUIRE_FALSE(st);
-    CHECK(st.error().kind == "noinput");
-    CHECK(q.drop("../tmp").error().kind == "usage");
-    CHECK(q.drop("").error().kind == "usage");
+    CHECK(st.error().kind == util::ErrorKind::noinput);
+    CHECK(q.drop("../tmp").error().kind == util::ErrorKind::usage);
+    CHECK(q.drop("").error().kind == util::ErrorKind::usage);
     CHECK(q.list().size() == 1);
 }
 
@@ -459,7 +459,7 @@ TEST_CASE("drop refuses an entry that a flush holds") {
     REQUIRE(lock);
     auto st = q.drop(id);
     REQUIRE_FALSE(st);
-    CHECK(st.error().kind == "tempfail");
+    CHECK(st.error().kind == util::ErrorKind::tempfail);
     CHECK(fs::exists(q.entry_path(id)));
 }
 
@@ -624,6 +624,6 @@ TEST_CASE("can_update refuses an entry whose .json is a symbolic link") {
     fs::create_symlink(other, q.entry_path(id));
     auto st = q.can_update(id);
     REQUIRE_FALSE(st);
-    CHECK(st.error().kind == "io");
+    CHECK(st.error().kind == util::ErrorKind::io);
     CHECK(fs::is_empty(q.dir() + "/tmp"));
 }

@@ -75,7 +75,7 @@ TEST_CASE("aliases resolve recursively, with default and domain") {
     CHECK(message::resolve_local("ROOT", &*table, "")->size() == 3);
     auto loop = message::resolve_local("loop", &*table, "");
     REQUIRE_FALSE(loop);
-    CHECK(loop.error().kind == "nouser");
+    CHECK(loop.error().kind == util::ErrorKind::nouser);
     CHECK_FALSE(message::resolve_local("prog", &*table, ""));
     auto unknown = message::resolve_local("alice", &*table, "");
     REQUIRE_FALSE(unknown);
@@ -98,7 +98,7 @@ TEST_CASE("-F with a line break or control character is refused") {
         CAPTURE(name);
         auto inv = sendmail({"-i", "-F", name, "root"});
         REQUIRE_FALSE(inv);
-        CHECK(inv.error().kind == "usage");
+        CHECK(inv.error().kind == util::ErrorKind::usage);
         CHECK(inv.error().message.rfind("sendmail mode: -F \"Cron\\", 0) == 0);
     }
     auto glued = sendmail({"-i", "-FCron\r\nBcc: x@evil.test", "root"});
