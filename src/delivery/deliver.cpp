@@ -18,10 +18,22 @@ TransportFactory curl_transport_factory() {
     return [](const transport::TransportOptions& o) { return transport::make_curl_transport(o); };
 }
 
+CapabilityProbe curl_capability_probe() {
+    return [](const transport::TransportOptions& o) -> std::optional<transport::Capabilities> {
+        transport::TransportOptions quiet = o;
+        quiet.credentials = nullptr; // the capabilities are known before AUTH
+        quiet.on_line = nullptr;
+        auto report = transport::make_curl_probe(quiet)->open();
+        if (!report.outcome.capabilities.seen)
+            return std::nullopt;
+        return report.outcome.capabilities;
+    };
+}
+
 // --- Session ------------------------------------------------------------------
 
-Session::Session(Plan plan, TransportFactory factory, bool reuse)
-    : plan_(std::move(plan)), factory_(std::move(factory)) {
+Session::Session(Plan plan, TransportFactory factory, bool reuse, CapabilityProbe probe)
+    : plan_(std::move(plan)), factory_(std::move(factory)), probe_(std::move(probe)) {
     plan_.options.reuse_connection = reuse;
 }
 
@@ -37,6 +49,21 @@ void Session::set_on_progress(std::function<void(uint64_t, uint64_t)> fn) {
 
 Attempt Session::send(const message::Envelope& envelope, message::MessageSource& source,
                       long max_transfer_ms) {
+    // check_smtputf8 fails without SMTPUTF8 exactly when an address needs it.
+    if (auto needs = message::check_smtputf8(envelope, false); !needs) {
+        if (!smtputf8_ && probe_)
+            if (auto caps = probe_(plan_.options))
+                smtputf8_ = caps->smtputf8;
+        if (smtputf8_ && !*smtputf8_) {
+            Attempt a;
+            a.outcome.status = Outcome::Status::failed;
+            a.outcome.stage = Stage::mail;
+            a.outcome.error = transport::NetError::local;
+            a.diagnosis = diagnosis::local_failure(diagnosis::Class::input, Stage::mail, needs.error().message,
+                                                   needs.error().hint);
+            return a;
+        }
+    }
     if (!transport_) {
         transport_ = factory_(plan_.options);
         if (on_progress_)
@@ -46,6 +73,8 @@ Attempt Session::send(const message::Envelope& envelope, message::MessageSource&
     Attempt a;
     a.outcome = transport_->send(envelope, source);
     const Outcome& o = a.outcome;
+    if (o.capabilities.seen)
+        smtputf8_ = o.capabilities.smtputf8;
     diagnosis::Context ctx = plan_.context;
     ctx.credentials_configured = o.credentials_configured;
     ctx.auth_sent = o.auth_sent;

@@ -26,6 +26,11 @@ using TransportFactory =
     std::function<std::unique_ptr<transport::Transport>(const transport::TransportOptions&)>;
 TransportFactory curl_transport_factory();
 
+// Asks the server what it offers (EHLO) without sending anything; nothing
+// when it cannot be reached. A seam like TransportFactory.
+using CapabilityProbe = std::function<std::optional<transport::Capabilities>(const transport::TransportOptions&)>;
+CapabilityProbe curl_capability_probe();
+
 // What one attempt produced.
 struct Attempt {
     transport::Outcome outcome;
@@ -37,12 +42,17 @@ struct Attempt {
 // so a Session that never sends never connects.
 class Session {
   public:
-    Session(Plan plan, TransportFactory factory, bool reuse = false);
+    Session(Plan plan, TransportFactory factory, bool reuse = false,
+            CapabilityProbe probe = curl_capability_probe());
     // -v: each dialogue line; empty for none.
     void set_on_line(std::function<void(const transport::TranscriptLine&)> fn);
     // Upload progress (a progress bar); empty for none.
     void set_on_progress(std::function<void(uint64_t sent, uint64_t total)> fn);
-    // One attempt, bounded to `max_transfer_ms` (0: no bound).
+    // One attempt, bounded to `max_transfer_ms` (0: no bound). An envelope
+    // address with a non-ASCII local part needs SMTPUTF8: when the server's
+    // capabilities are not known yet they are asked first (libcurl sends
+    // MAIL right after EHLO), and without SMTPUTF8 the attempt fails (input,
+    // exit 65) before MAIL: such an address is never sent raw.
     Attempt send(const message::Envelope& envelope, message::MessageSource& source,
                  long max_transfer_ms);
     const Plan& plan() const { return plan_; }
@@ -50,6 +60,8 @@ class Session {
   private:
     Plan plan_;
     TransportFactory factory_;
+    CapabilityProbe probe_;
+    std::optional<bool> smtputf8_; // what the server said, once known
     std::unique_ptr<transport::Transport> transport_;
     std::function<void(uint64_t, uint64_t)> on_progress_;
 };

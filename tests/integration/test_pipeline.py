@@ -222,7 +222,7 @@ class Pipeline(SmtpTestCase):
         import subprocess
         p = subprocess.run([BIN, "--json", "-s", "x", rcpt], input=b"b\n", capture_output=True, env=env, timeout=60)
         self.assertEqual(p.returncode, 0, p)
-        server = self.responder(port=port)
+        server = self.responder({"ehlo": ["250-responder.test", "250-SMTPUTF8", "250 8BITMIME"]}, port=port)
         r = self.run_smtpsend(["queue", "flush", "--all", "--queue-dir", self.queue_dir] +
                               ["--server", "smtp://127.0.0.1:%d" % port, "--tls", "none"])
         self.assertExit(r, 0)
@@ -247,6 +247,16 @@ class Pipeline(SmtpTestCase):
         self.assertEqual(server.messages, [], p)
         self.assertEqual(p.returncode, 74, p)
         self.assertEqual(len(self.entries()), 2)
+
+    # --- SMTPUTF8 ------------------------------------------------------------------
+
+    def test_a_non_ascii_local_part_is_refused_before_mail_without_smtputf8(self):
+        server = self.responder()  # offers no SMTPUTF8
+        r = self.run_smtpsend(["--json", "-s", "x", "j\u00f6rg@example.com"], stdin=b"b\n", **self.plain(server))
+        self.assertExit(r, 65)
+        self.assertEqual(r.json()["error"]["class"], "input")
+        self.assertNotIn("MAIL", server.log_commands())
+        self.assertEqual(server.messages, [])
 
     # --- 452 too many recipients ---------------------------------------------------
 

@@ -26,6 +26,7 @@ struct Script {
     std::deque<Outcome> outcomes;
     std::vector<Sent> sent;
     int transports_made = 0;
+    int probes = 0;
 };
 
 class FakeTransport final : public transport::Transport {
@@ -46,15 +47,27 @@ class FakeTransport final : public transport::Transport {
     Script& s_;
 };
 
-delivery::Session session_for(Script& script) {
+delivery::Session session_for(Script& script, std::optional<bool> smtputf8 = std::nullopt) {
     delivery::Plan plan;
     plan.endpoint.host = "127.0.0.1";
     plan.endpoint.port = 2525;
     plan.credentials = std::make_unique<config::Credentials>();
-    return delivery::Session(std::move(plan), [&script](const transport::TransportOptions&) {
-        ++script.transports_made;
-        return std::unique_ptr<transport::Transport>(new FakeTransport(script));
-    });
+    return delivery::Session(
+        std::move(plan),
+        [&script](const transport::TransportOptions&) {
+            ++script.transports_made;
+            return std::unique_ptr<transport::Transport>(new FakeTransport(script));
+        },
+        false,
+        [&script, smtputf8](const transport::TransportOptions&) -> std::optional<transport::Capabilities> {
+            ++script.probes;
+            if (!smtputf8)
+                return std::nullopt;
+            transport::Capabilities c;
+            c.seen = true;
+            c.smtputf8 = *smtputf8;
+            return c;
+        });
 }
 
 transport::Reply reply(const std::string& line) { return transport::make_reply({line}); }
@@ -379,4 +392,45 @@ TEST_CASE("sendmail mode logs each attempt to syslog unless log is set") {
     CHECK(delivery::policy_for(loaded, env, /*sendmail_mode=*/true).log == "none");
     loaded.settings.log.assign("/var/log/smtpsend.log", config::Origin::flag("--log"));
     CHECK(delivery::policy_for(loaded, env, /*sendmail_mode=*/true).log == "/var/log/smtpsend.log");
+}
+
+TEST_CASE("policy: a non-ASCII local part to a server without SMTPUTF8 is refused before MAIL (65)") {
+    Script script;
+    auto session = session_for(script, false);
+    message::SegmentedSource source{{message::Segment::literal("Subject: t\r\n\r\nb\r\n")}};
+    delivery::Job job;
+    job.envelope = message::Envelope{"s@example.com", {"j\xc3\xb6rg@example.com"}};
+    job.source = &source;
+    util::FakeClock clock;
+    delivery::Hooks hooks;
+    hooks.clock = &clock;
+    delivery::Policy policy;
+    auto r = delivery::deliver(job, session, policy, hooks);
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::dataerr);
+    CHECK(script.probes == 1);
+    CHECK(script.transports_made == 0);
+}
+
+TEST_CASE("policy: a non-ASCII local part goes to a server that offers SMTPUTF8; ASCII asks nothing") {
+    Script script;
+    auto session = session_for(script, true);
+    message::SegmentedSource source{{message::Segment::literal("Subject: t\r\n\r\nb\r\n")}};
+    delivery::Job job;
+    job.envelope = message::Envelope{"s@example.com", {"j\xc3\xb6rg@example.com"}};
+    job.source = &source;
+    script.outcomes.push_back(outcome(Outcome::Status::sent, transport::Stage::end_of_data, {"250 Ok"},
+                                      job.envelope.recipients));
+    util::FakeClock clock;
+    delivery::Hooks hooks;
+    hooks.clock = &clock;
+    delivery::Policy policy;
+    auto r = delivery::deliver(job, session, policy, hooks);
+    CHECK(r.status == Status::sent);
+    CHECK(script.probes == 1);
+    Run ascii;
+    ascii.script.outcomes.push_back(
+        outcome(Outcome::Status::sent, transport::Stage::end_of_data, {"250 Ok"}, {"a@x.test"}));
+    ascii.go({"a@x.test"});
+    CHECK(ascii.script.probes == 0);
 }
