@@ -115,6 +115,25 @@ class Pipeline(SmtpTestCase):
         self.assertIn("RCPT TO:<a@example.com>", a.log)
         self.assertIn("RCPT TO:<b@example.com>", b.log)
 
+    def test_a_password_from_the_environment_missing_at_flush_names_the_entry_and_the_variable(self):
+        port = free_port()
+        r = self.run_smtpsend(["--json", "--queue", "--queue-dir", self.queue_dir, "--server",
+                               "smtp://127.0.0.1:%d" % port, "--from", "robot@example.com", "--timeout", "3",
+                               "-s", "x", "dev@example.com"], stdin=b"b\n",
+                              SMTPSEND_USER="alice@example.com", SMTPSEND_PASSWORD="s3cret",
+                              SMTPSEND_CAFILE=self.certs.cafile)
+        self.assertExit(r, 0)
+        entry = r.json()["queue_id"]
+        other = self.queue_for(port, "b@example.com")  # no login: goes on
+        server = self.responder(port=port)
+        r = self.run_smtpsend(["queue", "flush", "--all", "--queue-dir", self.queue_dir])
+        self.assertExit(r, 78)
+        self.assertIn("smtpsend: %s: " % entry, r.stderr)
+        self.assertIn("password (env SMTPSEND_PASSWORD)", r.stderr)
+        self.assertIn(other + "  delivered", r.stdout)
+        self.assertEqual(len(server.messages), 1)
+        self.assertIn(entry, self.entries())
+
     def test_flush_verbose_prints_the_dialogue(self):
         port = free_port()
         self.queue_for(port)
