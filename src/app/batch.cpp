@@ -149,11 +149,7 @@ int batch_command(const cli::Invocation& inv, Io& io) {
             else
                 output::print_diagnosis(io.err, d, input.label + ": ");
         } else {
-            delivery::Job job;
-            job.envelope = msg->envelope;
-            job.message_id = msg->message_id;
-            job.source = msg->source.get();
-            job.recorded = recorded;
+            auto job = delivery::job_for(*msg, recorded);
             auto result = delivery::deliver(job, session, policy, output::delivery_hooks(io, input.label + ": "));
             code = result.exit_code;
             if (inv.json) {

@@ -46,6 +46,19 @@ struct Route {
 
 using diagnosis::ExitCode;
 
+// The log record of what became of an entry without an attempt.
+log::Record entry_record(const queue::Entry& entry, const std::string& outcome, ExitCode code) {
+    log::Record rec;
+    rec.host = entry.server;
+    rec.from = entry.from;
+    rec.recipients = entry.recipients;
+    rec.message_id = entry.message_id;
+    rec.queue_id = entry.id;
+    rec.outcome = outcome;
+    rec.exit_code = static_cast<int>(code);
+    return rec;
+}
+
 // The header block of a queued message (at most 64 KiB), for a bounce.
 std::string header_block(message::MessageSource& source) {
     source.rewind();
@@ -95,15 +108,8 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
     // its sender, sent through deliver with the flush's own settings.
     std::unique_ptr<delivery::Session> bounce_session;
     auto given_up = [&](const queue::Entry& entry, const std::string& reason, const std::string& headers) {
-        log::Record rec;
-        rec.host = entry.server;
-        rec.from = entry.from;
-        rec.recipients = entry.recipients;
-        rec.message_id = entry.message_id;
-        rec.queue_id = entry.id;
-        rec.outcome = "given-up";
+        log::Record rec = entry_record(entry, "given-up", ExitCode::unavailable);
         rec.reply = reason;
-        rec.exit_code = static_cast<int>(ExitCode::unavailable);
         if (auto w = log::write("syslog", rec); !w.empty())
             hooks.warn(w);
         if (base.log != "syslog" && base.log != "none")
@@ -127,10 +133,7 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
             bounce_session = std::make_unique<delivery::Session>(std::move(*plan),
                                                                  delivery::curl_transport_factory(), true);
         }
-        delivery::Job job;
-        job.envelope = msg->envelope;
-        job.message_id = msg->message_id;
-        job.source = msg->source.get();
+        auto job = delivery::job_for(*msg);
         auto result = delivery::deliver(job, *bounce_session, base, hooks);
         if (result.status == delivery::Status::sent)
             io.err << "smtpsend: " << entry.id << ": a bounce went to " << output::printable(entry.from) << "\n";
@@ -171,14 +174,7 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
                 problem(entry, st.error());
                 continue;
             }
-            log::Record rec;
-            rec.host = entry.server;
-            rec.from = entry.from;
-            rec.recipients = entry.recipients;
-            rec.message_id = entry.message_id;
-            rec.queue_id = entry.id;
-            rec.outcome = "expired";
-            rec.exit_code = static_cast<int>(ExitCode::tempfail);
+            log::Record rec = entry_record(entry, "expired", ExitCode::tempfail);
             if (auto w = log::write(base.log, rec); !w.empty())
                 hooks.warn(w);
             emit(entry, "expired", reason);

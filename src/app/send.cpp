@@ -43,11 +43,7 @@ int send_command(const cli::Invocation& inv, Io& io) {
         session.set_on_progress([&bar](uint64_t sent, uint64_t total) { bar->update(sent, total); });
     }
 
-    delivery::Job job;
-    job.envelope = msg.envelope;
-    job.message_id = msg.message_id;
-    job.source = msg.source.get();
-    job.recorded = delivery::recorded_settings(settings);
+    auto job = delivery::job_for(msg, delivery::recorded_settings(settings));
     auto result = delivery::deliver(job, session, policy, output::delivery_hooks(io));
     if (bar)
         bar->finish(result.status == delivery::Status::sent || result.status == delivery::Status::partial);

@@ -197,11 +197,7 @@ int smtp_stdio_command(const cli::Invocation& inv, Io& io) {
                     if (!*session) {
                         say("451 4.3.5 " + util::one_line((*session).error().message) + " (smtpsend's settings)");
                     } else {
-                        delivery::Job job;
-                        job.envelope = msg->envelope;
-                        job.message_id = msg->message_id;
-                        job.source = msg->source.get();
-                        job.recorded = recorded;
+                        auto job = delivery::job_for(*msg, recorded);
                         say(reply_for(delivery::deliver(job, **session, policy, hooks), msg->message_id));
                     }
                 }

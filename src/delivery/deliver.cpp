@@ -251,6 +251,15 @@ log::Record log_record(const Attempt& a, const std::string& server, const messag
 
 // --- deliver ------------------------------------------------------------------
 
+Job job_for(message::PreparedMessage& message, Recorded recorded) {
+    Job job;
+    job.envelope = message.envelope;
+    job.message_id = message.message_id;
+    job.source = message.source.get();
+    job.recorded = std::move(recorded);
+    return job;
+}
+
 namespace {
 
 std::string reply_line(const std::optional<transport::Reply>& reply, const Diagnosis& d) {

@@ -146,6 +146,10 @@ struct Job {
     std::optional<queue::Entry> entry; // a queue entry being flushed: its state is updated
 };
 
+// The job for a composed message; `recorded` is what a queue entry of it
+// would replay. The message must outlive the job.
+Job job_for(message::PreparedMessage& message, Recorded recorded = {});
+
 // What deliver tells the caller while it works.
 struct Hooks {
     const util::Clock* clock = &util::system_clock();
