@@ -434,3 +434,61 @@ TEST_CASE("policy: a non-ASCII local part goes to a server that offers SMTPUTF8;
     ascii.go({"a@x.test"});
     CHECK(ascii.script.probes == 0);
 }
+
+// The policy table: each outcome of one attempt (no retries) with the queue
+// off and on gives one status and one exit code.
+TEST_CASE("policy table: (outcome, recipient verdicts, queue) -> (status, exit code)") {
+    struct Row {
+        const char* name;
+        Outcome::Status status;
+        transport::Stage stage;
+        std::vector<std::string> replies; // for a@x.test, b@x.test
+        transport::NetError error;
+        bool queue;
+        Status want;
+        ExitCode code;
+    };
+    using S = Outcome::Status;
+    using T = transport::Stage;
+    using E = transport::NetError;
+    const Row rows[] = {
+        {"all accepted", S::sent, T::end_of_data, {"250 Ok", "250 Ok"}, E::none, false, Status::sent, ExitCode::ok},
+        {"all accepted, queue on", S::sent, T::end_of_data, {"250 Ok", "250 Ok"}, E::none, true, Status::sent,
+         ExitCode::ok},
+        {"one unknown", S::partial, T::end_of_data, {"250 Ok", "550 5.1.1 No"}, E::none, false, Status::partial,
+         ExitCode::nouser},
+        {"one unknown, queue on", S::partial, T::end_of_data, {"250 Ok", "550 5.1.1 No"}, E::none, true,
+         Status::partial, ExitCode::nouser},
+        {"one greylisted", S::partial, T::end_of_data, {"250 Ok", "450 4.2.0 Grey"}, E::none, false,
+         Status::partial, ExitCode::tempfail},
+        {"one greylisted, queue on", S::partial, T::end_of_data, {"250 Ok", "450 4.2.0 Grey"}, E::none, true,
+         Status::queued, ExitCode::ok},
+        {"grey and unknown, none accepted", S::failed, T::rcpt, {"450 4.2.0 Grey", "550 5.1.1 No"}, E::none,
+         false, Status::failed, ExitCode::nouser},
+        {"grey and unknown, none accepted, queue on", S::failed, T::rcpt, {"450 4.2.0 Grey", "550 5.1.1 No"},
+         E::none, true, Status::queued, ExitCode::nouser},
+        {"both unknown", S::failed, T::rcpt, {"550 5.1.1 No", "550 5.1.1 No"}, E::none, true, Status::failed,
+         ExitCode::nouser},
+        {"refused connection", S::failed, T::connect, {}, E::refused, false, Status::failed, ExitCode::tempfail},
+        {"refused connection, queue on", S::failed, T::connect, {}, E::refused, true, Status::queued,
+         ExitCode::ok},
+        {"unconfirmed", S::unconfirmed, T::end_of_data, {"250 Ok", "250 Ok"}, E::closed, false,
+         Status::unconfirmed, ExitCode::tempfail},
+        {"unconfirmed, queue on", S::unconfirmed, T::end_of_data, {"250 Ok", "250 Ok"}, E::closed, true,
+         Status::queued, ExitCode::ok},
+    };
+    for (const auto& row : rows) {
+        DYNAMIC_SECTION(row.name) {
+            Run run;
+            run.policy.retries = 0;
+            run.policy.queue = row.queue;
+            Outcome o = outcome(row.status, row.stage, row.replies, {"a@x.test", "b@x.test"});
+            o.error = row.error;
+            run.script.outcomes.push_back(o);
+            auto r = run.go({"a@x.test", "b@x.test"});
+            CHECK(delivery::status_name(r.status) == delivery::status_name(row.want));
+            CHECK(static_cast<int>(r.exit_code) == static_cast<int>(row.code));
+            CHECK(r.attempts == 1);
+        }
+    }
+}
