@@ -50,6 +50,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     c.profile = loaded.profile;
     c.provider = s.provider.value;
     c.timeout_seconds = s.timeout.value;
+    c.data_timeout_seconds = s.data_timeout.value;
     c.password_source = plan.credentials->source;
     return plan;
 }

@@ -28,6 +28,7 @@ struct Context {
     bool tls_active = false;
     transport::Capabilities capabilities;
     long timeout_seconds = 0;
+    long data_timeout_seconds = 0;  // the wait for the reply after the message (0: unknown)
     uint64_t message_size = 0;      // 0 when unknown
     std::string from;
     std::string utf8_address;       // an envelope address with a non-ASCII local part, if any

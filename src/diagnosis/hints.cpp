@@ -324,7 +324,11 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
                    "--tls implicit");
         break;
     case Hint::raise_timeout:
-        add(d, "retry later, or raise --timeout (SMTPSEND_TIMEOUT)");
+        if (d.stage == transport::Stage::end_of_data)
+            add(d, "the server may still be scanning the message: retry later, or raise "
+                   "--data-timeout (SMTPSEND_DATA_TIMEOUT)");
+        else
+            add(d, "retry later, or raise --timeout (SMTPSEND_TIMEOUT)");
         break;
     case Hint::closed_retry:
         add(d, "retry later; run with -v to see the dialogue");
@@ -445,7 +449,9 @@ void compose_error(Diagnosis& d, const Context& c, const ErrorRule& rule, const 
     put("{where}", where(c));
     put("{host}", c.host);
     put("{stage}", transport::stage_name(d.stage));
-    put("{timeout}", std::to_string(c.timeout_seconds));
+    // After the final dot the wait is data_timeout's, not timeout's.
+    const bool after_data = d.stage == transport::Stage::end_of_data && c.data_timeout_seconds > 0;
+    put("{timeout}", std::to_string(after_data ? c.data_timeout_seconds : c.timeout_seconds));
     d.summary = s;
     const auto error = rule.error;
     if (error == transport::NetError::cert_untrusted && !c.certificate.empty()) {

@@ -444,3 +444,18 @@ TEST_CASE("classes the issue found wrong") {
         CHECK_FALSE(d.hints.empty());
     }
 }
+
+TEST_CASE("a wait that ran out after the final dot names data_timeout, not timeout") {
+    diagnosis::Context ctx;
+    ctx.host = "mx.example.com";
+    ctx.timeout_seconds = 30;
+    ctx.data_timeout_seconds = 600;
+    auto d = diagnosis::diagnose(transport::Stage::end_of_data, std::nullopt, transport::NetError::timeout, ctx);
+    CHECK(d.summary.find("within 600 s") != std::string::npos);
+    bool names_it = false;
+    for (const auto& h : d.hints)
+        names_it |= h.find("--data-timeout") != std::string::npos;
+    CHECK(names_it);
+    auto before = diagnosis::diagnose(transport::Stage::rcpt, std::nullopt, transport::NetError::timeout, ctx);
+    CHECK(before.summary.find("within 30 s") != std::string::npos);
+}
