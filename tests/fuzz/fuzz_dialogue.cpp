@@ -65,8 +65,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (out.recipients[i].reply)
             check_reply(*out.recipients[i].reply);
     }
+    // Our own lines never show the payload (a server's line may hold any
+    // bytes, the secret's text among them: that is not a leak).
     for (const auto& t : out.transcript)
-        if (t.text.find(secret) != std::string::npos)
+        if (t.who == 'C' && t.text.find(secret) != std::string::npos)
             __builtin_trap();
     // The reply parser alone, on the whole input as one line.
     check_reply(smtpsend::transport::make_reply({std::string(reinterpret_cast<const char*>(data),
