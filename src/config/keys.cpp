@@ -291,6 +291,10 @@ std::vector<KeyInfo> make_keys() {
         number_key<&Settings::retries>("retries", "N",
                                        "extra attempts within one run after a temporary failure",
                                        0, 10),
+        number_key<&Settings::connections>("connections", "N",
+                                           "batch: connections at once, each with its own login "
+                                           "(1: one connection, messages one after another)",
+                                           1, 64),
         duration_key<&Settings::retry_wait>("retry_wait",
                                             "wait before the first retry; doubles each time, "
                                             "with jitter, up to 5 minutes",

@@ -82,6 +82,7 @@ struct Settings {
     Value<long> retry_wait{5};        // seconds before the first retry; doubles, with jitter (a duration)
     Value<long> max_age{5 * 86400};   // seconds a queued message is kept before it fails
     Value<std::string> log{"none"};   // FILE, "syslog" or "none": one line per attempt
+    Value<long> connections{4};       // batch: connections at once, each with its own login
 };
 
 // Fills `settings` from SMTPSEND_* variables, in the order of the key table.
