@@ -59,7 +59,7 @@ _smtpsend() {
         check) COMPREPLY=($(compgen -W "--rcpt --json $settings --verbose" -- "$cur")) ;;
         batch)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--eml --json $settings --verbose" -- "$cur"))
+                COMPREPLY=($(compgen -W "--eml --json --limit $settings --verbose" -- "$cur"))
             else
                 _filedir
             fi ;;

@@ -74,6 +74,7 @@ complete -c smtpsend -l version -d 'Print the versions'
 # Subcommands
 complete -c smtpsend -n '__fish_seen_subcommand_from check' -l rcpt -x -d 'Also try RCPT TO'
 complete -c smtpsend -n '__fish_seen_subcommand_from batch' -l eml -F -d 'Complete messages'
+complete -c smtpsend -n '__fish_seen_subcommand_from batch' -l limit -x -d 'Only the first N messages'
 complete -c smtpsend -n '__fish_seen_subcommand_from explain' -l stage -x -a 'greeting ehlo starttls auth mail rcpt data end-of-data' -d 'The stage'
 complete -c smtpsend -n '__fish_seen_subcommand_from queue; and not __fish_seen_subcommand_from list show flush drop' -a 'list show flush drop'
 complete -c smtpsend -n '__fish_seen_subcommand_from flush' -l all -d 'Also the ones not yet due'

@@ -191,7 +191,11 @@ int batch_command(const cli::Invocation& inv, Io& io) {
         else
             report(delivery::deliver(job, session, policy, hooks));
     };
+    // --limit N: the first N inputs (messages, and lines that fail to be one).
+    auto limited = [&] { return inv.batch_limit > 0 && count >= static_cast<size_t>(inv.batch_limit); };
     for (const auto& name : names) {
+        if (limited())
+            break;
         if (inv.batch_eml) {
             handle(Input{name, "", name});
             continue;
@@ -221,6 +225,8 @@ int batch_command(const cli::Invocation& inv, Io& io) {
             ++line_no;
             if (util::trim(line).empty())
                 continue;
+            if (limited())
+                break;
             handle(Input{(name == "-" ? std::string("stdin") : name) + ":" + std::to_string(line_no), line, ""});
         }
     }

@@ -126,6 +126,23 @@ class Batch(SmtpTestCase):
                          ["sent"] * 4 + ["failed"] + ["sent"] * 3)
         self.assertEqual(len(server.messages), 7)
 
+    def test_limit_sends_only_the_first_messages(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(5), "--limit", "2")
+        self.assertExit(r, 0)
+        self.assertEqual([x["input"] for x in self.results(r)], ["stdin:1", "stdin:2"])
+        self.assertEqual(len(server.messages), 2)
+
+    def test_limit_with_dry_run_shows_them_and_sends_nothing(self):
+        server = self.responder()
+        r = self.run_smtpsend(["batch", "--dry-run", "--limit", "3"], stdin=self.lines(5),
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertEqual(server.connections, 0)
+        self.assertEqual(r.stdout.count("Subject: message "), 3, r.stdout)
+        self.assertNotIn("Subject: message 3", r.stdout)
+        self.assertIn("3 of 3 shown", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
