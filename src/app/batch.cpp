@@ -116,10 +116,16 @@ int batch_command(const cli::Invocation& inv, Io& io) {
     // --connections N: several connections at once through one pool (a dry
     // run sends nothing: it needs none).
     std::unique_ptr<delivery::Parallel> parallel;
-    const long connections = loaded->settings.connections.value;
-    if (connections > 1 && !inv.dry_run)
+    const auto& s = loaded->settings;
+    const long connections = s.connections.value;
+    // Validated when it was read: a bad rate never gets here.
+    double rate = 0;
+    if (auto r = config::parse_rate(s.rate.value); !s.rate.value.empty() && r)
+        rate = *r;
+    if ((connections > 1 || rate > 0 || s.max_per_connection.value > 0) && !inv.dry_run)
         parallel = std::make_unique<delivery::Parallel>(session, delivery::curl_pool_factory(),
-                                                        static_cast<size_t>(connections), policy);
+                                                        static_cast<size_t>(connections), policy, rate,
+                                                        s.max_per_connection.value);
     auto handle = [&](const Input& input) {
         ++count;
         message::ComposeContext ctx;

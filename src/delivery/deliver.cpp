@@ -545,9 +545,23 @@ struct Parallel::Item {
     bool settled() const { return result.has_value() || report_only != nullptr; }
 };
 
-Parallel::Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy)
+long RateLimiter::wait_ms() const {
+    if (interval_ms_ <= 0 || next_ms_ < 0)
+        return 0;
+    double left = next_ms_ - static_cast<double>(clock_->now_ms());
+    return left > 0 ? static_cast<long>(left + 0.999) : 0;
+}
+
+void RateLimiter::take() {
+    double now = static_cast<double>(clock_->now_ms());
+    next_ms_ = std::max(now, next_ms_) + interval_ms_;
+}
+
+Parallel::Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
+                   double rate, long max_per_connection)
     : session_(session), factory_(std::move(factory)), connections_(std::max<size_t>(1, connections)),
-      policy_(std::move(policy)), slots_(connections_, nullptr) {}
+      policy_(std::move(policy)), slots_(connections_, nullptr), sent_on_(connections_, 0), rate_(rate),
+      max_per_connection_(max_per_connection) {}
 
 Parallel::~Parallel() = default;
 
@@ -608,6 +622,15 @@ void Parallel::pump() {
         auto free = std::find(slots_.begin(), slots_.end(), nullptr);
         if (free == slots_.end())
             break;
+        if (rate_ > 0 && !limiter_)
+            limiter_.emplace(rate_, *clock_);
+        if (limiter_) {
+            if (long w = limiter_->wait_ms(); w > 0) {
+                int64_t due = clock_->now_ms() + w;
+                next_due = next_due < 0 ? due : std::min(next_due, due);
+                break;
+            }
+        }
         long budget = 0;
         if (!it.delivery->next(it.envelope, budget)) {
             it.result = it.delivery->finish();
@@ -616,8 +639,14 @@ void Parallel::pump() {
         if (!pool_)
             pool_ = factory_(session_.plan().options, connections_);
         size_t slot = static_cast<size_t>(free - slots_.begin());
+        if (max_per_connection_ > 0 && sent_on_[slot] >= max_per_connection_) {
+            pool_->reconnect(slot); // --max-per-connection: a new connection, a new login
+            sent_on_[slot] = 0;
+        }
         *free = &it;
         it.running = true;
+        if (limiter_)
+            limiter_->take();
         pool_->start(slot, it.envelope, *it.job.source, budget);
     }
     bool busy = std::any_of(slots_.begin(), slots_.end(), [](Item* i) { return i != nullptr; });
@@ -626,6 +655,7 @@ void Parallel::pump() {
         for (auto& [slot, outcome] : pool_->run(wait)) {
             Item& it = *slots_.at(slot);
             slots_[slot] = nullptr;
+            ++sent_on_[slot];
             it.running = false;
             Attempt a = session_.attempt_for(it.envelope, std::move(outcome));
             auto wait_ms = it.delivery->record(it.envelope, a);

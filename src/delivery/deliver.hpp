@@ -188,6 +188,23 @@ class Delivery {
     bool first_ = true;
 };
 
+// At most `per_second` messages a second (--rate), spaced evenly: each
+// start is due one interval after the one before, never before now.
+class RateLimiter {
+  public:
+    RateLimiter(double per_second, const util::Clock& clock)
+        : interval_ms_(per_second > 0 ? 1000.0 / per_second : 0), clock_(&clock) {}
+    // Milliseconds until the next start is allowed (0: now).
+    long wait_ms() const;
+    // A start now: the next is due one interval later.
+    void take();
+
+  private:
+    double interval_ms_;
+    const util::Clock* clock_;
+    double next_ms_ = -1; // on the clock; -1: none yet
+};
+
 // Makes the pool of connections for a plan (batch --connections). A seam:
 // unit tests pass a scripted fake, the program curl_pool_factory().
 using PoolFactory = std::function<std::unique_ptr<transport::Pool>(
@@ -201,7 +218,10 @@ PoolFactory curl_pool_factory();
 // added, and reported in that order.
 class Parallel {
   public:
-    Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy);
+    // `rate`: messages per second across all connections (0: no limit);
+    // `max_per_connection`: reconnect after so many (0: never).
+    Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
+             double rate = 0, long max_per_connection = 0);
     ~Parallel();
     Parallel(const Parallel&) = delete;
     Parallel& operator=(const Parallel&) = delete;
@@ -227,6 +247,10 @@ class Parallel {
     std::unique_ptr<transport::Pool> pool_;
     std::vector<std::unique_ptr<Item>> items_; // in input order; reported ones removed from the front
     std::vector<Item*> slots_;                 // the message on each connection, or null
+    std::vector<long> sent_on_;                // messages ended on each connection since it opened
+    double rate_ = 0;
+    long max_per_connection_ = 0;
+    std::optional<RateLimiter> limiter_;
 };
 
 // The log record of one attempt.

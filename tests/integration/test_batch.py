@@ -143,6 +143,30 @@ class Batch(SmtpTestCase):
         self.assertNotIn("Subject: message 3", r.stdout)
         self.assertIn("3 of 3 shown", r.stderr)
 
+    def test_max_per_connection_reconnects_with_a_new_login(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(6), "--connections", "1", "--max-per-connection", "2")
+        self.assertExit(r, 0)
+        self.assertTrue(all(x["status"] == "sent" for x in self.results(r)), r.stdout)
+        self.assertEqual(len(server.messages), 6)
+        self.assertEqual(server.connections, 3)
+        self.assertEqual(server.log_commands().count("AUTH"), 3)
+
+    def test_rate_spaces_the_messages(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(3), "--rate", "10/s")
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 3)
+        self.assertGreaterEqual(self.last.elapsed, 0.2)  # starts at 0, 100 and 200 ms
+
+    def test_a_bad_rate_is_an_error_naming_the_setting(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(1), "--rate", "10/h")
+        self.assertExit(r, 64)
+        self.assertEqual(json.loads(r.stdout)["error"]["summary"],
+                         '--rate: rate = "10/h" is not N/s or N/min (e.g. 10/s, 300/min)')
+        self.assertEqual(server.connections, 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,6 +1,7 @@
 // delivery::Parallel (batch --connections N) driven through a scripted fake
 // pool and a fake clock: the order messages are handed out and reported in,
 // and the same decisions as deliver().
+#include "config/settings.hpp"
 #include "delivery/deliver.hpp"
 #include "diagnosis/exit_codes.hpp"
 #include "message/body_source.hpp"
@@ -52,6 +53,7 @@ struct PoolScript {
     std::vector<std::pair<size_t, std::string>> busy; // slot -> recipient in flight
     size_t most_busy = 0;
     int pools_made = 0;
+    std::vector<size_t> reconnects;
 };
 
 class FakePool final : public transport::Pool {
@@ -77,7 +79,7 @@ class FakePool final : public transport::Pool {
         q.pop_front();
         return {{slot, o}};
     }
-    void reconnect(size_t) override {}
+    void reconnect(size_t slot) override { s_.reconnects.push_back(slot); }
 
   private:
     PoolScript& s_;
@@ -92,6 +94,8 @@ struct Batch {
     std::vector<std::unique_ptr<message::SegmentedSource>> sources;
     std::vector<std::string> reported; // "to status exit"
     std::vector<delivery::Result> results;
+    double rate = 0;
+    long max_per_connection = 0;
 
     Batch() {
         policy.retries = 1;
@@ -110,7 +114,7 @@ struct Batch {
         delivery::Parallel parallel(*session, [this](const transport::TransportOptions&, size_t n) {
             ++script.pools_made;
             return std::unique_ptr<transport::Pool>(new FakePool(script, n));
-        }, connections, policy);
+        }, connections, policy, rate, max_per_connection);
         for (const auto& t : to) {
             sources.push_back(std::make_unique<message::SegmentedSource>(
                 std::vector<message::Segment>{message::Segment::literal("Subject: t\r\n\r\nbody\r\n")}));
@@ -176,4 +180,64 @@ TEST_CASE("parallel: the same outcomes give the same results as deliver() on one
     CHECK(b.results[1].attempts == 2);
     REQUIRE(b.results[0].rejected.size() == 1);
     CHECK(b.results[0].rejected[0].reply == "550 5.1.1 user unknown");
+}
+
+TEST_CASE("rate limiter: starts are spaced one interval apart, never before now") {
+    util::FakeClock clock;
+    delivery::RateLimiter limiter(2.0, clock); // 2/s: every 500 ms
+    CHECK(limiter.wait_ms() == 0);
+    limiter.take();
+    CHECK(limiter.wait_ms() == 500);
+    clock.ms += 200;
+    CHECK(limiter.wait_ms() == 300);
+    clock.ms += 300;
+    CHECK(limiter.wait_ms() == 0);
+    limiter.take();
+    CHECK(limiter.wait_ms() == 500);
+    // After a pause no burst builds up: the next start is due an interval after now.
+    clock.ms += 10000;
+    CHECK(limiter.wait_ms() == 0);
+    limiter.take();
+    CHECK(limiter.wait_ms() == 500);
+}
+
+TEST_CASE("rate: N/s and N/min are messages per second; anything else is an error naming rate") {
+    REQUIRE(config::parse_rate("10/s"));
+    CHECK(*config::parse_rate("10/s") == 10.0);
+    REQUIRE(config::parse_rate("120/min"));
+    CHECK(*config::parse_rate("120/min") == 2.0);
+    for (const char* bad : {"", "10", "/s", "0/s", "10/h", "-1/s", "1.5/s", "10/ s", "100001/s"}) {
+        auto r = config::parse_rate(bad);
+        CHECK_FALSE(r);
+        if (!r)
+            CHECK(r.error().hint.find("rate") != std::string::npos);
+    }
+}
+
+TEST_CASE("parallel: --rate spaces the starts across all connections") {
+    Batch b;
+    std::vector<std::string> to;
+    for (int i = 0; i < 4; ++i) {
+        to.push_back("r" + std::to_string(i) + "@x.test");
+        b.script.outcomes[to.back()].push_back(sent_to(to.back()));
+    }
+    b.rate = 2.0; // every 500 ms
+    b.run(4, to);
+    CHECK(b.script.started == to);
+    // The fake pool ends each message at once: the batch waits for each start.
+    CHECK(b.script.most_busy == 1);
+    CHECK(b.clock.ms == 1500);
+}
+
+TEST_CASE("parallel: --max-per-connection reconnects a connection after N messages") {
+    Batch b;
+    std::vector<std::string> to;
+    for (int i = 0; i < 5; ++i) {
+        to.push_back("r" + std::to_string(i) + "@x.test");
+        b.script.outcomes[to.back()].push_back(sent_to(to.back()));
+    }
+    b.max_per_connection = 2;
+    b.run(1, to);
+    CHECK(b.script.reconnects == std::vector<size_t>{0, 0});
+    CHECK(b.reported.size() == 5);
 }
