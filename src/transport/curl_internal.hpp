@@ -37,6 +37,7 @@ void set_upload_size(CURL* h, TransferState* state, std::optional<uint64_t> exac
 void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state);
 void set_debug(CURL* h, TransferState* state, char* errbuf);
 void set_probe(CURL* h);
+void set_fresh_connect(CURL* h);
 
 // Decides status, stage and error from libcurl's result and the dialogue
 // (curl_result.cpp).
@@ -73,11 +74,15 @@ class Connection {
     // the easy handle is cleaned up: a dropped one is shut here, so that
     // libcurl finds it dead and no other handle reuses it.
     bool shut_on_drop = false;
+    // The pool's reconnect: the next transfer opens a new connection. (In a
+    // multi handle the old one may be another handle's by now: never shut.)
+    void reconnect() { fresh_next_ = true; }
 
   private:
     const TransportOptions* options_ = nullptr; // of the transfer in progress
     CURL* handle_ = nullptr;
     bool last_reused_ = false;
+    bool fresh_next_ = false;
     curl_socket_t kept_socket_ = CURL_SOCKET_BAD;
     std::optional<Dialogue> dialogue_;
     TransferState state_;

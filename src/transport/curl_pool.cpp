@@ -94,7 +94,7 @@ class CurlPool final : public Pool {
         return std::exchange(ended_, {});
     }
 
-    void reconnect(size_t slot) override { slots_.at(slot)->connection.close(); }
+    void reconnect(size_t slot) override { slots_.at(slot)->connection.reconnect(); }
 
   private:
     struct Slot {

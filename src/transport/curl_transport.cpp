@@ -89,8 +89,8 @@ Connection::Connection() { ensure_global_init(); }
 void Connection::close() {
     if (!handle_)
         return;
-    if (kept_socket_ != CURL_SOCKET_BAD)
-        shutdown(kept_socket_, shut_on_drop ? SHUT_RDWR : SHUT_RD);
+    if (kept_socket_ != CURL_SOCKET_BAD && !shut_on_drop)
+        shutdown(kept_socket_, SHUT_RD);
     curl_easy_cleanup(handle_);
     handle_ = nullptr;
     kept_socket_ = CURL_SOCKET_BAD;
@@ -138,6 +138,9 @@ bool Connection::prepare(const TransportOptions& o, const message::Envelope& env
     set_upload_size(h, &state_, exact_size);
     set_deadlines(h, o, &state_);
     set_debug(h, &state_, errbuf_);
+    if (fresh_next_)
+        set_fresh_connect(h);
+    fresh_next_ = false;
     state_.socket = kept_socket_; // a reused connection opens no new socket
     return true;
 }
@@ -157,10 +160,15 @@ Outcome Connection::finish(CURLcode rc) {
     if (!options_->reuse_connection ||
         (out.status != Outcome::Status::sent && out.status != Outcome::Status::partial)) {
         if (shut_on_drop) {
+            // Right after the transfer, before any other handle can take the
+            // connection: the socket libcurl still has for it (none when it
+            // closed it; a recorded descriptor may be another's by now).
             curl_socket_t s = CURL_SOCKET_BAD;
             if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &s) == CURLE_OK && s != CURL_SOCKET_BAD)
-                kept_socket_ = s;
-            close();
+                shutdown(s, SHUT_RDWR);
+            curl_easy_cleanup(h);
+            handle_ = nullptr;
+            kept_socket_ = CURL_SOCKET_BAD;
         } else {
             curl_easy_cleanup(h);
             handle_ = nullptr;
