@@ -17,7 +17,7 @@ _smtpsend() {
     local settings="--config --profile --provider --region --server --port --tls --user
         --password-file --password-cmd --password-env --auth --oauth2-token-cmd
         --oauth2-token-env --from --from-header --cafile --helo --timeout --data-timeout --max-time --aliases --domain
-        --queue --no-queue --queue-dir --retries --retry-wait --max-age --log"
+        --queue --no-queue --queue-dir --retries --retry-wait --max-age --log --connections --rate --max-per-connection"
     local message="--subject -s --to --cc --bcc --reply-to --header -H --body-file --attach
         --html --inline --read-recipients -t"
     local output="--verbose -v --json --dry-run --help -h --version"
@@ -34,7 +34,7 @@ _smtpsend() {
         --config | --password-file | --cafile | --aliases | --log | --body-file | --attach | \
             --html | --inline) _filedir; return ;;
         --server | --port | --user | --password-cmd | --password-env | --oauth2-token-cmd | \
-            --oauth2-token-env | --from | --helo | --timeout | --data-timeout | --max-time | --domain | --retries | \
+            --oauth2-token-env | --from | --helo | --timeout | --data-timeout | --max-time | --domain | --retries | --connections | --rate | --max-per-connection | \
             --retry-wait | --max-age | --subject | -s | --to | --cc | --bcc | --reply-to | \
             --header | -H | --rcpt | --name) return ;;
     esac
@@ -59,7 +59,7 @@ _smtpsend() {
         check) COMPREPLY=($(compgen -W "--rcpt --json $settings --verbose" -- "$cur")) ;;
         batch)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--eml --json $settings --verbose" -- "$cur"))
+                COMPREPLY=($(compgen -W "--eml --json --limit $settings --verbose" -- "$cur"))
             else
                 _filedir
             fi ;;

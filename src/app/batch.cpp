@@ -1,4 +1,5 @@
-// smtpsend batch: many messages over one authenticated connection, from
+// smtpsend batch: many messages over one authenticated connection (or
+// --connections N at once), from
 // JSON Lines (one message per line) or complete message files (--eml).
 #include "app/commands.hpp"
 
@@ -112,6 +113,19 @@ int batch_command(const cli::Invocation& inv, Io& io) {
         names.push_back("-");
     auto worst = diagnosis::ExitCode::ok;
     size_t count = 0, failures = 0;
+    // --connections N: several connections at once through one pool (a dry
+    // run sends nothing: it needs none).
+    std::unique_ptr<delivery::Parallel> parallel;
+    const auto& s = loaded->settings;
+    const long connections = s.connections.value;
+    // Validated when it was read: a bad rate never gets here.
+    double rate = 0;
+    if (auto r = config::parse_rate(s.rate.value); !s.rate.value.empty() && r)
+        rate = *r;
+    if ((connections > 1 || rate > 0 || s.max_per_connection.value > 0) && !inv.dry_run)
+        parallel = std::make_unique<delivery::Parallel>(session, delivery::curl_pool_factory(),
+                                                        static_cast<size_t>(connections), policy, rate,
+                                                        s.max_per_connection.value);
     auto handle = [&](const Input& input) {
         ++count;
         message::ComposeContext ctx;
@@ -134,37 +148,56 @@ int batch_command(const cli::Invocation& inv, Io& io) {
                 msg = message::prepare_message(parsed->first, settings, ctx, parsed->second);
             }
         }
-        diagnosis::ExitCode code;
+        // Reported in input order, also over several connections.
+        auto tally = [&worst, &failures](diagnosis::ExitCode code) {
+            if (code != diagnosis::ExitCode::ok)
+                ++failures;
+            worst = diagnosis::worst(worst, code);
+        };
         if (!msg) {
             // The message cannot be made: reported like a send that failed before sending.
             auto d = diagnosis::local_failure(diagnosis::class_for_kind(msg.error().kind, diagnosis::Class::input),
                                               transport::Stage::input, msg.error().message, msg.error().hint);
-            code = d.exit_code;
-            if (inv.json)
-                io.out << util::json_text(nlohmann::json{{"input", input.label},
-                                                         {"status", "failed"},
-                                                         {"exit_code", static_cast<int>(code)},
-                                                         {"error", output::error_json(d)}})
-                       << "\n" << std::flush;
+            auto report = [&io, &inv, tally, d, label = input.label] {
+                if (inv.json)
+                    io.out << util::json_text(nlohmann::json{{"input", label},
+                                                             {"status", "failed"},
+                                                             {"exit_code", static_cast<int>(d.exit_code)},
+                                                             {"error", output::error_json(d)}})
+                           << "\n" << std::flush;
+                else
+                    output::print_diagnosis(io.err, d, label + ": ");
+                tally(d.exit_code);
+            };
+            if (parallel)
+                parallel->add_report(report);
             else
-                output::print_diagnosis(io.err, d, input.label + ": ");
-        } else {
-            auto job = delivery::job_for(*msg, recorded);
-            auto result = delivery::deliver(job, session, policy, output::delivery_hooks(io, input.label + ": "));
-            code = result.exit_code;
+                report();
+            return;
+        }
+        auto prepared = std::make_shared<message::PreparedMessage>(std::move(*msg));
+        auto job = delivery::job_for(*prepared, recorded);
+        auto report = [&io, &inv, tally, prepared, label = input.label](const delivery::Result& result) {
             if (inv.json) {
-                nlohmann::json j = output::result_json(result, msg->message_id, msg->envelope.from);
-                j["input"] = input.label;
+                nlohmann::json j = output::result_json(result, prepared->message_id, prepared->envelope.from);
+                j["input"] = label;
                 io.out << util::json_text(j) << "\n" << std::flush;
             } else if (result.status != delivery::Status::dry_run) {
-                output::print_result(io.err, result, msg->message_id, inv.verbose, input.label + ": ");
+                output::print_result(io.err, result, prepared->message_id, inv.verbose, label + ": ");
             }
-        }
-        if (code != diagnosis::ExitCode::ok)
-            ++failures;
-        worst = diagnosis::worst(worst, code);
+            tally(result.exit_code);
+        };
+        auto hooks = output::delivery_hooks(io, input.label + ": ");
+        if (parallel)
+            parallel->add(std::move(job), std::move(hooks), prepared, report);
+        else
+            report(delivery::deliver(job, session, policy, hooks));
     };
+    // --limit N: the first N inputs (messages, and lines that fail to be one).
+    auto limited = [&] { return inv.batch_limit > 0 && count >= static_cast<size_t>(inv.batch_limit); };
     for (const auto& name : names) {
+        if (limited())
+            break;
         if (inv.batch_eml) {
             handle(Input{name, "", name});
             continue;
@@ -176,8 +209,14 @@ int batch_command(const cli::Invocation& inv, Io& io) {
             if (!file) {
                 auto d = diagnosis::local_failure(diagnosis::Class::noinput, transport::Stage::input,
                                                   "cannot read " + name, "check the file name");
-                output::report_failure(io, Schema::send, inv.json, d);
-                worst = diagnosis::worst(worst, d.exit_code);
+                auto report = [&io, &inv, &worst, d] {
+                    output::report_failure(io, Schema::send, inv.json, d);
+                    worst = diagnosis::worst(worst, d.exit_code);
+                };
+                if (parallel)
+                    parallel->add_report(report);
+                else
+                    report();
                 continue;
             }
             stream = &file;
@@ -188,9 +227,13 @@ int batch_command(const cli::Invocation& inv, Io& io) {
             ++line_no;
             if (util::trim(line).empty())
                 continue;
+            if (limited())
+                break;
             handle(Input{(name == "-" ? std::string("stdin") : name) + ":" + std::to_string(line_no), line, ""});
         }
     }
+    if (parallel)
+        parallel->drain();
     if (!inv.json)
         io.err << "smtpsend: batch: " << count - failures << " of " << count
                << (inv.dry_run ? " shown (dry run: nothing was sent)" : " sent or queued") << "\n";

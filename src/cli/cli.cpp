@@ -237,6 +237,9 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
                       "JSON Lines file (- for stdin, the default), or with --eml the message files");
     batch->add_flag("--eml", inv.batch_eml, "The inputs are complete messages (recipients as with -t)");
     batch->add_flag("--json", inv.json, "Print one JSON result line per message");
+    batch->add_option("--limit", inv.batch_limit, "Only the first N messages (with --dry-run: show them)")
+        ->type_name("N")
+        ->check(CLI::PositiveNumber);
     batch->fallthrough();
 
     auto* queue_cmd = app.add_subcommand("queue", "List, show, flush or drop queued messages");

@@ -32,6 +32,7 @@ struct Invocation {
     // batch [FILE|-] or batch --eml FILE...
     std::vector<std::string> batch_inputs;
     bool batch_eml = false;
+    long batch_limit = 0; // --limit N: only the first N inputs (0: all)
     // queue show/drop ID; queue flush --all
     std::string queue_id;
     bool flush_all = false;

@@ -152,6 +152,41 @@ Status check_helo(const std::string& v) {
 
 // A domain name: dot-separated labels of letters, digits and '-', none
 // starting or ending with '-', at most 63 bytes each and 253 in all.
+} // namespace
+
+util::Result<double> parse_rate(const std::string& text) {
+    auto bad = [&] {
+        return util::make_error("rate = \"" + text + "\" is not N/s or N/min (e.g. 10/s, 300/min)",
+                                "set rate (--rate) to a whole number of messages per second or minute");
+    };
+    auto slash = text.find('/');
+    if (slash == std::string::npos || slash == 0 || slash > 6)
+        return bad();
+    long n = 0;
+    for (size_t i = 0; i < slash; ++i) {
+        if (text[i] < '0' || text[i] > '9')
+            return bad();
+        n = n * 10 + (text[i] - '0');
+    }
+    if (n < 1 || n > 100000)
+        return bad();
+    std::string unit = text.substr(slash + 1);
+    if (unit == "s")
+        return static_cast<double>(n);
+    if (unit == "min")
+        return static_cast<double>(n) / 60.0;
+    return bad();
+}
+
+namespace {
+
+Status check_rate(const std::string& v) {
+    auto r = parse_rate(v);
+    if (!r)
+        return r.error();
+    return util::Ok{};
+}
+
 Status check_domain(const std::string& v) {
     auto bad = [&] {
         return make_error("domain = \"" + v + "\" is not a domain name such as example.com");
@@ -291,6 +326,18 @@ std::vector<KeyInfo> make_keys() {
         number_key<&Settings::retries>("retries", "N",
                                        "extra attempts within one run after a temporary failure",
                                        0, 10),
+        number_key<&Settings::connections>("connections", "N",
+                                           "batch: connections at once, each with its own login "
+                                           "(1: one connection, messages one after another)",
+                                           1, 64),
+        wire_key<&Settings::rate>("rate", "N/s|N/min",
+                                  "batch: at most this many messages per second or minute, "
+                                  "across all connections",
+                                  check_rate),
+        number_key<&Settings::max_per_connection>("max_per_connection", "N",
+                                                  "batch: reconnect after N messages on a "
+                                                  "connection (0: never)",
+                                                  0, 1000000),
         duration_key<&Settings::retry_wait>("retry_wait",
                                             "wait before the first retry; doubles each time, "
                                             "with jitter, up to 5 minutes",

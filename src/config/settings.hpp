@@ -82,7 +82,14 @@ struct Settings {
     Value<long> retry_wait{5};        // seconds before the first retry; doubles, with jitter (a duration)
     Value<long> max_age{5 * 86400};   // seconds a queued message is kept before it fails
     Value<std::string> log{"none"};   // FILE, "syslog" or "none": one line per attempt
+    Value<long> connections{4};       // batch: connections at once, each with its own login
+    Value<std::string> rate;          // batch: "N/s" or "N/min" across all connections ("": none)
+    Value<long> max_per_connection;   // batch: reconnect after N messages (0: never)
 };
+
+// A `rate` value, "N/s" or "N/min" (N a whole number, 1 to 100000), in
+// messages per second.
+util::Result<double> parse_rate(const std::string& text);
 
 // Fills `settings` from SMTPSEND_* variables, in the order of the key table.
 // Fails on the first invalid value, naming the variable.

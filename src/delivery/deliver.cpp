@@ -30,6 +30,10 @@ CapabilityProbe curl_capability_probe() {
     };
 }
 
+PoolFactory curl_pool_factory() {
+    return [](const transport::TransportOptions& o, size_t n) { return transport::make_curl_pool(o, n); };
+}
+
 // --- Session ------------------------------------------------------------------
 
 Session::Session(Plan plan, TransportFactory factory, bool reuse, CapabilityProbe probe)
@@ -70,11 +74,16 @@ Attempt Session::send(const message::Envelope& envelope, message::MessageSource&
             transport_->set_on_progress(on_progress_);
     }
     transport_->set_max_transfer_ms(max_transfer_ms);
+    auto outcome = transport_->send(envelope, source);
+    if (outcome.capabilities.seen)
+        smtputf8_ = outcome.capabilities.smtputf8;
+    return attempt_for(envelope, std::move(outcome));
+}
+
+Attempt Session::attempt_for(const message::Envelope& envelope, transport::Outcome outcome) const {
     Attempt a;
-    a.outcome = transport_->send(envelope, source);
+    a.outcome = std::move(outcome);
     const Outcome& o = a.outcome;
-    if (o.capabilities.seen)
-        smtputf8_ = o.capabilities.smtputf8;
     diagnosis::Context ctx = plan_.context;
     ctx.credentials_configured = o.credentials_configured;
     ctx.auth_sent = o.auth_sent;
@@ -304,167 +313,179 @@ std::optional<Diagnosis> check_envelope(const message::Envelope& e) {
 
 } // namespace
 
-Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& hooks) {
-    const util::Clock& clock = *hooks.clock;
-    const int64_t started = clock.now_ms();
-    auto elapsed = [&] { return static_cast<long>(clock.now_ms() - started); };
-    auto warn = [&](const std::string& w) {
-        if (!w.empty() && hooks.warn)
-            hooks.warn(w);
-    };
-    Result r;
-    r.server = session.plan().server();
-    const std::string& user = session.plan().credentials->user;
-    const std::string entry_id = job.entry ? job.entry->id : "";
+Delivery::Delivery(Job& job, const Session& session, const Policy& policy, const Hooks& hooks)
+    : job_(job), session_(session), policy_(policy), hooks_(hooks) {
+    started_ = hooks_.clock->now_ms();
+    r_.server = session_.plan().server();
+    owed_ = job_.envelope.recipients;
+    allowed_ = 1 + static_cast<int>(std::max(0L, policy_.retries));
+}
 
-    if (auto bad = check_envelope(job.envelope)) {
-        r.diagnosis = bad;
-        r.exit_code = bad->exit_code;
-        return r;
+long Delivery::elapsed() const { return static_cast<long>(hooks_.clock->now_ms() - started_); }
+
+void Delivery::warn(const std::string& w) const {
+    if (!w.empty() && hooks_.warn)
+        hooks_.warn(w);
+}
+
+std::optional<Result> Delivery::begin() {
+    if (auto bad = check_envelope(job_.envelope)) {
+        r_.diagnosis = bad;
+        r_.exit_code = bad->exit_code;
+        return r_;
     }
-    if (policy.dry_run) {
-        if (hooks.on_dry_run)
-            hooks.on_dry_run(job, r.server);
-        r.status = Status::dry_run;
-        return r;
+    if (policy_.dry_run) {
+        if (hooks_.on_dry_run)
+            hooks_.on_dry_run(job_, r_.server);
+        r_.status = Status::dry_run;
+        return r_;
     }
+    return std::nullopt;
+}
 
-    // What decides the exit code, most severe first: a refusal for good, a
-    // failure a retry can fix, then recipients that may have the message
-    // (never sent again; reported only when nothing else failed).
-    std::optional<Diagnosis> permanent, temporary_failure, uncertain_failure;
-    bool unconfirmed = false;
-    std::vector<std::string> owed = job.envelope.recipients;
-    std::vector<queue::Attempt> history;
-    const int allowed = 1 + static_cast<int>(std::max(0L, policy.retries));
-    int retry = 0;
-    for (bool first = true; !owed.empty(); first = false) {
-        long budget = 0;
-        if (policy.max_time > 0) {
-            budget = policy.max_time * 1000 - elapsed();
-            if (budget <= 0)
-                break;
-        }
-        if (!first)
-            job.source->rewind();
-        message::Envelope envelope{job.envelope.from, owed};
-        Attempt a = session.send(envelope, *job.source, budget);
-        ++r.attempts;
-        warn(log::write(policy.log, log_record(a, r.server, envelope, job.message_id, user, entry_id)));
-        history.push_back(queue_attempt(a, clock.unix_seconds()));
-        if (a.outcome.final_reply && a.outcome.final_reply->positive())
-            r.final_reply = a.outcome.final_reply;
+bool Delivery::next(message::Envelope& envelope, long& budget_ms) {
+    if (owed_.empty())
+        return false;
+    budget_ms = 0;
+    if (policy_.max_time > 0) {
+        budget_ms = policy_.max_time * 1000 - elapsed();
+        if (budget_ms <= 0)
+            return false;
+    }
+    if (!first_)
+        job_.source->rewind();
+    first_ = false;
+    envelope = message::Envelope{job_.envelope.from, owed_};
+    return true;
+}
 
-        owed.clear();
-        std::vector<std::string> deferred;
-        bool progress = false;
-        for (auto& v : judge(envelope, a)) {
-            switch (v.verdict) {
-            case Verdict::accepted:
-                r.accepted.push_back(v.address);
-                progress = true;
-                break;
-            case Verdict::uncertain:
-                // It may have the message: reported, never sent again.
-                r.uncertain.push_back(v.address);
-                r.rejected.push_back({v.address, v.reply ? "uncertain: " + util::one_line(v.reply->text())
-                                                         : std::string("uncertain")});
-                if (!uncertain_failure)
-                    uncertain_failure = diagnosis::local_failure(
-                        diagnosis::Class::protocol, Stage::rcpt,
-                        "the server's replies to RCPT could not be matched to the recipients for sure "
-                        "(it wrote a line that is not a reply); " + v.address +
-                            " may or may not have the message, so it is not sent again",
-                        "run with -v to see the dialogue; the server or a filter in front of it "
-                        "breaks SMTP");
-                break;
-            case Verdict::deferred:
-                deferred.push_back(v.address);
-                break;
-            case Verdict::unconfirmed:
-                unconfirmed = true;
-                owed.push_back(v.address);
-                temporary_failure = a.diagnosis;
-                break;
-            case Verdict::temporary:
-                owed.push_back(v.address);
-                if (!temporary_failure || temporary(a.diagnosis)) {
-                    if (temporary(a.diagnosis))
-                        temporary_failure = a.diagnosis;
-                    else if (v.reply)
-                        temporary_failure = diagnosis::diagnose(Stage::rcpt, v.reply, transport::NetError::none,
-                                                                session.plan().context);
-                    else // delivered to others; a later transaction of a long list did not go through
-                        temporary_failure = diagnosis::local_failure(
-                            diagnosis::Class::network, Stage::rcpt,
-                            "the message went to some recipients, but the transaction for the others "
-                            "did not go through",
-                            "they are retried (or queued with --queue)");
-                }
-                break;
-            case Verdict::permanent:
-                r.rejected.push_back({v.address, reply_line(v.reply, a.diagnosis)});
-                if (!permanent)
-                    permanent = !temporary(a.diagnosis) && a.diagnosis.cls != diagnosis::Class::ok
-                                    ? a.diagnosis
-                                    : diagnosis::diagnose(Stage::rcpt, v.reply, transport::NetError::none,
-                                                          session.plan().context);
-                break;
+std::optional<long> Delivery::record(const message::Envelope& envelope, const Attempt& a) {
+    const util::Clock& clock = *hooks_.clock;
+    const std::string& user = session_.plan().credentials->user;
+    const std::string entry_id = job_.entry ? job_.entry->id : "";
+    auto& r = r_;
+    auto& owed = owed_;
+    ++r.attempts;
+    warn(log::write(policy_.log, log_record(a, r.server, envelope, job_.message_id, user, entry_id)));
+    history_.push_back(queue_attempt(a, clock.unix_seconds()));
+    if (a.outcome.final_reply && a.outcome.final_reply->positive())
+        r.final_reply = a.outcome.final_reply;
+
+    owed.clear();
+    std::vector<std::string> deferred;
+    bool progress = false;
+    for (auto& v : judge(envelope, a)) {
+        switch (v.verdict) {
+        case Verdict::accepted:
+            r.accepted.push_back(v.address);
+            progress = true;
+            break;
+        case Verdict::uncertain:
+            // It may have the message: reported, never sent again.
+            r.uncertain.push_back(v.address);
+            r.rejected.push_back({v.address, v.reply ? "uncertain: " + util::one_line(v.reply->text())
+                                                     : std::string("uncertain")});
+            if (!uncertain_failure_)
+                uncertain_failure_ = diagnosis::local_failure(
+                    diagnosis::Class::protocol, Stage::rcpt,
+                    "the server's replies to RCPT could not be matched to the recipients for sure "
+                    "(it wrote a line that is not a reply); " + v.address +
+                        " may or may not have the message, so it is not sent again",
+                    "run with -v to see the dialogue; the server or a filter in front of it "
+                    "breaks SMTP");
+            break;
+        case Verdict::deferred:
+            deferred.push_back(v.address);
+            break;
+        case Verdict::unconfirmed:
+            unconfirmed_ = true;
+            owed.push_back(v.address);
+            temporary_failure_ = a.diagnosis;
+            break;
+        case Verdict::temporary:
+            owed.push_back(v.address);
+            if (!temporary_failure_ || temporary(a.diagnosis)) {
+                if (temporary(a.diagnosis))
+                    temporary_failure_ = a.diagnosis;
+                else if (v.reply)
+                    temporary_failure_ = diagnosis::diagnose(Stage::rcpt, v.reply, transport::NetError::none,
+                                                            session_.plan().context);
+                else // delivered to others; a later transaction of a long list did not go through
+                    temporary_failure_ = diagnosis::local_failure(
+                        diagnosis::Class::network, Stage::rcpt,
+                        "the message went to some recipients, but the transaction for the others "
+                        "did not go through",
+                        "they are retried (or queued with --queue)");
             }
+            break;
+        case Verdict::permanent:
+            r.rejected.push_back({v.address, reply_line(v.reply, a.diagnosis)});
+            if (!permanent_)
+                permanent_ = !temporary(a.diagnosis) && a.diagnosis.cls != diagnosis::Class::ok
+                                ? a.diagnosis
+                                : diagnosis::diagnose(Stage::rcpt, v.reply, transport::NetError::none,
+                                                      session_.plan().context);
+            break;
         }
-        if (!deferred.empty()) {
-            // A further transaction on the same connection, at once: the
-            // server took some; it takes the rest in later transactions.
-            if (progress) {
-                owed.insert(owed.begin(), deferred.begin(), deferred.end());
-                continue;
-            }
-            for (const auto& d : deferred)
-                owed.push_back(d);
-            if (!temporary_failure)
-                temporary_failure = a.diagnosis;
-        }
-        if (owed.empty() || unconfirmed) // a retry now could deliver it twice; the queue marks it
-            break;
-        if (retry + 1 >= allowed)
-            break;
-        long wait = backoff_ms(policy.retry_wait, retry, 300);
-        // --max-time bounds the whole run: no retry that could not finish in it.
-        if (policy.max_time > 0 && elapsed() + wait + 1000 > policy.max_time * 1000)
-            break;
-        ++retry;
-        if (hooks.on_retry && temporary_failure)
-            hooks.on_retry(r.attempts, allowed, wait, *temporary_failure);
-        clock.sleep_ms(wait);
     }
-    if (!owed.empty() && !temporary_failure) // the budget ran out before any attempt
-        temporary_failure = diagnosis::local_failure(diagnosis::Class::network, Stage::connect,
+    if (!deferred.empty()) {
+        // A further transaction on the same connection, at once: the
+        // server took some; it takes the rest in later transactions.
+        if (progress) {
+            owed.insert(owed.begin(), deferred.begin(), deferred.end());
+            return 0L;
+        }
+        for (const auto& d : deferred)
+            owed.push_back(d);
+        if (!temporary_failure_)
+            temporary_failure_ = a.diagnosis;
+    }
+    if (owed.empty() || unconfirmed_) // a retry now could deliver it twice; the queue marks it
+        return std::nullopt;
+    if (retry_ + 1 >= allowed_)
+        return std::nullopt;
+    long wait = backoff_ms(policy_.retry_wait, retry_, 300);
+    // --max-time bounds the whole run: no retry that could not finish in it.
+    if (policy_.max_time > 0 && elapsed() + wait + 1000 > policy_.max_time * 1000)
+        return std::nullopt;
+    ++retry_;
+    if (hooks_.on_retry && temporary_failure_)
+        hooks_.on_retry(r.attempts, allowed_, wait, *temporary_failure_);
+    return wait;
+}
+
+Result Delivery::finish() {
+    const util::Clock& clock = *hooks_.clock;
+    auto& r = r_;
+    auto& owed = owed_;
+    if (!owed.empty() && !temporary_failure_) // the budget ran out before any attempt
+        temporary_failure_ = diagnosis::local_failure(diagnosis::Class::network, Stage::connect,
                                                      "the --max-time budget ran out before the "
                                                      "message could be sent",
                                                      "raise max_time (--max-time)");
     r.elapsed_ms = elapsed();
 
     // The queue: a new entry for what is owed, or the flushed entry's new state.
-    queue::Queue q(policy.queue_dir);
+    queue::Queue q(policy_.queue_dir);
     const long now = clock.unix_seconds();
-    if (job.entry) {
-        queue::Entry& e = *job.entry;
-        e.attempts.insert(e.attempts.end(), history.begin(), history.end());
+    if (job_.entry) {
+        queue::Entry& e = *job_.entry;
+        e.attempts.insert(e.attempts.end(), history_.begin(), history_.end());
         util::Status st = util::Ok{};
         if (!owed.empty()) {
             e.recipients = owed;
-            e.unconfirmed = e.unconfirmed || unconfirmed;
+            e.unconfirmed = e.unconfirmed || unconfirmed_;
             e.next_attempt = now + backoff_ms(queue_backoff_seconds, static_cast<int>(e.attempts.size()) - 2, 7200) / 1000;
             st = q.update(e);
             if (st) {
                 r.queue_id = e.id;
-                r.queue_reason = temporary_failure->summary;
+                r.queue_reason = temporary_failure_->summary;
             }
         } else if (!r.rejected.empty()) {
             std::vector<std::string> refused;
             for (const auto& rej : r.rejected)
                 refused.push_back(rej.address + " (" + rej.reply + ")");
-            st = q.fail(e, (r.accepted.empty() && permanent ? failure_text(*permanent) + "; " : std::string()) +
+            st = q.fail(e, (r.accepted.empty() && permanent_ ? failure_text(*permanent_) + "; " : std::string()) +
                                "refused: " + util::join(refused, "; "));
         } else {
             st = q.remove(e.id);
@@ -474,36 +495,36 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
                                               "cannot record the state of queue entry " + e.id + ": " +
                                                   st.error().message,
                                               st.error().hint);
-            permanent = permanent ? permanent : d;
+            permanent_ = permanent_ ? permanent_ : d;
             warn(d.summary);
         }
-    } else if (!owed.empty() && policy.queue) {
+    } else if (!owed.empty() && policy_.queue) {
         queue::Entry e;
-        e.profile = session.plan().profile;
+        e.profile = session_.plan().profile;
         e.server = r.server;
-        e.from = job.envelope.from;
+        e.from = job_.envelope.from;
         e.recipients = owed;
-        e.message_id = job.message_id;
-        e.first_failure = failure_text(*temporary_failure);
-        e.unconfirmed = unconfirmed;
+        e.message_id = job_.message_id;
+        e.first_failure = failure_text(*temporary_failure_);
+        e.unconfirmed = unconfirmed_;
         e.next_attempt = now;
-        e.attempts = history;
-        e.settings = job.recorded.settings;
-        e.secrets = job.recorded.secrets;
-        job.source->rewind();
-        auto id = q.add(std::move(e), *job.source, now);
+        e.attempts = history_;
+        e.settings = job_.recorded.settings;
+        e.secrets = job_.recorded.secrets;
+        job_.source->rewind();
+        auto id = q.add(std::move(e), *job_.source, now);
         if (id) {
             r.queue_id = *id;
-            r.queue_reason = temporary_failure->summary;
+            r.queue_reason = temporary_failure_->summary;
             log::Record rec;
             rec.host = r.server;
-            rec.from = job.envelope.from;
+            rec.from = job_.envelope.from;
             rec.recipients = owed;
-            rec.message_id = job.message_id;
+            rec.message_id = job_.message_id;
             rec.queue_id = *id;
             rec.outcome = "queued";
-            rec.cls = diagnosis::class_name(temporary_failure->cls);
-            warn(log::write(policy.log, rec));
+            rec.cls = diagnosis::class_name(temporary_failure_->cls);
+            warn(log::write(policy_.log, rec));
         } else {
             // Never exit 0 without a delivery or a durable queue entry.
             warn("could not queue the message: " + id.error().message);
@@ -512,21 +533,180 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
 
     if (!r.queue_id.empty()) {
         r.status = Status::queued;
-        r.diagnosis = permanent;
-        r.exit_code = permanent ? permanent->exit_code : ExitCode::ok;
+        r.diagnosis = permanent_;
+        r.exit_code = permanent_ ? permanent_->exit_code : ExitCode::ok;
         return r;
     }
     for (const auto& a : owed)
-        r.rejected.push_back({a, reply_line(temporary_failure->reply, *temporary_failure)});
-    if (owed.empty() && !permanent && !uncertain_failure) {
+        r.rejected.push_back({a, reply_line(temporary_failure_->reply, *temporary_failure_)});
+    if (owed.empty() && !permanent_ && !uncertain_failure_) {
         r.status = Status::sent;
         return r;
     }
-    // The most severe failure decides: a permanent one beats a temporary one.
-    r.diagnosis = permanent ? permanent : !owed.empty() ? temporary_failure : uncertain_failure;
+    // The most severe failure decides: a permanent_ one beats a temporary one.
+    r.diagnosis = permanent_ ? permanent_ : !owed.empty() ? temporary_failure_ : uncertain_failure_;
     r.exit_code = r.diagnosis->exit_code;
-    r.status = !r.accepted.empty() ? Status::partial : unconfirmed ? Status::unconfirmed : Status::failed;
+    r.status = !r.accepted.empty() ? Status::partial : unconfirmed_ ? Status::unconfirmed : Status::failed;
     return r;
+}
+
+
+Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& hooks) {
+    Delivery d(job, session, policy, hooks);
+    if (auto early = d.begin())
+        return *early;
+    message::Envelope envelope;
+    long budget = 0;
+    while (d.next(envelope, budget)) {
+        Attempt a = session.send(envelope, *job.source, budget);
+        auto wait = d.record(envelope, a);
+        if (!wait)
+            break;
+        if (*wait > 0)
+            hooks.clock->sleep_ms(*wait);
+    }
+    return d.finish();
+}
+
+// --- Parallel -----------------------------------------------------------------
+
+struct Parallel::Item {
+    Job job;
+    Hooks hooks;
+    std::shared_ptr<void> keep;
+    std::function<void(const Result&)> report;
+    std::function<void()> report_only;
+    std::unique_ptr<Delivery> delivery;
+    std::optional<Result> result;
+    message::Envelope envelope; // of the attempt in progress
+    int64_t not_before = 0;     // a retry's back-off, on the clock
+    bool running = false;
+    bool settled() const { return result.has_value() || report_only != nullptr; }
+};
+
+long RateLimiter::wait_ms() const {
+    if (interval_ms_ <= 0 || next_ms_ < 0)
+        return 0;
+    double left = next_ms_ - static_cast<double>(clock_->now_ms());
+    return left > 0 ? static_cast<long>(left + 0.999) : 0;
+}
+
+void RateLimiter::take() {
+    double now = static_cast<double>(clock_->now_ms());
+    next_ms_ = std::max(now, next_ms_) + interval_ms_;
+}
+
+Parallel::Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
+                   double rate, long max_per_connection)
+    : session_(session), factory_(std::move(factory)), connections_(std::max<size_t>(1, connections)),
+      policy_(std::move(policy)), slots_(connections_, nullptr), sent_on_(connections_, 0), rate_(rate),
+      max_per_connection_(max_per_connection) {}
+
+Parallel::~Parallel() = default;
+
+void Parallel::add(Job job, Hooks hooks, std::shared_ptr<void> keep,
+                   std::function<void(const Result&)> report) {
+    auto item = std::make_unique<Item>();
+    item->job = std::move(job);
+    item->hooks = std::move(hooks);
+    item->keep = std::move(keep);
+    item->report = std::move(report);
+    clock_ = item->hooks.clock;
+    item->delivery = std::make_unique<Delivery>(item->job, session_, policy_, item->hooks);
+    item->result = item->delivery->begin();
+    items_.push_back(std::move(item));
+    emit();
+    // A bounded window: memory stays flat however long the batch.
+    while (items_.size() > 2 * connections_ + 1)
+        pump();
+}
+
+void Parallel::add_report(std::function<void()> report) {
+    auto item = std::make_unique<Item>();
+    item->report_only = std::move(report);
+    items_.push_back(std::move(item));
+    emit();
+}
+
+void Parallel::drain() {
+    while (!items_.empty())
+        pump();
+}
+
+void Parallel::emit() {
+    size_t n = 0;
+    while (n < items_.size() && items_[n]->settled()) {
+        Item& it = *items_[n];
+        if (it.report_only)
+            it.report_only();
+        else
+            it.report(*it.result);
+        ++n;
+    }
+    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+void Parallel::pump() {
+    // Free connections take the first messages waiting, in input order.
+    const int64_t now = clock_->now_ms();
+    int64_t next_due = -1;
+    for (auto& p : items_) {
+        Item& it = *p;
+        if (it.settled() || it.running)
+            continue;
+        if (it.not_before > now) {
+            next_due = next_due < 0 ? it.not_before : std::min(next_due, it.not_before);
+            continue;
+        }
+        auto free = std::find(slots_.begin(), slots_.end(), nullptr);
+        if (free == slots_.end())
+            break;
+        if (rate_ > 0 && !limiter_)
+            limiter_.emplace(rate_, *clock_);
+        if (limiter_) {
+            if (long w = limiter_->wait_ms(); w > 0) {
+                int64_t due = clock_->now_ms() + w;
+                next_due = next_due < 0 ? due : std::min(next_due, due);
+                break;
+            }
+        }
+        long budget = 0;
+        if (!it.delivery->next(it.envelope, budget)) {
+            it.result = it.delivery->finish();
+            continue;
+        }
+        if (!pool_)
+            pool_ = factory_(session_.plan().options, connections_);
+        size_t slot = static_cast<size_t>(free - slots_.begin());
+        if (max_per_connection_ > 0 && sent_on_[slot] >= max_per_connection_) {
+            pool_->reconnect(slot); // --max-per-connection: a new connection, a new login
+            sent_on_[slot] = 0;
+        }
+        *free = &it;
+        it.running = true;
+        if (limiter_)
+            limiter_->take();
+        pool_->start(slot, it.envelope, *it.job.source, budget);
+    }
+    bool busy = std::any_of(slots_.begin(), slots_.end(), [](Item* i) { return i != nullptr; });
+    if (busy) {
+        long wait = next_due < 0 ? -1 : static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms()));
+        for (auto& [slot, outcome] : pool_->run(wait)) {
+            Item& it = *slots_.at(slot);
+            slots_[slot] = nullptr;
+            ++sent_on_[slot];
+            it.running = false;
+            Attempt a = session_.attempt_for(it.envelope, std::move(outcome));
+            auto wait_ms = it.delivery->record(it.envelope, a);
+            if (!wait_ms)
+                it.result = it.delivery->finish();
+            else
+                it.not_before = clock_->now_ms() + *wait_ms;
+        }
+    } else if (next_due >= 0) {
+        clock_->sleep_ms(static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms())));
+    }
+    emit();
 }
 
 } // namespace smtpsend::delivery

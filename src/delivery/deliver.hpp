@@ -55,6 +55,9 @@ class Session {
     // exit 65) before MAIL: such an address is never sent raw.
     Attempt send(const message::Envelope& envelope, message::MessageSource& source,
                  long max_transfer_ms);
+    // The Attempt of an outcome another transport (a Pool) gave for
+    // `envelope` under this plan: diagnosed as send() diagnoses.
+    Attempt attempt_for(const message::Envelope& envelope, transport::Outcome outcome) const;
     const Plan& plan() const { return plan_; }
 
   private:
@@ -162,6 +165,109 @@ struct Hooks {
 
 // Delivers one message through `session` under `policy`.
 Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& hooks);
+
+// deliver() in steps, for a caller that runs the attempts itself (the
+// batch over several connections): the same decisions, whoever sends.
+//   begin()    nothing to send (a bad envelope, a dry run): the Result;
+//   next()     the envelope and the --max-time budget of the next attempt,
+//              false when there is none;
+//   record()   the attempt's outcome judged: the wait before the next
+//              attempt (0: at once), or nothing when it is settled;
+//   finish()   the queue and the Result.
+class Delivery {
+  public:
+    Delivery(Job& job, const Session& session, const Policy& policy, const Hooks& hooks);
+    std::optional<Result> begin();
+    bool next(message::Envelope& envelope, long& budget_ms);
+    std::optional<long> record(const message::Envelope& envelope, const Attempt& attempt);
+    Result finish();
+    Job& job() { return job_; }
+
+  private:
+    long elapsed() const;
+    void warn(const std::string& w) const;
+    Job& job_;
+    const Session& session_;
+    const Policy& policy_;
+    const Hooks& hooks_;
+    int64_t started_ = 0;
+    Result r_;
+    // What decides the exit code, most severe first: a refusal for good, a
+    // failure a retry can fix, then recipients that may have the message
+    // (never sent again; reported only when nothing else failed).
+    std::optional<diagnosis::Diagnosis> permanent_, temporary_failure_, uncertain_failure_;
+    bool unconfirmed_ = false;
+    std::vector<std::string> owed_;
+    std::vector<queue::Attempt> history_;
+    int allowed_ = 1;
+    int retry_ = 0;
+    bool first_ = true;
+};
+
+// At most `per_second` messages a second (--rate), spaced evenly: each
+// start is due one interval after the one before, never before now.
+class RateLimiter {
+  public:
+    RateLimiter(double per_second, const util::Clock& clock)
+        : interval_ms_(per_second > 0 ? 1000.0 / per_second : 0), clock_(&clock) {}
+    // Milliseconds until the next start is allowed (0: now).
+    long wait_ms() const;
+    // A start now: the next is due one interval later.
+    void take();
+
+  private:
+    double interval_ms_;
+    const util::Clock* clock_;
+    double next_ms_ = -1; // on the clock; -1: none yet
+};
+
+// Makes the pool of connections for a plan (batch --connections). A seam:
+// unit tests pass a scripted fake, the program curl_pool_factory().
+using PoolFactory = std::function<std::unique_ptr<transport::Pool>(
+    const transport::TransportOptions&, size_t connections)>;
+PoolFactory curl_pool_factory();
+
+// Many messages over several connections at once. Each message goes through
+// its own Delivery, so it gets the decisions deliver() makes (verdicts,
+// retries, queue, log); a retry waits its back-off without holding a
+// connection. Messages are handed to free connections in the order they were
+// added, and reported in that order.
+class Parallel {
+  public:
+    // `rate`: messages per second across all connections (0: no limit);
+    // `max_per_connection`: reconnect after so many (0: never).
+    Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
+             double rate = 0, long max_per_connection = 0);
+    ~Parallel();
+    Parallel(const Parallel&) = delete;
+    Parallel& operator=(const Parallel&) = delete;
+    // Adds a message; `keep` owns its source. `report` gets its Result when
+    // every message added before it has been reported. Runs the pool while
+    // more than a few messages per connection are pending.
+    void add(Job job, Hooks hooks, std::shared_ptr<void> keep,
+             std::function<void(const Result&)> report);
+    // An input that failed before it became a message: reported in its turn.
+    void add_report(std::function<void()> report);
+    // Runs until every message added is settled and reported.
+    void drain();
+
+  private:
+    struct Item;
+    void pump();
+    void emit();
+    const Session& session_;
+    PoolFactory factory_;
+    size_t connections_;
+    Policy policy_;
+    const util::Clock* clock_ = &util::system_clock();
+    std::unique_ptr<transport::Pool> pool_;
+    std::vector<std::unique_ptr<Item>> items_; // in input order; reported ones removed from the front
+    std::vector<Item*> slots_;                 // the message on each connection, or null
+    std::vector<long> sent_on_;                // messages ended on each connection since it opened
+    double rate_ = 0;
+    long max_per_connection_ = 0;
+    std::optional<RateLimiter> limiter_;
+};
 
 // The log record of one attempt.
 log::Record log_record(const Attempt& a, const std::string& server, const message::Envelope& envelope,

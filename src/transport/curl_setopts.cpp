@@ -154,6 +154,11 @@ void set_debug(CURL* h, TransferState* state, char* errbuf) {
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 }
 
+void set_fresh_connect(CURL* h) {
+    // The pool's reconnect: a new connection (and login) for this handle.
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+}
+
 void set_probe(CURL* h) {
     // Greeting, EHLO, STARTTLS and AUTH, then stop: the connection stays open
     // for curl_easy_send/recv. Never reused, so no stale replies.

@@ -56,44 +56,132 @@ class CurlTransport final : public Transport {
     explicit CurlTransport(TransportOptions options) : options_(std::move(options)) {
         ensure_global_init();
     }
-    ~CurlTransport() override {
-        if (handle_)
-            close_kept(); // QUIT on a kept connection
+    Outcome send(const message::Envelope& envelope, message::MessageSource& source) override {
+        MessageSend m(envelope, source, options_);
+        while (m.next(connection_))
+            m.ended(connection_, curl_easy_perform(connection_.handle()));
+        return m.result();
     }
-    CurlTransport(const CurlTransport&) = delete;
-    CurlTransport& operator=(const CurlTransport&) = delete;
-    Outcome send(const message::Envelope& envelope, message::MessageSource& source) override;
     void set_max_transfer_ms(long ms) override { options_.max_transfer_ms = ms; }
     void set_on_progress(std::function<void(uint64_t, uint64_t)> fn) override {
         options_.on_progress = std::move(fn);
     }
 
   private:
-    // Ends a kept connection: QUIT goes out, but its reply is not waited
-    // for. Outside a transfer no progress callback bounds that wait, and
-    // libcurl 7.88 disconnects with its connection cache's own handle, whose
-    // response timeout is 120 s whatever we set: a server that never answers
-    // QUIT would hold the run. Shutting the socket for reading makes the
-    // wait end at once; the message was settled before.
-    void close_kept() {
-        if (kept_socket_ != CURL_SOCKET_BAD)
-            shutdown(kept_socket_, SHUT_RD);
-        curl_easy_cleanup(handle_);
-        handle_ = nullptr;
-        kept_socket_ = CURL_SOCKET_BAD;
-    }
-    // One MAIL transaction (at most max_recipients_per_transaction).
-    Outcome send_transaction(const message::Envelope& envelope, message::MessageSource& source);
-    // `exact_size`: the bytes the server will keep (SIZE=); `append_crlf`:
-    // the source does not end in CRLF and the transport adds it.
-    Outcome attempt_once(const message::Envelope& envelope, message::MessageSource& source,
-                         std::optional<uint64_t> exact_size, bool append_crlf);
-
     TransportOptions options_;
-    CURL* handle_ = nullptr;
-    bool last_reused_ = false;
-    curl_socket_t kept_socket_ = CURL_SOCKET_BAD;
+    Connection connection_; // QUIT on a kept connection at the end
 };
+
+} // namespace
+
+namespace detail {
+
+// --- Connection -----------------------------------------------------------------
+
+Connection::Connection() { ensure_global_init(); }
+
+// Ends a kept connection: QUIT goes out, but its reply is not waited
+// for. Outside a transfer no progress callback bounds that wait, and
+// libcurl 7.88 disconnects with its connection cache's own handle, whose
+// response timeout is 120 s whatever we set: a server that never answers
+// QUIT would hold the run. Shutting the socket for reading makes the
+// wait end at once; the message was settled before.
+void Connection::close() {
+    if (!handle_)
+        return;
+    if (kept_socket_ != CURL_SOCKET_BAD && !shut_on_drop)
+        shutdown(kept_socket_, SHUT_RD);
+    curl_easy_cleanup(handle_);
+    handle_ = nullptr;
+    kept_socket_ = CURL_SOCKET_BAD;
+}
+
+bool Connection::prepare(const TransportOptions& o, const message::Envelope& envelope,
+                         message::MessageSource& source, std::optional<uint64_t> exact_size,
+                         bool append_crlf, Outcome& failed) {
+    options_ = &o;
+    out_ = Outcome{};
+    out_.credentials_configured = has_login(o);
+    dialogue_.emplace(envelope.recipients, o.on_line);
+    state_ = TransferState{};
+    state_.dialogue = &*dialogue_;
+    state_.source = &source;
+    state_.require_auth = has_login(o);
+    state_.append_crlf = append_crlf;
+    if (o.on_progress) {
+        state_.on_progress = &o.on_progress;
+        state_.size_estimate = exact_size ? *exact_size : source.size_estimate();
+    }
+    if (!handle_)
+        handle_ = curl_easy_init();
+    else
+        curl_easy_reset(handle_); // keeps the open connection
+    CURL* h = handle_;
+    if (!h) {
+        failed = std::move(out_);
+        failed.error = NetError::local;
+        failed.error_text = "libcurl could not create a handle";
+        return false;
+    }
+    errbuf_[0] = 0;
+    set_connection(h, o);
+    set_tls(h, o, true);
+    set_auth(h, o);
+    rcpts_ = set_envelope(h, envelope);
+    if (!rcpts_ && !envelope.recipients.empty()) {
+        failed = std::move(out_);
+        failed.error = NetError::local;
+        failed.error_text = "out of memory building the recipient list";
+        return false;
+    }
+    set_upload(h, &state_);
+    set_upload_size(h, &state_, exact_size);
+    set_deadlines(h, o, &state_);
+    set_debug(h, &state_, errbuf_);
+    if (fresh_next_)
+        set_fresh_connect(h);
+    fresh_next_ = false;
+    state_.socket = kept_socket_; // a reused connection opens no new socket
+    return true;
+}
+
+Outcome Connection::finish(CURLcode rc) {
+    CURL* h = handle_;
+    kept_socket_ = state_.socket;
+    long connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    last_reused_ = connects == 0 && rc != CURLE_COULDNT_CONNECT;
+    Outcome out = std::move(out_);
+    dialogue_->fill(out);
+    conclude(out, rc, h, state_, *dialogue_, errbuf_,
+             options_->endpoint.mode == config::TlsMode::implicit);
+    // Never reuse a connection after a failure: stale replies would be read
+    // as the next message's (libcurl notes, section 4.3).
+    if (!options_->reuse_connection ||
+        (out.status != Outcome::Status::sent && out.status != Outcome::Status::partial)) {
+        if (shut_on_drop) {
+            // Right after the transfer, before any other handle can take the
+            // connection: the socket libcurl still has for it (none when it
+            // closed it; a recorded descriptor may be another's by now).
+            curl_socket_t s = CURL_SOCKET_BAD;
+            if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &s) == CURLE_OK && s != CURL_SOCKET_BAD)
+                shutdown(s, SHUT_RDWR);
+            curl_easy_cleanup(h);
+            handle_ = nullptr;
+            kept_socket_ = CURL_SOCKET_BAD;
+        } else {
+            curl_easy_cleanup(h);
+            handle_ = nullptr;
+            kept_socket_ = CURL_SOCKET_BAD;
+        }
+    }
+    out.transcript = dialogue_->transcript(); // with QUIT lines from the cleanup, if any
+    return out;
+}
+
+// --- MessageSend ------------------------------------------------------------------
+
+namespace {
 
 // Recipients per transaction. RFC 5321 4.5.3.1.8 asks servers for at least
 // 100; Postfix takes 1000 by default. libcurl 7.88 as Debian ships it also
@@ -153,150 +241,118 @@ void settle_slice(Outcome& part) {
     }
 }
 
-Outcome CurlTransport::send(const message::Envelope& envelope, message::MessageSource& source) {
-    if (envelope.recipients.size() <= max_recipients_per_transaction)
-        return send_transaction(envelope, source);
-    auto started = std::chrono::steady_clock::now();
-    // One connection for all the transactions, dropped at the end unless the
-    // caller keeps connections.
-    bool keep = options_.reuse_connection;
-    options_.reuse_connection = true;
-    // --max-time bounds the whole message, not each transaction.
-    long budget_ms = options_.max_transfer_ms;
-    Outcome whole;
-    const auto& all = envelope.recipients;
-    for (size_t i = 0; i < all.size(); i += max_recipients_per_transaction) {
-        if (budget_ms > 0) {
-            long spent = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                               std::chrono::steady_clock::now() - started)
-                                               .count());
-            options_.max_transfer_ms = std::max(1L, budget_ms - spent);
-        }
-        message::Envelope part = envelope;
-        part.recipients.assign(all.begin() + static_cast<std::ptrdiff_t>(i),
-                               all.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                                 all.size(), i + max_recipients_per_transaction)));
-        source.rewind();
-        Outcome o = send_transaction(part, source);
-        // After a failure other than this slice's recipients all being
-        // refused, the rest is not tried.
-        bool stop = (o.status == Outcome::Status::failed && o.stage != Stage::rcpt) ||
-                    o.status == Outcome::Status::unconfirmed;
-        if (stop && i > 0)
-            settle_slice(o);
-        merge(whole, std::move(o), i == 0);
-        if (stop) {
-            // Not tried: the rest of the list, after a failed transaction.
-            for (size_t j = i + max_recipients_per_transaction; j < all.size(); ++j)
-                whole.recipients.push_back(RecipientResult{all[j], false, std::nullopt, false});
-            break;
-        }
-    }
-    options_.reuse_connection = keep;
-    options_.max_transfer_ms = budget_ms;
-    if (!keep && handle_)
-        close_kept();
-    whole.elapsed_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                             std::chrono::steady_clock::now() - started)
-                                             .count());
-    return whole;
-}
-
-Outcome CurlTransport::send_transaction(const message::Envelope& envelope,
-                                        message::MessageSource& source) {
-    auto started = std::chrono::steady_clock::now();
-    std::optional<SourceSize> size = measure(source);
-    Outcome out;
-    for (int attempt = 0;; ++attempt) {
-        out = attempt_once(envelope, source,
-                           size ? std::optional<uint64_t>(size->exact()) : std::nullopt,
-                           size && !size->ends_with_crlf);
-        // A reused connection the server had just closed (libcurl notes, row
-        // 16): nothing was accepted on it, so one retry on a new one is safe.
-        bool server_spoke = std::any_of(out.transcript.begin(), out.transcript.end(),
-                                        [](const TranscriptLine& l) { return l.who == 'S'; });
-        bool closed_unheard = !server_spoke && (out.curl_code == CURLE_RECV_ERROR ||
-                                                out.curl_code == CURLE_SEND_ERROR ||
-                                                out.curl_code == CURLE_GOT_NOTHING);
-        // Or it had said "421 closing" (a per-connection limit) before MAIL
-        // was answered (row 17): the message was not taken, so again safe.
-        bool closing_before_mail = out.stage == Stage::mail && out.reply && out.reply->code == 421;
-        if (attempt == 0 && last_reused_ && out.status == Outcome::Status::failed &&
-            (closed_unheard || closing_before_mail)) {
-            source.rewind();
-            continue;
-        }
-        break;
-    }
-    out.elapsed_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::steady_clock::now() - started)
-                                           .count());
-    return out;
-}
-
-Outcome CurlTransport::attempt_once(const message::Envelope& envelope,
-                                    message::MessageSource& source,
-                                    std::optional<uint64_t> exact_size, bool append_crlf) {
-    Outcome out;
-    out.credentials_configured = has_login(options_);
-    Dialogue dialogue(envelope.recipients, options_.on_line);
-    TransferState state;
-    state.dialogue = &dialogue;
-    state.source = &source;
-    state.require_auth = has_login(options_);
-    state.append_crlf = append_crlf;
-    if (options_.on_progress) {
-        state.on_progress = &options_.on_progress;
-        state.size_estimate = exact_size ? *exact_size : source.size_estimate();
-    }
-
-    if (!handle_)
-        handle_ = curl_easy_init();
-    else
-        curl_easy_reset(handle_); // keeps the open connection
-    CURL* h = handle_;
-    if (!h) {
-        out.error = NetError::local;
-        out.error_text = "libcurl could not create a handle";
-        return out;
-    }
-    char errbuf[CURL_ERROR_SIZE] = {};
-    set_connection(h, options_);
-    set_tls(h, options_, true);
-    set_auth(h, options_);
-    Slist rcpts = set_envelope(h, envelope);
-    if (!rcpts && !envelope.recipients.empty()) {
-        out.error = NetError::local;
-        out.error_text = "out of memory building the recipient list";
-        return out;
-    }
-    set_upload(h, &state);
-    set_upload_size(h, &state, exact_size);
-    set_deadlines(h, options_, &state);
-    set_debug(h, &state, errbuf);
-
-    state.socket = kept_socket_; // a reused connection opens no new socket
-    CURLcode rc = curl_easy_perform(h);
-    kept_socket_ = state.socket;
-    long connects = 0;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-    last_reused_ = connects == 0 && rc != CURLE_COULDNT_CONNECT;
-    dialogue.fill(out);
-    conclude(out, rc, h, state, dialogue, errbuf,
-             options_.endpoint.mode == config::TlsMode::implicit);
-    // Never reuse a connection after a failure: stale replies would be read
-    // as the next message's (libcurl notes, section 4.3).
-    if (!options_.reuse_connection ||
-        (out.status != Outcome::Status::sent && out.status != Outcome::Status::partial)) {
-        curl_easy_cleanup(h);
-        handle_ = nullptr;
-        kept_socket_ = CURL_SOCKET_BAD;
-    }
-    out.transcript = dialogue.transcript(); // with QUIT lines from the cleanup, if any
-    return out;
-}
 
 } // namespace
+
+MessageSend::MessageSend(const message::Envelope& envelope, message::MessageSource& source,
+                         TransportOptions options)
+    : envelope_(envelope), source_(source), options_(std::move(options)) {
+    started_ = slice_started_ = std::chrono::steady_clock::now();
+    keep_ = options_.reuse_connection;
+    budget_ms_ = options_.max_transfer_ms;
+    if (envelope_.recipients.size() > max_recipients_per_transaction) {
+        // One connection for all the transactions, dropped at the end unless
+        // the caller keeps connections.
+        options_.reuse_connection = true;
+        rewind_ = true;
+    }
+    std::optional<SourceSize> size = measure(source_);
+    if (size) {
+        exact_size_ = size->exact();
+        append_crlf_ = !size->ends_with_crlf;
+    }
+}
+
+bool MessageSend::next(Connection& c) {
+    while (!done_) {
+        const auto& all = envelope_.recipients;
+        bool sliced = all.size() > max_recipients_per_transaction;
+        if (attempt_ == 0)
+            slice_started_ = std::chrono::steady_clock::now();
+        if (sliced) {
+            // --max-time bounds the whole message, not each transaction.
+            if (budget_ms_ > 0) {
+                long spent = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::steady_clock::now() - started_)
+                                                   .count());
+                options_.max_transfer_ms = std::max(1L, budget_ms_ - spent);
+            }
+            part_ = envelope_;
+            part_.recipients.assign(all.begin() + static_cast<std::ptrdiff_t>(at_),
+                                    all.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                      all.size(), at_ + max_recipients_per_transaction)));
+        } else if (attempt_ == 0) {
+            part_ = envelope_;
+        }
+        if (rewind_)
+            source_.rewind();
+        rewind_ = false;
+        Outcome failed;
+        if (c.prepare(options_, part_, source_, exact_size_, append_crlf_, failed))
+            return true;
+        settle(c, std::move(failed));
+    }
+    return false;
+}
+
+void MessageSend::ended(Connection& c, CURLcode rc) {
+    Outcome out = c.finish(rc);
+    // A reused connection the server had just closed (libcurl notes, row
+    // 16): nothing was accepted on it, so one retry on a new one is safe.
+    bool server_spoke = std::any_of(out.transcript.begin(), out.transcript.end(),
+                                    [](const TranscriptLine& l) { return l.who == 'S'; });
+    bool closed_unheard = !server_spoke && (out.curl_code == CURLE_RECV_ERROR ||
+                                            out.curl_code == CURLE_SEND_ERROR ||
+                                            out.curl_code == CURLE_GOT_NOTHING);
+    // Or it had said "421 closing" (a per-connection limit) before MAIL
+    // was answered (row 17): the message was not taken, so again safe.
+    bool closing_before_mail = out.stage == Stage::mail && out.reply && out.reply->code == 421;
+    if (attempt_ == 0 && c.last_reused() && out.status == Outcome::Status::failed &&
+        (closed_unheard || closing_before_mail)) {
+        attempt_ = 1;
+        rewind_ = true;
+        return;
+    }
+    settle(c, std::move(out));
+}
+
+void MessageSend::settle(Connection& c, Outcome o) {
+    auto since = [](std::chrono::steady_clock::time_point t) {
+        return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - t)
+                                     .count());
+    };
+    o.elapsed_ms = since(slice_started_);
+    attempt_ = 0;
+    const auto& all = envelope_.recipients;
+    if (all.size() <= max_recipients_per_transaction) {
+        whole_ = std::move(o);
+        done_ = true;
+        return;
+    }
+    // After a failure other than this slice's recipients all being
+    // refused, the rest is not tried.
+    bool stop = (o.status == Outcome::Status::failed && o.stage != Stage::rcpt) ||
+                o.status == Outcome::Status::unconfirmed;
+    if (stop && at_ > 0)
+        settle_slice(o);
+    merge(whole_, std::move(o), at_ == 0);
+    at_ += max_recipients_per_transaction;
+    if (stop) {
+        // Not tried: the rest of the list, after a failed transaction.
+        for (size_t j = at_; j < all.size(); ++j)
+            whole_.recipients.push_back(RecipientResult{all[j], false, std::nullopt, false});
+    }
+    rewind_ = true;
+    if (stop || at_ >= all.size()) {
+        done_ = true;
+        if (!keep_)
+            c.close();
+        whole_.elapsed_ms = since(started_);
+    }
+}
+
+} // namespace detail
 
 std::unique_ptr<Transport> make_curl_transport(TransportOptions options) {
     return std::make_unique<CurlTransport>(std::move(options));

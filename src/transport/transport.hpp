@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace smtpsend::transport {
 
@@ -53,6 +55,30 @@ class Transport {
 
 // The libcurl SMTP transport.
 std::unique_ptr<Transport> make_curl_transport(TransportOptions options);
+
+// Several connections at once (batch --connections): slot i is one
+// connection with its own login, kept between its messages as Transport
+// keeps one. The caller hands a message to a free slot and waits for ends.
+class Pool {
+  public:
+    virtual ~Pool() = default;
+    virtual size_t slots() const = 0;
+    // Starts one message on free slot `slot`, bounded to `max_transfer_ms`
+    // (0: none). `source` must live until the message ends.
+    virtual void start(size_t slot, const message::Envelope& envelope,
+                       message::MessageSource& source, long max_transfer_ms) = 0;
+    // Runs the transfers until at least one message ends, or `wait_ms`
+    // passes (-1: until one ends). The slots that ended, with their
+    // Outcomes (each as Transport::send would give it).
+    virtual std::vector<std::pair<size_t, Outcome>> run(long wait_ms) = 0;
+    // A slot's connection is closed and its next message opens a new one
+    // (--max-per-connection).
+    virtual void reconnect(size_t slot) = 0;
+};
+
+// The libcurl pool: one easy handle per slot, one multi handle and one
+// curl_multi_perform/poll loop for all.
+std::unique_ptr<Pool> make_curl_pool(TransportOptions options, size_t slots);
 
 // "libcurl 7.88.1", "TLS: OpenSSL/3.0.x" (and IDN), one per line, for --version.
 std::string curl_version_text();

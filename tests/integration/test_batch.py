@@ -21,7 +21,7 @@ class Batch(SmtpTestCase):
 
     def test_fifty_messages_use_one_connection_and_one_login(self):
         server = self.responder()
-        r = self.run_batch(server, self.lines(50))
+        r = self.run_batch(server, self.lines(50), "--connections", "1")
         self.assertExit(r, 0)
         results = self.results(r)
         self.assertEqual(len(results), 50)
@@ -33,7 +33,7 @@ class Batch(SmtpTestCase):
 
     def test_a_server_that_closes_every_ten_messages(self):
         server = self.responder({"close_after": 10})
-        r = self.run_batch(server, self.lines(50))
+        r = self.run_batch(server, self.lines(50), "--connections", "1")
         self.assertExit(r, 0)
         self.assertTrue(all(x["status"] == "sent" for x in self.results(r)))
         self.assertEqual(len(server.messages), 50)
@@ -84,11 +84,88 @@ class Batch(SmtpTestCase):
             with open(p, "w") as f:
                 f.write("From: a@example.com\nTo: r%d@example.com\nBcc: hidden@example.com\nSubject: %d\n\nbody\n" % (i, i))
             paths.append(p)
-        r = self.run_smtpsend(["batch", "--eml"] + paths, **self.server_env(server))
+        r = self.run_smtpsend(["batch", "--connections", "1", "--eml"] + paths, **self.server_env(server))
         self.assertExit(r, 0)
         self.assertEqual(len(server.messages), 3)
         self.assertEqual(server.connections, 1)
         self.assertFalse(any(b"hidden" in m for m in server.messages))
+
+    def test_three_connections_nine_messages_three_logins_in_input_order(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(9), "--connections", "3")
+        self.assertExit(r, 0)
+        results = self.results(r)
+        self.assertEqual([x["input"] for x in results], ["stdin:%d" % i for i in range(1, 10)])
+        self.assertTrue(all(x["status"] == "sent" for x in results), r.stdout)
+        self.assertEqual(len(server.messages), 9)
+        self.assertEqual(server.connections, 3)
+        self.assertEqual(server.log_commands().count("AUTH"), 3)
+        self.assertEqual(sorted(m.split(b"Subject: message ")[1].split(b"\r\n")[0] for m in server.messages),
+                         [b"%d" % i for i in range(9)])
+
+    def test_connections_1_gives_one_connection(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(9), "--connections", "1")
+        self.assertExit(r, 0)
+        self.assertEqual(server.connections, 1)
+        self.assertEqual(server.log_commands().count("AUTH"), 1)
+
+    def test_the_environment_sets_connections(self):
+        server = self.responder()
+        r = self.run_smtpsend(["batch", "--json"], stdin=self.lines(6),
+                              **self.server_env(server, SMTPSEND_CONNECTIONS="2"))
+        self.assertExit(r, 0)
+        self.assertEqual(server.connections, 2)
+
+    def test_a_refusal_on_one_connection_fails_that_message_alone(self):
+        server = self.responder({"rcpt": {"dev4@example.com": "550 5.1.1 user unknown"}})
+        r = self.run_batch(server, self.lines(8), "--connections", "3")
+        self.assertExit(r, 67)
+        results = self.results(r)
+        self.assertEqual([x["status"] for x in results],
+                         ["sent"] * 4 + ["failed"] + ["sent"] * 3)
+        self.assertEqual(len(server.messages), 7)
+
+    def test_limit_sends_only_the_first_messages(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(5), "--limit", "2")
+        self.assertExit(r, 0)
+        self.assertEqual([x["input"] for x in self.results(r)], ["stdin:1", "stdin:2"])
+        self.assertEqual(len(server.messages), 2)
+
+    def test_limit_with_dry_run_shows_them_and_sends_nothing(self):
+        server = self.responder()
+        r = self.run_smtpsend(["batch", "--dry-run", "--limit", "3"], stdin=self.lines(5),
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertEqual(server.connections, 0)
+        self.assertEqual(r.stdout.count("Subject: message "), 3, r.stdout)
+        self.assertNotIn("Subject: message 3", r.stdout)
+        self.assertIn("3 of 3 shown", r.stderr)
+
+    def test_max_per_connection_reconnects_with_a_new_login(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(6), "--connections", "1", "--max-per-connection", "2")
+        self.assertExit(r, 0)
+        self.assertTrue(all(x["status"] == "sent" for x in self.results(r)), r.stdout)
+        self.assertEqual(len(server.messages), 6)
+        self.assertEqual(server.connections, 3)
+        self.assertEqual(server.log_commands().count("AUTH"), 3)
+
+    def test_rate_spaces_the_messages(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(3), "--rate", "10/s")
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 3)
+        self.assertGreaterEqual(self.last.elapsed, 0.2)  # starts at 0, 100 and 200 ms
+
+    def test_a_bad_rate_is_an_error_naming_the_setting(self):
+        server = self.responder()
+        r = self.run_batch(server, self.lines(1), "--rate", "10/h")
+        self.assertExit(r, 64)
+        self.assertEqual(json.loads(r.stdout)["error"]["summary"],
+                         '--rate: rate = "10/h" is not N/s or N/min (e.g. 10/s, 300/min)')
+        self.assertEqual(server.connections, 0)
 
 
 if __name__ == "__main__":

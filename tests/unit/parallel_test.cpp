@@ -1,0 +1,243 @@
+// delivery::Parallel (batch --connections N) driven through a scripted fake
+// pool and a fake clock: the order messages are handed out and reported in,
+// and the same decisions as deliver().
+#include "config/settings.hpp"
+#include "delivery/deliver.hpp"
+#include "diagnosis/exit_codes.hpp"
+#include "message/body_source.hpp"
+
+#include <catch2/catch.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+
+using namespace smtpsend;
+using delivery::Status;
+using diagnosis::ExitCode;
+using transport::Outcome;
+
+namespace {
+
+Outcome sent_to(const std::string& to) {
+    Outcome o;
+    o.status = Outcome::Status::sent;
+    o.stage = transport::Stage::end_of_data;
+    o.recipients.push_back({to, true, transport::make_reply({"250 2.1.5 Ok"})});
+    o.final_reply = transport::make_reply({"250 2.0.0 Ok: queued as 1"});
+    return o;
+}
+
+Outcome refused_connection(const std::string& to) {
+    Outcome o;
+    o.status = Outcome::Status::failed;
+    o.stage = transport::Stage::connect;
+    o.error = transport::NetError::refused;
+    o.recipients.push_back({to, false, std::nullopt});
+    return o;
+}
+
+Outcome unknown_user(const std::string& to) {
+    Outcome o;
+    o.status = Outcome::Status::failed;
+    o.stage = transport::Stage::rcpt;
+    o.recipients.push_back({to, false, transport::make_reply({"550 5.1.1 user unknown"})});
+    o.reply = transport::make_reply({"550 5.1.1 user unknown"});
+    return o;
+}
+
+// Outcomes by recipient, played back in turn; the started messages end in
+// reverse slot order (the last connection first), one per run().
+struct PoolScript {
+    std::map<std::string, std::deque<Outcome>> outcomes;
+    std::vector<std::string> started;        // recipient, in the order started
+    std::vector<std::pair<size_t, std::string>> busy; // slot -> recipient in flight
+    size_t most_busy = 0;
+    int pools_made = 0;
+    std::vector<size_t> reconnects;
+};
+
+class FakePool final : public transport::Pool {
+  public:
+    FakePool(PoolScript& s, size_t n) : s_(s), n_(n) {}
+    size_t slots() const override { return n_; }
+    void start(size_t slot, const message::Envelope& envelope, message::MessageSource&, long) override {
+        REQUIRE(slot < n_);
+        for (auto& [busy_slot, _] : s_.busy)
+            REQUIRE(busy_slot != slot); // a connection carries one message at a time
+        s_.started.push_back(envelope.recipients.at(0));
+        s_.busy.emplace_back(slot, envelope.recipients.at(0));
+        s_.most_busy = std::max(s_.most_busy, s_.busy.size());
+    }
+    std::vector<std::pair<size_t, Outcome>> run(long) override {
+        REQUIRE(!s_.busy.empty());
+        auto last = std::max_element(s_.busy.begin(), s_.busy.end());
+        auto [slot, to] = *last;
+        s_.busy.erase(last);
+        auto& q = s_.outcomes[to];
+        REQUIRE(!q.empty());
+        Outcome o = q.front();
+        q.pop_front();
+        return {{slot, o}};
+    }
+    void reconnect(size_t slot) override { s_.reconnects.push_back(slot); }
+
+  private:
+    PoolScript& s_;
+    size_t n_;
+};
+
+struct Batch {
+    PoolScript script;
+    util::FakeClock clock;
+    delivery::Policy policy;
+    std::unique_ptr<delivery::Session> session;
+    std::vector<std::unique_ptr<message::SegmentedSource>> sources;
+    std::vector<std::string> reported; // "to status exit"
+    std::vector<delivery::Result> results;
+    double rate = 0;
+    long max_per_connection = 0;
+
+    Batch() {
+        policy.retries = 1;
+        policy.retry_wait = 5;
+        delivery::Plan plan;
+        plan.endpoint.host = "127.0.0.1";
+        plan.endpoint.port = 2525;
+        plan.credentials = std::make_unique<config::Credentials>();
+        session = std::make_unique<delivery::Session>(
+            std::move(plan), [](const transport::TransportOptions&) -> std::unique_ptr<transport::Transport> {
+                FAIL("the pool sends, not a transport");
+                return nullptr;
+            });
+    }
+    void run(size_t connections, const std::vector<std::string>& to) {
+        delivery::Parallel parallel(*session, [this](const transport::TransportOptions&, size_t n) {
+            ++script.pools_made;
+            return std::unique_ptr<transport::Pool>(new FakePool(script, n));
+        }, connections, policy, rate, max_per_connection);
+        for (const auto& t : to) {
+            sources.push_back(std::make_unique<message::SegmentedSource>(
+                std::vector<message::Segment>{message::Segment::literal("Subject: t\r\n\r\nbody\r\n")}));
+            delivery::Job job;
+            job.envelope = message::Envelope{"s@example.com", {t}};
+            job.message_id = "<" + t + ">";
+            job.source = sources.back().get();
+            delivery::Hooks hooks;
+            hooks.clock = &clock;
+            parallel.add(std::move(job), hooks, nullptr, [this, t](const delivery::Result& r) {
+                reported.push_back(t + " " + delivery::status_name(r.status) + " " +
+                                   std::to_string(static_cast<int>(r.exit_code)));
+                results.push_back(r);
+            });
+        }
+        parallel.drain();
+    }
+};
+
+} // namespace
+
+TEST_CASE("parallel: messages start in input order and are reported in it, whatever ends first") {
+    Batch b;
+    std::vector<std::string> to;
+    for (int i = 0; i < 7; ++i) {
+        to.push_back("r" + std::to_string(i) + "@x.test");
+        b.script.outcomes[to.back()].push_back(sent_to(to.back()));
+    }
+    b.run(3, to);
+    CHECK(b.script.pools_made == 1);
+    CHECK(b.script.started == to);
+    CHECK(b.script.most_busy == 3);
+    REQUIRE(b.reported.size() == 7);
+    for (int i = 0; i < 7; ++i)
+        CHECK(b.reported[static_cast<size_t>(i)] == to[static_cast<size_t>(i)] + " sent 0");
+    CHECK(b.clock.sleeps.empty());
+}
+
+TEST_CASE("parallel: a temporary failure is retried after its back-off, as deliver() decides") {
+    Batch b;
+    b.script.outcomes["a@x.test"] = {refused_connection("a@x.test"), sent_to("a@x.test")};
+    b.script.outcomes["b@x.test"] = {sent_to("b@x.test")};
+    b.run(2, {"a@x.test", "b@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0", "b@x.test sent 0"});
+    REQUIRE(b.results.size() == 2);
+    CHECK(b.results[0].attempts == 2);
+    CHECK(b.script.started == std::vector<std::string>{"a@x.test", "b@x.test", "a@x.test"});
+    // Nothing else was running: the batch waited the back-off (4 to 6 s).
+    REQUIRE(b.clock.sleeps.size() == 1);
+    CHECK(b.clock.sleeps[0] >= 4000);
+    CHECK(b.clock.sleeps[0] <= 6000);
+}
+
+TEST_CASE("parallel: the same outcomes give the same results as deliver() on one connection") {
+    Batch b;
+    b.script.outcomes["gone@x.test"] = {unknown_user("gone@x.test")};
+    b.script.outcomes["down@x.test"] = {refused_connection("down@x.test"), refused_connection("down@x.test")};
+    b.script.outcomes["ok@x.test"] = {sent_to("ok@x.test")};
+    b.run(2, {"gone@x.test", "down@x.test", "ok@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"gone@x.test failed 67", "down@x.test failed 75",
+                                                 "ok@x.test sent 0"});
+    REQUIRE(b.results.size() == 3);
+    CHECK(b.results[1].attempts == 2);
+    REQUIRE(b.results[0].rejected.size() == 1);
+    CHECK(b.results[0].rejected[0].reply == "550 5.1.1 user unknown");
+}
+
+TEST_CASE("rate limiter: starts are spaced one interval apart, never before now") {
+    util::FakeClock clock;
+    delivery::RateLimiter limiter(2.0, clock); // 2/s: every 500 ms
+    CHECK(limiter.wait_ms() == 0);
+    limiter.take();
+    CHECK(limiter.wait_ms() == 500);
+    clock.ms += 200;
+    CHECK(limiter.wait_ms() == 300);
+    clock.ms += 300;
+    CHECK(limiter.wait_ms() == 0);
+    limiter.take();
+    CHECK(limiter.wait_ms() == 500);
+    // After a pause no burst builds up: the next start is due an interval after now.
+    clock.ms += 10000;
+    CHECK(limiter.wait_ms() == 0);
+    limiter.take();
+    CHECK(limiter.wait_ms() == 500);
+}
+
+TEST_CASE("rate: N/s and N/min are messages per second; anything else is an error naming rate") {
+    REQUIRE(config::parse_rate("10/s"));
+    CHECK(*config::parse_rate("10/s") == 10.0);
+    REQUIRE(config::parse_rate("120/min"));
+    CHECK(*config::parse_rate("120/min") == 2.0);
+    for (const char* bad : {"", "10", "/s", "0/s", "10/h", "-1/s", "1.5/s", "10/ s", "100001/s"}) {
+        auto r = config::parse_rate(bad);
+        CHECK_FALSE(r);
+        if (!r)
+            CHECK(r.error().hint.find("rate") != std::string::npos);
+    }
+}
+
+TEST_CASE("parallel: --rate spaces the starts across all connections") {
+    Batch b;
+    std::vector<std::string> to;
+    for (int i = 0; i < 4; ++i) {
+        to.push_back("r" + std::to_string(i) + "@x.test");
+        b.script.outcomes[to.back()].push_back(sent_to(to.back()));
+    }
+    b.rate = 2.0; // every 500 ms
+    b.run(4, to);
+    CHECK(b.script.started == to);
+    // The fake pool ends each message at once: the batch waits for each start.
+    CHECK(b.script.most_busy == 1);
+    CHECK(b.clock.ms == 1500);
+}
+
+TEST_CASE("parallel: --max-per-connection reconnects a connection after N messages") {
+    Batch b;
+    std::vector<std::string> to;
+    for (int i = 0; i < 5; ++i) {
+        to.push_back("r" + std::to_string(i) + "@x.test");
+        b.script.outcomes[to.back()].push_back(sent_to(to.back()));
+    }
+    b.max_per_connection = 2;
+    b.run(1, to);
+    CHECK(b.script.reconnects == std::vector<size_t>{0, 0});
+    CHECK(b.reported.size() == 5);
+}
