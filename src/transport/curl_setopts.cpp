@@ -26,6 +26,17 @@ void ensure_global_init() { static CurlGlobal global; }
 
 bool has_login(const TransportOptions& o) { return o.credentials && !o.credentials->user.empty(); }
 
+// Only the `proxy` setting routes mail. libcurl would otherwise obey
+// ALL_PROXY, all_proxy, smtp_proxy and NO_PROXY from the environment: mail
+// through a proxy nobody configured, and its failures blamed on the server.
+// An empty CURLOPT_PROXY disables the environment's proxies.
+void set_proxy(CURL* h, const TransportOptions& o) {
+    curl_easy_setopt(h, CURLOPT_PROXY, o.proxy.c_str());
+    if (o.proxy.empty())
+        return;
+    curl_easy_setopt(h, CURLOPT_NOPROXY, ""); // NO_PROXY does not bypass the proxy
+}
+
 void set_connection(CURL* h, const TransportOptions& o) {
     std::string url = o.endpoint.curl_url();
     if (!o.helo.empty())
@@ -33,6 +44,7 @@ void set_connection(CURL* h, const TransportOptions& o) {
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    set_proxy(h, o);
     // smtpsend enforces its own per-stage waits from the progress callback
     // (set_deadlines). libcurl's limits stay as loose outer bounds only:
     // 7.88 does not restart the response clock after a long upload whose
