@@ -35,6 +35,14 @@ void set_proxy(CURL* h, const TransportOptions& o) {
     if (o.proxy.empty())
         return;
     curl_easy_setopt(h, CURLOPT_NOPROXY, ""); // NO_PROXY does not bypass the proxy
+    // An HTTP proxy carries SMTP only through a CONNECT tunnel.
+    curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, o.proxy_tunnel ? 1L : 0L);
+    const config::Credentials* c = o.proxy_credentials;
+    if (!c || c->user.empty())
+        return;
+    curl_easy_setopt(h, CURLOPT_PROXYUSERNAME, c->user.c_str());
+    if (!c->password.empty())
+        curl_easy_setopt(h, CURLOPT_PROXYPASSWORD, c->password.reveal().c_str());
 }
 
 void set_connection(CURL* h, const TransportOptions& o) {
@@ -147,6 +155,8 @@ void set_upload_size(CURL* h, TransferState* state, std::optional<uint64_t> exac
 
 void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state) {
     state->handle = h;
+    state->via_proxy = !o.proxy.empty();
+    state->proxy_headers = o.proxy_tunnel && state->via_proxy;
     state->timeout_ms = o.timeout_seconds * 1000;
     state->data_timeout_ms = o.data_timeout_seconds * 1000;
     note_activity(*state);
