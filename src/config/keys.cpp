@@ -271,6 +271,12 @@ std::vector<KeyInfo> make_keys() {
                                            {"keep", "envelope"}),
         text_key<&Settings::cafile>("cafile", "FILE",
                                     "trust the CA certificates in FILE (PEM) instead of the system's"),
+        text_key<&Settings::client_cert>("client_cert", "FILE",
+                                         "present this certificate (PEM) to the server: TLS "
+                                         "client authentication"),
+        text_key<&Settings::client_key>("client_key", "FILE",
+                                        "the client certificate's private key (PEM; default: "
+                                        "in client_cert's file)"),
         wire_key<&Settings::proxy>("proxy", "URL",
                                    "send through this proxy: socks5h://HOST:PORT, "
                                    "socks5://HOST:PORT or http://HOST:PORT (CONNECT); the "

@@ -41,6 +41,8 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     o.credentials = plan.credentials.get();
     o.auth = s.auth.value;
     o.cafile = s.cafile.value;
+    o.client_cert = s.client_cert.value;
+    o.client_key = s.client_key.value;
     if (auto proxy = config::parse_proxy_url(s.proxy.value); !s.proxy.value.empty() && proxy) {
         o.proxy = proxy->curl_url();
         o.proxy_tunnel = proxy->scheme == "http";
@@ -64,6 +66,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     c.provider = s.provider.value;
     c.timeout_seconds = s.timeout.value;
     c.password_source = plan.credentials->source;
+    c.client_cert = s.client_cert.set ? s.client_cert.value + " (" + s.client_cert.origin.describe() + ")" : "";
     return plan;
 }
 

@@ -40,6 +40,8 @@ struct Context {
     // and where it was set; "" when none.
     std::string proxy;
     std::string proxy_origin;
+    // `client_cert` and its origin, "" when none is configured.
+    std::string client_cert;
     // What the server said about itself, to recognise the provider:
     // its greeting and the first line of its EHLO reply ("" when not seen).
     // diagnose_outcome fills both from the Outcome when they are empty.

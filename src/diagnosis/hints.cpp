@@ -380,6 +380,10 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
     case Hint::not_smtp:
         add(d, "check that " + where(c) + " is a mail server; run with -v to see what it sent");
         break;
+    case Hint::client_cert_file:
+        add(d, "check client_cert" + (c.client_cert.empty() ? std::string() : " = " + c.client_cert) +
+                   " and client_key: PEM files that exist, are readable and match");
+        break;
     case Hint::proxy_name:
         add(d, "check the host name in proxy = " + c.proxy + " (" + c.proxy_origin + ")");
         break;

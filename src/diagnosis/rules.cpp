@@ -457,6 +457,8 @@ std::vector<ErrorRule> make_error_rules() {
         {E::protocol, When::always, C::protocol, false,
          "the server's answer is not SMTP at stage {stage}", {H::not_smtp}},
         {E::local, When::always, C::noinput, false, "reading the message failed", {}},
+        {E::client_cert_bad, When::always, C::config, false,
+         "the client certificate or its key cannot be loaded", {H::client_cert_file}},
         {E::proxy_resolve, When::always, C::dns, false, "cannot resolve the proxy's name",
          {H::proxy_name}},
         {E::proxy_refused, When::always, C::network, true,

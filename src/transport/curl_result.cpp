@@ -157,6 +157,11 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     }
     if (st.via_proxy && conclude_proxy(out, rc, h, st))
         return;
+    if (rc == CURLE_SSL_CERTPROBLEM) {
+        out.error = NetError::client_cert_bad;
+        out.stage = Stage::tls;
+        return;
+    }
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
         out.error = NetError::resolve;

@@ -84,6 +84,14 @@ void set_tls(CURL* h, const TransportOptions& o, bool verify) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
     if (!o.cafile.empty())
         curl_easy_setopt(h, CURLOPT_CAINFO, o.cafile.c_str());
+    if (!o.client_cert.empty()) {
+        curl_easy_setopt(h, CURLOPT_SSLCERT, o.client_cert.c_str());
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        if (!o.client_key.empty()) {
+            curl_easy_setopt(h, CURLOPT_SSLKEY, o.client_key.c_str());
+            curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+        }
+    }
 }
 
 void set_auth(CURL* h, const TransportOptions& o) {

@@ -93,6 +93,7 @@ std::string net_error_name(NetError e) {
     case NetError::auth_not_offered: return "auth-not-offered";
     case NetError::auth_refused: return "auth-refused";
     case NetError::protocol: return "protocol";
+    case NetError::client_cert_bad: return "client-cert-bad";
     case NetError::proxy_resolve: return "proxy-resolve";
     case NetError::proxy_refused: return "proxy-refused";
     case NetError::proxy_auth: return "proxy-auth";

@@ -20,6 +20,8 @@ struct TransportOptions {
     const config::Credentials* credentials = nullptr; // nullptr or empty user: no login
     std::string auth = "auto";                        // auto, plain, login, cram-md5
     std::string cafile;
+    std::string client_cert;                          // PEM; "" = no client certificate
+    std::string client_key;                           // PEM; "" = in client_cert's file
     std::string helo;                                 // EHLO name
     // The `proxy` setting's URL without its login ("": none; the
     // environment's proxies are never used).

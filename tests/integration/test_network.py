@@ -263,5 +263,26 @@ class HttpConnectProxy(ProxyCase):
         self.assertEqual(server.messages, [])
 
 
+class ClientCertificate(SmtpTestCase):
+    def send(self, server, **extra):
+        return self.run_smtpsend(["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme="smtps", **extra))
+
+    def test_client_certificate_from_the_ca_is_accepted(self):
+        server = self.aio(implicit_tls=True, require_client_cert=True)
+        cert, key = self.certs.client()
+        r = self.send(server, SMTPSEND_CLIENT_CERT=cert, SMTPSEND_CLIENT_KEY=key)
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+    def test_unreadable_client_certificate_is_a_config_error(self):
+        server = self.aio(implicit_tls=True, require_client_cert=True)
+        missing = os.path.join(self.tmp, "missing.pem")
+        r = self.send(server, SMTPSEND_CLIENT_CERT=missing)
+        self.assertExit(r, 78)
+        self.assertIn("smtpsend: the client certificate or its key cannot be loaded", r.stderr)
+        self.assertIn("hint: check client_cert = %s" % missing, r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

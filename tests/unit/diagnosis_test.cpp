@@ -482,3 +482,15 @@ TEST_CASE("proxy failures blame the proxy, with its class, exit code and a hint 
         CHECK(any_hint(d, row.hint));
     }
 }
+
+TEST_CASE("a client certificate that cannot be loaded is config, 78, naming client_cert") {
+    Context ctx;
+    ctx.host = "relay.example.com";
+    ctx.port = 465;
+    ctx.client_cert = "/etc/ssl/me.pem (flag --client-cert)";
+    auto d = diagnose(Stage::tls, std::nullopt, NetError::client_cert_bad, ctx);
+    CHECK(d.cls == Class::config);
+    CHECK(d.exit_code == ExitCode::config);
+    CHECK(d.summary == "the client certificate or its key cannot be loaded");
+    CHECK(any_hint(d, "check client_cert = /etc/ssl/me.pem (flag --client-cert) and client_key"));
+}
