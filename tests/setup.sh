@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(g++ cmake make pkg-config ca-certificates
           libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev libpugixml-dev libidn2-dev catch2
           python3 python3-aiosmtpd python3-cryptography
+          dante-server tinyproxy                    # the proxies in tests/integration/test_network.py
           git git-email libmailtools-perl php-cli   # real sendmail callers in tests
           clang libclang-rt-14-dev                  # the fuzz targets (tests/fuzz/run)
           valgrind

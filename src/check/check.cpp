@@ -158,6 +158,8 @@ Report Walker::run() {
     else
         parts.push_back("user " + creds.user + " (" + s_.user.origin.describe() + "), " +
                         (creds.oauth2 ? "token" : "password") + " from " + creds.source);
+    if (!plan->options.proxy.empty())
+        parts.push_back("proxy " + plan->options.proxy + " (" + s_.proxy.origin.describe() + ")");
     if (!rq_.loaded->profile.empty())
         parts.push_back("profile " + rq_.loaded->profile);
     settings.details = util::join(parts, "; ");
@@ -173,20 +175,23 @@ Report Walker::run() {
 
     ctx_ = plan->context;
 
-    // 2. DNS.
-    auto dns_started = std::chrono::steady_clock::now();
-    std::string dns_error;
-    auto addresses = resolve(ep_.host, dns_error);
-    long dns_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now() - dns_started)
-                                        .count());
-    Step dns{"dns", true, dns_ms, util::join(addresses, ", "), {}, std::nullopt};
-    if (addresses.empty()) {
-        auto d = diagnosis::diagnose(Stage::resolve, std::nullopt, NetError::resolve, ctx_);
-        d.summary += " (" + dns_error + ")";
-        return fail(dns, d);
+    // 2. DNS (through a proxy, the proxy connects: its own step below).
+    const bool via_proxy = !plan->options.proxy.empty();
+    if (!via_proxy) {
+        auto dns_started = std::chrono::steady_clock::now();
+        std::string dns_error;
+        auto addresses = resolve(ep_.host, dns_error);
+        long dns_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - dns_started)
+                                            .count());
+        Step dns{"dns", true, dns_ms, util::join(addresses, ", "), {}, std::nullopt};
+        if (addresses.empty()) {
+            auto d = diagnosis::diagnose(Stage::resolve, std::nullopt, NetError::resolve, ctx_);
+            d.summary += " (" + dns_error + ")";
+            return fail(dns, d);
+        }
+        pass(dns);
     }
-    pass(dns);
 
     // 3. The connection, up to AUTH.
     transport::TransportOptions opts = plan->options;
@@ -209,8 +214,20 @@ Report Walker::run() {
     };
     bool implicit = ep_.mode == config::TlsMode::implicit;
 
+    if (via_proxy) {
+        const config::Credentials& pc = *plan->proxy_credentials;
+        Step proxy{"proxy", true, pr.connect_ms,
+                   plan->options.proxy + (pc.user.empty() ? "" : ", login as " + pc.user), {},
+                   std::nullopt};
+        bool proxy_failed = o.error == NetError::proxy_resolve || o.error == NetError::proxy_refused ||
+                            o.error == NetError::proxy_auth || o.error == NetError::proxy_tunnel ||
+                            o.error == NetError::proxy_failed;
+        if (failed && proxy_failed)
+            return fail(proxy, diagnose_probe());
+        pass(proxy);
+    }
     // A failed connection has no address of its own: name the host instead.
-    std::string peer = pr.primary_ip.empty() ? ep_.host : pr.primary_ip;
+    std::string peer = pr.primary_ip.empty() || via_proxy ? ep_.host : pr.primary_ip;
     Step connect{"connect", true, pr.connect_ms, peer + " port " + std::to_string(ep_.port), {},
                  std::nullopt};
     if (failed && (o.stage == Stage::connect || o.stage == Stage::resolve))

@@ -438,7 +438,8 @@ util::Result<ConfigFile> read_config_file(const std::string& path, bool system) 
             for (const auto& e : s.entries)
                 all.push_back(&e);
         for (const Entry* e : all)
-            if (e->key == "password" || e->key == "password_cmd" || e->key == "oauth2_token_cmd")
+            if (e->key == "password" || e->key == "password_cmd" || e->key == "oauth2_token_cmd" ||
+                e->key == "proxy_password" || e->key == "proxy_password_cmd")
                 return file_error(path, e->line,
                                   e->key + " is set in a file that others can read",
                                   "chmod 600 " + path);

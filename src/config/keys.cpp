@@ -214,6 +214,15 @@ Status check_server(const std::string& v) {
     return util::Ok{};
 }
 
+Status check_proxy(const std::string& v) {
+    if (util::trim(v).empty())
+        return util::Ok{}; // "" unsets it: no proxy
+    auto px = parse_proxy_url(v);
+    if (!px)
+        return px.error();
+    return util::Ok{};
+}
+
 // `provider` names a preset; apply_preset fills what nothing else set,
 // after every layer (providers.hpp).
 KeyInfo provider_key() {
@@ -297,6 +306,32 @@ std::vector<KeyInfo> make_keys() {
                                            {"keep", "envelope"}),
         text_key<&Settings::cafile>("cafile", "FILE",
                                     "trust the CA certificates in FILE (PEM) instead of the system's"),
+        text_key<&Settings::client_cert>("client_cert", "FILE",
+                                         "present this certificate (PEM) to the server: TLS "
+                                         "client authentication"),
+        text_key<&Settings::client_key>("client_key", "FILE",
+                                        "the client certificate's private key (PEM; default: "
+                                        "in client_cert's file)"),
+        wire_key<&Settings::proxy>("proxy", "URL",
+                                   "send through this proxy: socks5h://HOST:PORT, "
+                                   "socks5://HOST:PORT or http://HOST:PORT (CONNECT); the "
+                                   "environment's proxy variables are never used",
+                                   check_proxy),
+        wire_key<&Settings::proxy_user>("proxy_user", "NAME",
+                                        "the proxy's login name (wins over USER@ in the URL)"),
+        text_key<&Settings::proxy_password>("proxy_password", "SECRET",
+                                            "the proxy's password (environment or profile only; "
+                                            "never a flag)",
+                                            true, false),
+        text_key<&Settings::proxy_password_file>("proxy_password_file", "FILE",
+                                                 "read the proxy's password from the first line "
+                                                 "of FILE"),
+        text_key<&Settings::proxy_password_cmd>("proxy_password_cmd", "CMD",
+                                                "run CMD and use the first line it prints as the "
+                                                "proxy's password"),
+        text_key<&Settings::proxy_password_env>("proxy_password_env", "NAME",
+                                                "read the proxy's password from the environment "
+                                                "variable NAME"),
         wire_key<&Settings::helo>("helo", "NAME",
                                   "the name to give in EHLO (default: this machine's name)",
                                   check_helo),

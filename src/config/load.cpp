@@ -168,7 +168,7 @@ void expand_home(Settings& s, const util::Environment& env) {
     auto home = env.get("HOME");
     if (!home || home->empty())
         return;
-    for (Value<std::string>* v : {&s.password_file, &s.cafile, &s.aliases, &s.queue_dir, &s.log})
+    for (Value<std::string>* v : {&s.password_file, &s.proxy_password_file, &s.cafile, &s.client_cert, &s.client_key, &s.aliases, &s.queue_dir, &s.log})
         if (v->value.rfind("~/", 0) == 0)
             v->value = *home + v->value.substr(1);
 }

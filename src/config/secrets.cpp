@@ -1,6 +1,7 @@
 #include "config/secrets.hpp"
 
 #include "config/keys.hpp"
+#include "config/server_url.hpp"
 #include "util/strings.hpp"
 #include "util/system.hpp"
 
@@ -58,10 +59,32 @@ std::string describe_source(const std::string& key, const std::string& where, co
 
 } // namespace
 
-std::string password_source_key(const Settings& s) {
-    const Value<std::string>* candidates[] = {&s.password_cmd, &s.password_file, &s.password_env,
-                                              &s.password};
-    const char* names[] = {"password_cmd", "password_file", "password_env", "password"};
+namespace {
+
+// One secret's sources, in the order they win within one layer: the
+// password's and the proxy's password's read the same way.
+struct SecretSources {
+    const char* what;   // "password", "proxy password": for messages
+    const char* prefix; // "password", "proxy_password": the keys' names
+    const Value<std::string>* cmd;
+    const Value<std::string>* file;
+    const Value<std::string>* env;
+    const Value<std::string>* plain;
+};
+
+SecretSources password_sources(const Settings& s) {
+    return {"password", "password", &s.password_cmd, &s.password_file, &s.password_env, &s.password};
+}
+
+SecretSources proxy_password_sources(const Settings& s) {
+    return {"proxy password", "proxy_password", &s.proxy_password_cmd, &s.proxy_password_file,
+            &s.proxy_password_env, &s.proxy_password};
+}
+
+// The key of the source in force ("password_cmd"), "" when none is set.
+std::string source_key(const SecretSources& src) {
+    const Value<std::string>* candidates[] = {src.cmd, src.file, src.env, src.plain};
+    const char* suffixes[] = {"_cmd", "_file", "_env", ""};
     int best = -1;
     std::string best_name;
     for (size_t i = 0; i < 4; ++i) {
@@ -69,11 +92,63 @@ std::string password_source_key(const Settings& s) {
             continue;
         if (rank(candidates[i]->origin) > best) {
             best = rank(candidates[i]->origin);
-            best_name = names[i];
+            best_name = std::string(src.prefix) + suffixes[i];
         }
     }
     return best_name;
 }
+
+// Reads the secret from the source `key` (from source_key); `source` gets
+// its description. Fails when the source cannot be read or is empty.
+util::Result<Secret> read_secret(const Settings& s, const SecretSources& src, const std::string& key,
+                                 const util::Environment& env, std::string& source) {
+    const KeyInfo* info = find_key(key);
+    const Origin& origin = info->origin(s);
+    const std::string prefix = src.prefix;
+    const std::string what = src.what;
+    source = describe_source(key, key == prefix ? std::string() : info->text(s), origin);
+    std::string raw;
+    if (key == prefix) {
+        raw = src.plain->value;
+    } else if (key == prefix + "_env") {
+        auto v = env.get(src.env->value);
+        if (!v)
+            return make_error(prefix + "_env names $" + src.env->value + " (" +
+                                  origin.describe() + "), which is not set",
+                              "export " + src.env->value + " or change " + prefix + "_env");
+        raw = first_line(*v);
+        wipe_string(*v);
+    } else if (key == prefix + "_file") {
+        auto data = util::read_small_file(src.file->value, 64 * 1024);
+        if (!data)
+            return make_error("cannot read the " + what + " file: " + data.error().message + " (" +
+                                  origin.describe() + ")",
+                              "check the path and its permissions");
+        raw = first_line(*data);
+        wipe_string(*data);
+    } else {
+        auto out = util::run_command_output(src.cmd->value, std::chrono::seconds(s.timeout.value),
+                                            64 * 1024);
+        if (!out)
+            return make_error("the " + what + " command failed: " + out.error().message + " (" +
+                                  origin.describe() + ")",
+                              "run the command by hand and check that it prints the " + what);
+        raw = first_line(*out);
+        wipe_string(*out);
+    }
+    if (raw.empty())
+        return make_error("the " + what + " from " + source + " is empty",
+                          "check that the source prints or holds the " + what +
+                              " on its first line");
+    protect_secrets_in_memory();
+    Secret secret(std::move(raw));
+    wipe_string(raw);
+    return secret;
+}
+
+} // namespace
+
+std::string password_source_key(const Settings& s) { return source_key(password_sources(s)); }
 
 bool uses_oauth2(const Settings& s) {
     return s.auth.value == "xoauth2" || s.auth.value == "oauthbearer";
@@ -153,44 +228,42 @@ util::Result<Credentials> load_credentials(const Settings& s, const util::Enviro
                           "set SMTPSEND_PASSWORD, --password-file FILE, --password-cmd CMD or "
                           "--password-env NAME (password, password_file, password_cmd or "
                           "password_env in a profile)");
-    const KeyInfo* info = find_key(key);
-    const Origin& origin = info->origin(s);
-    c.source = describe_source(key, key == "password" ? std::string() : info->text(s), origin);
-    std::string raw;
-    if (key == "password") {
-        raw = s.password.value;
-    } else if (key == "password_env") {
-        auto v = env.get(s.password_env.value);
-        if (!v)
-            return make_error("password_env names $" + s.password_env.value + " (" +
-                                  origin.describe() + "), which is not set",
-                              "export " + s.password_env.value + " or change password_env");
-        raw = first_line(*v);
-        wipe_string(*v);
-    } else if (key == "password_file") {
-        auto data = util::read_small_file(s.password_file.value, 64 * 1024);
-        if (!data)
-            return make_error("cannot read the password file: " + data.error().message + " (" +
-                                  origin.describe() + ")",
-                              "check the path and its permissions");
-        raw = first_line(*data);
-        wipe_string(*data);
-    } else {
-        auto out = util::run_command_output(s.password_cmd.value, std::chrono::seconds(s.timeout.value),
-                                            64 * 1024);
-        if (!out)
-            return make_error("the password command failed: " + out.error().message + " (" +
-                                  origin.describe() + ")",
-                              "run the command by hand and check that it prints the password");
-        raw = first_line(*out);
-        wipe_string(*out);
+    auto password = read_secret(s, password_sources(s), key, env, c.source);
+    if (!password)
+        return password.error();
+    c.password = std::move(*password);
+    return c;
+}
+
+util::Result<Credentials> load_proxy_credentials(const Settings& s, const util::Environment& env) {
+    Credentials c;
+    if (s.proxy.value.empty())
+        return c;
+    auto url = parse_proxy_url(s.proxy.value);
+    if (!url) {
+        util::Error e = url.error();
+        e.message += " (" + s.proxy.origin.describe() + ")";
+        e.kind = error_kind(s.proxy.origin);
+        return e;
     }
-    if (raw.empty())
-        return make_error("the password from " + c.source + " is empty",
-                          "check that the source prints or holds the password on its first line");
-    protect_secrets_in_memory();
-    c.password = Secret(std::move(raw));
-    wipe_string(raw);
+    // proxy_user wins over a user name in the URL.
+    c.user = s.proxy_user.set && !s.proxy_user.value.empty() ? s.proxy_user.value : url->user;
+    std::string key = source_key(proxy_password_sources(s));
+    if (c.user.empty()) {
+        if (!key.empty())
+            return make_error("a proxy password source is set (" + key + ") but no proxy user",
+                              "set --proxy-user NAME, or give the user in the proxy URL "
+                              "(socks5h://USER@HOST:PORT)");
+        return c;
+    }
+    if (key.empty()) { // a user alone: SOCKS4's user id, or a proxy that checks no password
+        c.source = "proxy user only";
+        return c;
+    }
+    auto password = read_secret(s, proxy_password_sources(s), key, env, c.source);
+    if (!password)
+        return password.error();
+    c.password = std::move(*password);
     return c;
 }
 

@@ -63,4 +63,12 @@ std::string password_source_key(const Settings& settings);
 // error, never an empty password).
 util::Result<Credentials> load_credentials(const Settings& settings, const util::Environment& env);
 
+// The proxy's login: the user from proxy_user or the proxy URL, the password
+// from proxy_password, proxy_password_file, proxy_password_cmd or
+// proxy_password_env (read like the password). Empty (user "") when no
+// proxy or no proxy user is set. Fails when the proxy URL is invalid, a
+// proxy password source is set without a user, or the source cannot be read.
+util::Result<Credentials> load_proxy_credentials(const Settings& settings,
+                                                 const util::Environment& env);
+
 } // namespace smtpsend::config

@@ -22,9 +22,62 @@ std::string Endpoint::display() const {
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+std::string ProxyUrl::curl_url() const {
+    bool v6 = host.find(':') != std::string::npos;
+    return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string Endpoint::curl_url() const {
     return std::string(mode == TlsMode::implicit ? "smtps://" : "smtp://") + display();
 }
+
+namespace {
+
+// host, host:port, [v6] or [v6]:port after the scheme; errors name `key`
+// and show `text` (which holds no login: the callers refuse one first).
+util::Status parse_authority(const std::string& key, const std::string& text,
+                             const std::string& rest, std::string& host, int& port,
+                             bool& port_given) {
+    std::string port_text;
+    if (!rest.empty() && rest.front() == '[') {
+        auto close = rest.find(']');
+        if (close == std::string::npos)
+            return make_error(key + " = \"" + text + "\": unclosed '['");
+        host = rest.substr(1, close - 1);
+        std::string after = rest.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':')
+                return make_error(key + " = \"" + text + "\": junk after ']'");
+            port_text = after.substr(1);
+        }
+    } else {
+        auto colon = rest.rfind(':');
+        if (colon != std::string::npos && rest.find(':') == colon) {
+            host = rest.substr(0, colon);
+            port_text = rest.substr(colon + 1);
+        } else {
+            host = rest;
+        }
+    }
+    if (host.empty())
+        return make_error(key + " = \"" + text + "\": no host name");
+    for (char c : host)
+        if (static_cast<unsigned char>(c) <= ' ')
+            return make_error(key + " = \"" + text +
+                              "\": the host name contains a space or control character");
+    if (!port_text.empty()) {
+        int n = 0;
+        auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), n);
+        if (ec != std::errc() || ptr != port_text.data() + port_text.size() || n < 1 || n > 65535)
+            return make_error(key + " = \"" + text + "\": port \"" + port_text +
+                              "\" is not a number from 1 to 65535");
+        port = n;
+        port_given = true;
+    }
+    return util::Ok{};
+}
+
+} // namespace
 
 util::Result<Endpoint> parse_server_url(const std::string& value) {
     std::string text = util::trim(value);
@@ -56,43 +109,8 @@ util::Result<Endpoint> parse_server_url(const std::string& value) {
     if (rest.find('/') != std::string::npos || rest.find('?') != std::string::npos)
         return make_error("server = \"" + text + "\": a path is not allowed",
                           "give only smtp://HOST[:PORT]; the EHLO name is set with --helo");
-    std::string port_text;
-    if (!rest.empty() && rest.front() == '[') {
-        auto close = rest.find(']');
-        if (close == std::string::npos)
-            return make_error("server = \"" + text + "\": unclosed '['");
-        ep.host = rest.substr(1, close - 1);
-        std::string after = rest.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return make_error("server = \"" + text + "\": junk after ']'");
-            port_text = after.substr(1);
-        }
-    } else {
-        auto colon = rest.rfind(':');
-        if (colon != std::string::npos && rest.find(':') == colon) {
-            ep.host = rest.substr(0, colon);
-            port_text = rest.substr(colon + 1);
-        } else {
-            ep.host = rest;
-        }
-    }
-    if (ep.host.empty())
-        return make_error("server = \"" + text + "\": no host name");
-    for (char c : ep.host)
-        if (static_cast<unsigned char>(c) <= ' ')
-            return make_error("server = \"" + text +
-                              "\": the host name contains a space or control character");
-    if (!port_text.empty()) {
-        int port = 0;
-        auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 1 ||
-            port > 65535)
-            return make_error("server = \"" + text + "\": port \"" + port_text +
-                              "\" is not a number from 1 to 65535");
-        ep.port = port;
-        ep.port_given = true;
-    }
+    if (auto ok = parse_authority("server", text, rest, ep.host, ep.port, ep.port_given); !ok)
+        return ok.error();
     if (!ep.port_given)
         ep.port = ep.mode == TlsMode::implicit ? 465 : 587;
     return ep;
@@ -121,6 +139,53 @@ util::Result<Endpoint> resolve_endpoint(const Settings& settings) {
     if (settings.port.set)
         ep.port = static_cast<int>(settings.port.value);
     return ep;
+}
+
+util::Result<ProxyUrl> parse_proxy_url(const std::string& value) {
+    std::string text = util::trim(value);
+    for (char c : text)
+        if (static_cast<unsigned char>(c) < ' ' || c == 0x7f)
+            return make_error("proxy: the URL contains a line break or control character",
+                              "give socks5h://HOST:PORT, socks5://HOST:PORT or http://HOST:PORT");
+    ProxyUrl px;
+    auto scheme_end = text.find("://");
+    if (scheme_end == std::string::npos)
+        return make_error("proxy: the URL has no scheme",
+                          "give socks5h://HOST:PORT (the proxy resolves the server's name), "
+                          "socks5://HOST:PORT or http://HOST:PORT (a CONNECT tunnel)");
+    px.scheme = util::to_lower(text.substr(0, scheme_end));
+    std::string rest = text.substr(scheme_end + 3);
+    if (px.scheme != "socks5h" && px.scheme != "socks5" && px.scheme != "socks4a" &&
+        px.scheme != "socks4" && px.scheme != "http")
+        return make_error("proxy: unknown scheme \"" + util::one_line(px.scheme) + "://\"",
+                          "use socks5h://, socks5://, socks4a://, socks4:// or http://");
+    if (!rest.empty() && rest.back() == '/')
+        rest.pop_back();
+    auto at = rest.rfind('@');
+    if (at != std::string::npos) {
+        std::string login = rest.substr(0, at);
+        if (login.find(':') != std::string::npos)
+            return make_error("proxy: the URL holds a password (not shown)",
+                              "keep the user name in the URL (or proxy_user) and give the "
+                              "password with --proxy-password-cmd, --proxy-password-env or "
+                              "SMTPSEND_PROXY_PASSWORD, never in the URL");
+        px.user = login;
+        rest = rest.substr(at + 1);
+        if (px.user.empty())
+            return make_error("proxy: the URL has an empty user name before '@'",
+                              "give socks5://USER@HOST:PORT, or drop the '@'");
+    }
+    if (rest.find('/') != std::string::npos || rest.find('?') != std::string::npos)
+        return make_error("proxy = \"" + text + "\": a path is not allowed",
+                          "give only SCHEME://HOST:PORT");
+    bool port_given = false;
+    if (auto ok = parse_authority("proxy", px.scheme + "://" + rest, rest, px.host, px.port,
+                                  port_given);
+        !ok)
+        return ok.error();
+    if (!port_given)
+        px.port = px.scheme == "http" ? 8080 : 1080;
+    return px;
 }
 
 } // namespace smtpsend::config

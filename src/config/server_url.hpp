@@ -19,6 +19,17 @@ struct Endpoint {
     std::string display() const;
 };
 
+// The `proxy` setting: the mail goes through it to the server.
+struct ProxyUrl {
+    std::string scheme; // socks5h, socks5, socks4a, socks4 or http (a CONNECT tunnel)
+    std::string host;
+    int port = 0;       // 1080 for SOCKS, 8080 for http when not given
+    std::string user;   // from USER@ in the URL, "" when none
+
+    // "socks5h://host:port" for libcurl, never with the login.
+    std::string curl_url() const;
+};
+
 // "starttls", "implicit", "none".
 std::string tls_mode_name(TlsMode mode);
 
@@ -26,6 +37,11 @@ std::string tls_mode_name(TlsMode mode);
 // the scheme's default when not given. Errors name the key `server`; a URL
 // with a control character or a login is not echoed.
 util::Result<Endpoint> parse_server_url(const std::string& text);
+
+// Parses a proxy URL: SCHEME://[USER@]HOST[:PORT]. A password in the URL is
+// refused (it would show in `config show`, process lists and the queue): it
+// comes from a proxy password source. Errors name the key `proxy`.
+util::Result<ProxyUrl> parse_proxy_url(const std::string& text);
 
 // Parses `server` (smtp://, smtps:// or a bare host[:port]) and applies `tls`.
 // Fails when no server is set, the scheme is unknown, the port is out of

@@ -70,6 +70,14 @@ struct Settings {
     Value<std::string> from;
     Value<std::string> from_header{"keep"}; // keep, or envelope: a message's From becomes the envelope sender
     Value<std::string> cafile;
+    Value<std::string> client_cert;   // PEM certificate for TLS client authentication
+    Value<std::string> client_key;    // its PEM private key ("" = in client_cert's file)
+    Value<std::string> proxy;         // socks5h://, socks5://, socks4a://, socks4:// or http:// ("" = none)
+    Value<std::string> proxy_user;    // the proxy's login name (wins over USER@ in the URL)
+    Value<std::string> proxy_password; // secret; only from the environment or a profile
+    Value<std::string> proxy_password_file;
+    Value<std::string> proxy_password_cmd;
+    Value<std::string> proxy_password_env;
     Value<std::string> helo;
     Value<long> timeout{30};          // seconds: connect and every wait for a reply (a duration)
     Value<long> data_timeout{600};    // seconds: the reply after the message (RFC 5321; a duration)

@@ -23,11 +23,17 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
                                 "is only for a relay that needs no login",
                                 util::ErrorKind::config);
     plan.endpoint = *endpoint;
+    plan.proxy_credentials = std::make_unique<config::Credentials>();
     if (load_secrets) {
         auto credentials = config::load_credentials(s, env);
         if (!credentials)
             return credentials.error();
         *plan.credentials = std::move(*credentials);
+        // Also checks the proxy URL: an invalid one fails here.
+        auto proxy_credentials = config::load_proxy_credentials(s, env);
+        if (!proxy_credentials)
+            return proxy_credentials.error();
+        *plan.proxy_credentials = std::move(*proxy_credentials);
     }
 
     auto& o = plan.options;
@@ -35,6 +41,15 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     o.credentials = plan.credentials.get();
     o.auth = s.auth.value;
     o.cafile = s.cafile.value;
+    o.client_cert = s.client_cert.value;
+    o.client_key = s.client_key.value;
+    if (auto proxy = config::parse_proxy_url(s.proxy.value); !s.proxy.value.empty() && proxy) {
+        o.proxy = proxy->curl_url();
+        o.proxy_tunnel = proxy->scheme == "http";
+        o.proxy_credentials = plan.proxy_credentials.get();
+        plan.context.proxy = o.proxy;
+        plan.context.proxy_origin = s.proxy.origin.describe();
+    }
     o.helo = s.helo.set ? s.helo.value : hostname;
     o.timeout_seconds = s.timeout.value;
     o.data_timeout_seconds = s.data_timeout.value;
@@ -52,6 +67,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     c.timeout_seconds = s.timeout.value;
     c.data_timeout_seconds = s.data_timeout.value;
     c.password_source = plan.credentials->source;
+    c.client_cert = s.client_cert.set ? s.client_cert.value + " (" + s.client_cert.origin.describe() + ")" : "";
     return plan;
 }
 

@@ -21,6 +21,7 @@ struct Plan {
     config::Endpoint endpoint;
     // Owned here so that options.credentials stays valid when the Plan moves.
     std::unique_ptr<config::Credentials> credentials;
+    std::unique_ptr<config::Credentials> proxy_credentials; // user "" when no proxy login
     transport::TransportOptions options; // callbacks unset; the Session sets them
     diagnosis::Context context;          // the settings part; each attempt adds what it saw
     std::string profile;                 // "" for none

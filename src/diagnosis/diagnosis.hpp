@@ -37,6 +37,12 @@ struct Context {
     // Where the password comes from, for the wrong-password hint, e.g.
     // `password_cmd "pass show smtp/work" (profile "work", config.ini:7)`; "" when unknown.
     std::string password_source;
+    // The `proxy` the mail goes through ("socks5h://host:1080", no login)
+    // and where it was set; "" when none.
+    std::string proxy;
+    std::string proxy_origin;
+    // `client_cert` and its origin, "" when none is configured.
+    std::string client_cert;
     // What the server said about itself, to recognise the provider:
     // its greeting and the first line of its EHLO reply ("" when not seen).
     // diagnose_outcome fills both from the Outcome when they are empty.

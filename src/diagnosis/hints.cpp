@@ -384,6 +384,30 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
     case Hint::not_smtp:
         add(d, "check that " + where(c) + " is a mail server; run with -v to see what it sent");
         break;
+    case Hint::client_cert_file:
+        add(d, "check client_cert" + (c.client_cert.empty() ? std::string() : " = " + c.client_cert) +
+                   " and client_key: PEM files that exist, are readable and match");
+        break;
+    case Hint::proxy_name:
+        add(d, "check the host name in proxy = " + c.proxy + " (" + c.proxy_origin + ")");
+        break;
+    case Hint::proxy_running:
+        add(d, "is the proxy running? check proxy = " + c.proxy + " (" + c.proxy_origin +
+                   "); unset `proxy` to connect directly");
+        break;
+    case Hint::proxy_login:
+        add(d, "check the proxy's login: proxy_user (or USER@ in proxy = " + c.proxy +
+                   ") and proxy_password_cmd, proxy_password_env, proxy_password_file or "
+                   "SMTPSEND_PROXY_PASSWORD");
+        break;
+    case Hint::proxy_reach:
+        add(d, "the proxy " + c.proxy + " (" + c.proxy_origin + ") may not allow " + where(c) +
+                   " (tinyproxy's ConnectPort, dante's socks rules), or the server is down");
+        break;
+    case Hint::proxy_scheme:
+        add(d, "check the scheme in proxy = " + c.proxy + " (" + c.proxy_origin +
+                   "): socks5h://, socks5:// or http:// (CONNECT); run with -v");
+        break;
     }
 }
 

@@ -9,9 +9,30 @@
 
 namespace smtpsend::transport::detail {
 
+// The HTTP proxy's CONNECT request and reply: only the request line and
+// the status line are noted; the exchange ends with the reply's blank line.
+void note_proxy_header(TransferState& st, bool out, std::string_view text) {
+    note_activity(st);
+    std::string_view first = text.substr(0, text.find_first_of("\r\n"));
+    if (out) {
+        st.dialogue->note("proxy: " + std::string(first));
+        return;
+    }
+    if (first.substr(0, 5) == "HTTP/") {
+        st.proxy_status = std::string(first);
+        st.dialogue->note("proxy: " + st.proxy_status);
+    } else if (first.empty() && !st.proxy_status.empty()) {
+        st.proxy_headers = false; // the tunnel is open (or the transfer ends)
+    }
+}
+
 int debug_callback(CURL*, curl_infotype type, char* data, size_t size, void* userp) {
     auto* st = static_cast<TransferState*>(userp);
     std::string_view text(data, size);
+    if (st->proxy_headers && (type == CURLINFO_HEADER_OUT || type == CURLINFO_HEADER_IN)) {
+        note_proxy_header(*st, type == CURLINFO_HEADER_OUT, text);
+        return 0;
+    }
     switch (type) {
     case CURLINFO_HEADER_OUT:
         st->dialogue->on_command(text);

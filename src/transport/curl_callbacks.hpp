@@ -44,6 +44,11 @@ struct TransferState {
     curl_socket_t socket = CURL_SOCKET_BAD; // the connection's socket, when known
     bool socket_checked = false;            // it is the transfer's (local port matches)
     long last_unsent = -1;                  // its send queue at the last check
+    bool via_proxy = false;       // the connection goes through the `proxy`
+    // The HTTP proxy's CONNECT exchange is under way: header lines are the
+    // proxy's, not SMTP (and a Proxy-Authorization line is never shown).
+    bool proxy_headers = false;
+    std::string proxy_status;     // "HTTP/1.1 403 Forbidden", the proxy's answer to CONNECT
     bool deadline_passed = false; // we stopped the transfer: a wait ran out
     Stage deadline_stage = Stage::connect;
     long deadline_limit_ms = 0;   // the limit that ran out
@@ -52,6 +57,8 @@ struct TransferState {
 // A byte moved (a command or body bytes sent, a complete reply received,
 // TLS handshake traffic): the current wait starts again.
 void note_activity(TransferState& st);
+// Notes a line of the HTTP proxy's CONNECT exchange (see proxy_headers).
+void note_proxy_header(TransferState& st, bool out, std::string_view text);
 // The wait that applies at `stage` (data_timeout after the final dot).
 long stage_limit_ms(const TransferState& st, Stage stage);
 // Bytes written to the socket that the peer has not acknowledged yet; -1

@@ -22,6 +22,8 @@ struct SlistDeleter {
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
 // The setopt groups (curl_setopts.cpp).
+// The proxy (only the `proxy` setting; never the environment's variables).
+void set_proxy(CURL* h, const TransportOptions& o);
 void set_connection(CURL* h, const TransportOptions& o);
 void set_tls(CURL* h, const TransportOptions& o, bool verify);
 void set_auth(CURL* h, const TransportOptions& o);

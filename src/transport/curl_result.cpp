@@ -28,6 +28,60 @@ NetError cert_error(long verify_result, const std::string& errbuf) {
     return NetError::cert_other;
 }
 
+namespace {
+
+// The proxy failed, not the server: what libcurl says of the proxy. True
+// when it decided the error.
+bool conclude_proxy(Outcome& out, CURLcode rc, CURL* h, const TransferState& st) {
+    long connect_code = 0;
+    curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+    out.stage = Stage::connect;
+    if (rc == CURLE_COULDNT_RESOLVE_PROXY) {
+        out.error = NetError::proxy_resolve;
+        return true;
+    }
+    if (connect_code >= 300 || (connect_code == 0 && !st.proxy_status.empty())) {
+        out.error = connect_code == 407 ? NetError::proxy_auth : NetError::proxy_tunnel;
+        if (!st.proxy_status.empty())
+            out.error_text = "the proxy answered " + st.proxy_status;
+        return true;
+    }
+    if (rc == CURLE_PROXY) {
+        long px = 0;
+        curl_easy_getinfo(h, CURLINFO_PROXY_ERROR, &px);
+        switch (px) {
+        case CURLPX_USER_REJECTED:
+        case CURLPX_NO_AUTH:
+        case CURLPX_RECV_AUTH:
+        case CURLPX_SEND_AUTH:
+            out.error = NetError::proxy_auth;
+            break;
+        case CURLPX_REPLY_CONNECTION_REFUSED:
+        case CURLPX_REPLY_HOST_UNREACHABLE:
+        case CURLPX_REPLY_NETWORK_UNREACHABLE:
+        case CURLPX_REPLY_NOT_ALLOWED:
+        case CURLPX_REPLY_GENERAL_SERVER_FAILURE:
+        case CURLPX_REPLY_TTL_EXPIRED:
+        case CURLPX_REQUEST_FAILED:
+        case CURLPX_RESOLVE_HOST:
+            out.error = NetError::proxy_tunnel;
+            break;
+        default:
+            out.error = NetError::proxy_failed;
+            break;
+        }
+        return true;
+    }
+    // Nothing but the proxy is ever connected to: a failed connect is the proxy's.
+    if (rc == CURLE_COULDNT_CONNECT) {
+        out.error = NetError::proxy_refused;
+        return true;
+    }
+    return false;
+}
+
+} // namespace
+
 // Decides status, stage and error from libcurl's result and the dialogue.
 void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const Dialogue& dlg,
               const std::string& errbuf, bool implicit_tls) {
@@ -99,6 +153,13 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
         out.error = NetError::local;
         out.stage = Stage::input;
         out.error_text = st.read_error;
+        return;
+    }
+    if (st.via_proxy && conclude_proxy(out, rc, h, st))
+        return;
+    if (rc == CURLE_SSL_CERTPROBLEM) {
+        out.error = NetError::client_cert_bad;
+        out.stage = Stage::tls;
         return;
     }
     switch (rc) {

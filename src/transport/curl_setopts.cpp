@@ -26,6 +26,25 @@ void ensure_global_init() { static CurlGlobal global; }
 
 bool has_login(const TransportOptions& o) { return o.credentials && !o.credentials->user.empty(); }
 
+// Only the `proxy` setting routes mail. libcurl would otherwise obey
+// ALL_PROXY, all_proxy, smtp_proxy and NO_PROXY from the environment: mail
+// through a proxy nobody configured, and its failures blamed on the server.
+// An empty CURLOPT_PROXY disables the environment's proxies.
+void set_proxy(CURL* h, const TransportOptions& o) {
+    curl_easy_setopt(h, CURLOPT_PROXY, o.proxy.c_str());
+    if (o.proxy.empty())
+        return;
+    curl_easy_setopt(h, CURLOPT_NOPROXY, ""); // NO_PROXY does not bypass the proxy
+    // An HTTP proxy carries SMTP only through a CONNECT tunnel.
+    curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, o.proxy_tunnel ? 1L : 0L);
+    const config::Credentials* c = o.proxy_credentials;
+    if (!c || c->user.empty())
+        return;
+    curl_easy_setopt(h, CURLOPT_PROXYUSERNAME, c->user.c_str());
+    if (!c->password.empty())
+        curl_easy_setopt(h, CURLOPT_PROXYPASSWORD, c->password.reveal().c_str());
+}
+
 void set_connection(CURL* h, const TransportOptions& o) {
     std::string url = o.endpoint.curl_url();
     if (!o.helo.empty())
@@ -33,6 +52,7 @@ void set_connection(CURL* h, const TransportOptions& o) {
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    set_proxy(h, o);
     // smtpsend enforces its own per-stage waits from the progress callback
     // (set_deadlines). libcurl's limits stay as loose outer bounds only:
     // 7.88 does not restart the response clock after a long upload whose
@@ -64,6 +84,14 @@ void set_tls(CURL* h, const TransportOptions& o, bool verify) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
     if (!o.cafile.empty())
         curl_easy_setopt(h, CURLOPT_CAINFO, o.cafile.c_str());
+    if (!o.client_cert.empty()) {
+        curl_easy_setopt(h, CURLOPT_SSLCERT, o.client_cert.c_str());
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        if (!o.client_key.empty()) {
+            curl_easy_setopt(h, CURLOPT_SSLKEY, o.client_key.c_str());
+            curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+        }
+    }
 }
 
 void set_auth(CURL* h, const TransportOptions& o) {
@@ -135,6 +163,8 @@ void set_upload_size(CURL* h, TransferState* state, std::optional<uint64_t> exac
 
 void set_deadlines(CURL* h, const TransportOptions& o, TransferState* state) {
     state->handle = h;
+    state->via_proxy = !o.proxy.empty();
+    state->proxy_headers = o.proxy_tunnel && state->via_proxy;
     state->timeout_ms = o.timeout_seconds * 1000;
     state->data_timeout_ms = o.data_timeout_seconds * 1000;
     note_activity(*state);

@@ -93,6 +93,12 @@ std::string net_error_name(NetError e) {
     case NetError::auth_not_offered: return "auth-not-offered";
     case NetError::auth_refused: return "auth-refused";
     case NetError::protocol: return "protocol";
+    case NetError::client_cert_bad: return "client-cert-bad";
+    case NetError::proxy_resolve: return "proxy-resolve";
+    case NetError::proxy_refused: return "proxy-refused";
+    case NetError::proxy_auth: return "proxy-auth";
+    case NetError::proxy_tunnel: return "proxy-tunnel";
+    case NetError::proxy_failed: return "proxy-failed";
     case NetError::local: return "local";
     case NetError::other: return "other";
     }

@@ -55,6 +55,12 @@ enum class NetError {
     auth_not_offered,     // credentials set, the server offered no AUTH: we stopped
     auth_refused,         // the login failed without a 4xx/5xx reply (XOAUTH2's 334 error)
     protocol,             // the server's bytes are not SMTP
+    client_cert_bad,      // our client certificate or key cannot be loaded
+    proxy_resolve,        // the proxy's host name does not resolve
+    proxy_refused,        // the connection to the proxy failed
+    proxy_auth,           // the proxy refused its login (SOCKS5 user rejected, HTTP 407)
+    proxy_tunnel,         // the proxy would not or could not reach the server
+    proxy_failed,         // the proxy's answer made no sense, or another proxy failure
     local,                // reading the message failed here
     other,
 };

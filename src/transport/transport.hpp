@@ -22,7 +22,14 @@ struct TransportOptions {
     const config::Credentials* credentials = nullptr; // nullptr or empty user: no login
     std::string auth = "auto";                        // auto, plain, login, cram-md5
     std::string cafile;
+    std::string client_cert;                          // PEM; "" = no client certificate
+    std::string client_key;                           // PEM; "" = in client_cert's file
     std::string helo;                                 // EHLO name
+    // The `proxy` setting's URL without its login ("": none; the
+    // environment's proxies are never used).
+    std::string proxy;
+    bool proxy_tunnel = false;                         // http:// proxy: CONNECT
+    const config::Credentials* proxy_credentials = nullptr; // nullptr or empty user: no login
     // Connecting, each reply and any stall of the upload (no byte moving).
     long timeout_seconds = 30;
     // The reply after the final dot, counted from the last byte sent

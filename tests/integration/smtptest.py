@@ -101,11 +101,23 @@ class Certificates:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         return (cert_path, key_path)
 
-    def server_context(self, which="good"):
+    def server_context(self, which="good", require_client_cert=False):
         cert, key = getattr(self, which)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
+        if require_client_cert:
+            # Only certificates made by this CA are accepted.
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(self.cafile)
         return ctx
+
+    def client(self):
+        """A client certificate made by this CA: (cert path, key path)."""
+        if not hasattr(self, "_client"):
+            now = datetime.datetime.now(datetime.timezone.utc)
+            self._client = self._leaf("client", ["client.example.com"], [],
+                                      now - datetime.timedelta(days=1), now + datetime.timedelta(days=30))
+        return self._client
 
 
 # --- A real server: aiosmtpd ----------------------------------------------------
@@ -169,7 +181,7 @@ class AioServer:
     """aiosmtpd on 127.0.0.1 with STARTTLS (or implicit TLS) and AUTH."""
 
     def __init__(self, certs, implicit_tls=False, users=None, reject=None, cert="good", tokens=None,
-                 port=None, size_limit=33554432):
+                 port=None, size_limit=33554432, require_client_cert=False):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
         self.users = users if users is not None else {"alice@example.com": "s3cret"}
@@ -186,7 +198,7 @@ class AioServer:
             ok = self.users.get(login) == password
             return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
-        ctx = certs.server_context(cert)
+        ctx = certs.server_context(cert, require_client_cert)
         # aiosmtpd 1.4 does not count implicit TLS as TLS for auth_require_tls.
         kwargs = dict(hostname=LOOPBACK, port=self.port, authenticator=authenticator,
                       auth_require_tls=not implicit_tls, auth_required=bool(self.users),

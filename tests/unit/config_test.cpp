@@ -378,3 +378,76 @@ TEST_CASE("the missing-password hint lists every source, password_env included")
           "set SMTPSEND_PASSWORD, --password-file FILE, --password-cmd CMD or --password-env NAME "
           "(password, password_file, password_cmd or password_env in a profile)");
 }
+
+TEST_CASE("proxy URLs give scheme, host, port and user, never a password") {
+    auto p = config::parse_proxy_url("socks5h://alice@proxy.example.com:1081");
+    REQUIRE(p);
+    CHECK(p->scheme == "socks5h");
+    CHECK(p->host == "proxy.example.com");
+    CHECK(p->port == 1081);
+    CHECK(p->user == "alice");
+    CHECK(p->curl_url() == "socks5h://proxy.example.com:1081");
+    p = config::parse_proxy_url("http://[::1]");
+    REQUIRE(p);
+    CHECK(p->port == 8080);
+    CHECK(p->curl_url() == "http://[::1]:8080");
+    p = config::parse_proxy_url("socks5://127.0.0.1");
+    REQUIRE(p);
+    CHECK(p->port == 1080);
+
+    auto bad = config::parse_proxy_url("socks5h://alice:hunter2@127.0.0.1:1080");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message == "proxy: the URL holds a password (not shown)");
+    bad = config::parse_proxy_url("ftp://127.0.0.1:21");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message == "proxy: unknown scheme \"ftp://\"");
+    bad = config::parse_proxy_url("127.0.0.1:1080");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message == "proxy: the URL has no scheme");
+    bad = config::parse_proxy_url("http://127.0.0.1:99999");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message == "proxy = \"http://127.0.0.1:99999\": port \"99999\" is not a number from 1 to 65535");
+}
+
+TEST_CASE("the proxy's login: proxy_user wins over the URL's, the password from its sources") {
+    util::MapEnvironment env;
+    env.values = {{"PX", "px-secret\nignored"}};
+    config::Settings s;
+    s.proxy.assign("socks5h://url-user@127.0.0.1:1080", config::Origin::flag("--proxy"));
+    auto c = config::load_proxy_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->user == "url-user");
+    CHECK(c->password.empty());
+
+    s.proxy_user.assign("bob", config::Origin::flag("--proxy-user"));
+    s.proxy_password_env.assign("PX", config::Origin::flag("--proxy-password-env"));
+    c = config::load_proxy_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->user == "bob");
+    CHECK(c->password.reveal() == "px-secret");
+    CHECK(c->source == "proxy_password_env \"PX\" (flag --proxy-password-env)");
+
+    s.proxy_password_cmd.assign("printf 'cmd-secret\\n'", config::Origin::flag("--proxy-password-cmd"));
+    c = config::load_proxy_credentials(s, env);
+    REQUIRE(c);
+    CHECK(c->password.reveal() == "cmd-secret");
+
+    s.proxy_password_cmd.assign("exit 3", config::Origin::flag("--proxy-password-cmd"));
+    c = config::load_proxy_credentials(s, env);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message.find("the proxy password command failed") == 0);
+}
+
+TEST_CASE("a proxy password source without a proxy user is an error; no proxy, no login") {
+    util::MapEnvironment env;
+    config::Settings s;
+    s.proxy.assign("http://127.0.0.1:8080", config::Origin::env("SMTPSEND_PROXY"));
+    s.proxy_password.assign("x", config::Origin::env("SMTPSEND_PROXY_PASSWORD"));
+    auto c = config::load_proxy_credentials(s, env);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message == "a proxy password source is set (proxy_password) but no proxy user");
+    config::Settings none;
+    c = config::load_proxy_credentials(none, env);
+    REQUIRE(c);
+    CHECK(c->user.empty());
+}

@@ -459,3 +459,53 @@ TEST_CASE("a wait that ran out after the final dot names data_timeout, not timeo
     auto before = diagnosis::diagnose(transport::Stage::rcpt, std::nullopt, transport::NetError::timeout, ctx);
     CHECK(before.summary.find("within 30 s") != std::string::npos);
 }
+
+TEST_CASE("proxy failures blame the proxy, with its class, exit code and a hint naming `proxy`") {
+    Context ctx;
+    ctx.host = "mail.example.com";
+    ctx.port = 587;
+    ctx.proxy = "socks5h://127.0.0.1:1080";
+    ctx.proxy_origin = "flag --proxy";
+    struct Row {
+        NetError error;
+        Class cls;
+        ExitCode code;
+        const char* summary;
+        const char* hint;
+    };
+    const Row rows[] = {
+        {NetError::proxy_resolve, Class::dns, ExitCode::nohost, "cannot resolve the proxy's name",
+         "check the host name in proxy = socks5h://127.0.0.1:1080 (flag --proxy)"},
+        {NetError::proxy_refused, Class::network, ExitCode::tempfail,
+         "the connection to the proxy failed; nothing reached mail.example.com:587",
+         "is the proxy running? check proxy = socks5h://127.0.0.1:1080 (flag --proxy)"},
+        {NetError::proxy_auth, Class::auth, ExitCode::noperm, "the proxy refused its login",
+         "check the proxy's login: proxy_user"},
+        {NetError::proxy_tunnel, Class::network, ExitCode::tempfail,
+         "the proxy did not connect to mail.example.com:587",
+         "the proxy socks5h://127.0.0.1:1080 (flag --proxy) may not allow mail.example.com:587"},
+        {NetError::proxy_failed, Class::protocol, ExitCode::protocol,
+         "the proxy failed; nothing reached mail.example.com:587",
+         "check the scheme in proxy = socks5h://127.0.0.1:1080 (flag --proxy)"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(transport::net_error_name(row.error));
+        auto d = diagnose(Stage::connect, std::nullopt, row.error, ctx);
+        CHECK(d.cls == row.cls);
+        CHECK(d.exit_code == row.code);
+        CHECK(d.summary == row.summary);
+        CHECK(any_hint(d, row.hint));
+    }
+}
+
+TEST_CASE("a client certificate that cannot be loaded is config, 78, naming client_cert") {
+    Context ctx;
+    ctx.host = "relay.example.com";
+    ctx.port = 465;
+    ctx.client_cert = "/etc/ssl/me.pem (flag --client-cert)";
+    auto d = diagnose(Stage::tls, std::nullopt, NetError::client_cert_bad, ctx);
+    CHECK(d.cls == Class::config);
+    CHECK(d.exit_code == ExitCode::config);
+    CHECK(d.summary == "the client certificate or its key cannot be loaded");
+    CHECK(any_hint(d, "check client_cert = /etc/ssl/me.pem (flag --client-cert) and client_key"));
+}

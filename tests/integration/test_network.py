@@ -1,0 +1,288 @@
+"""How smtpsend reaches the server: only the `proxy` setting routes mail,
+never the environment's proxy variables."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from smtptest import SmtpTestCase, free_port, wait_for_port
+
+
+class EnvironmentProxiesIgnored(SmtpTestCase):
+    def dead_proxy(self, scheme):
+        # A port nobody listens on: a connection through it is refused.
+        return "%s://127.0.0.1:%d" % (scheme, free_port())
+
+    def assert_direct(self, **proxy_env):
+        server = self.aio()
+        r = self.run_smtpsend(["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                              **self.server_env(server, **proxy_env))
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+        self.assertEqual(server.messages[0]["rcpt_tos"], ["dev@example.com"])
+
+    def test_ALL_PROXY_is_ignored(self):
+        self.assert_direct(ALL_PROXY=self.dead_proxy("socks5h"))
+
+    def test_all_proxy_is_ignored(self):
+        self.assert_direct(all_proxy=self.dead_proxy("http"))
+
+    def test_http_proxy_and_smtp_proxy_are_ignored(self):
+        self.assert_direct(http_proxy=self.dead_proxy("http"), smtp_proxy=self.dead_proxy("http"),
+                           smtps_proxy=self.dead_proxy("http"))
+
+    def test_check_ignores_ALL_PROXY(self):
+        server = self.aio()
+        r = self.run_smtpsend(["check"], **self.server_env(server, ALL_PROXY=self.dead_proxy("socks5h")))
+        self.assertExit(r, 0)
+
+
+DANTED = shutil.which("danted") or "/usr/sbin/danted"
+TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
+PROXY_USER, PROXY_PASSWORD = "pxuser", "px-s3cret"
+
+
+class Daemon:
+    """A proxy daemon on 127.0.0.1 with a config file in the test's folder."""
+
+    def __init__(self, argv, port, log):
+        self.port = port
+        self.log_path = log
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_for_port(port)
+
+    @property
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class ProxyCase(SmtpTestCase):
+    def dante(self, login=False):
+        port = free_port()
+        folder = tempfile.mkdtemp(prefix="dante-", dir=self.tmp)
+        conf = os.path.join(folder, "danted.conf")
+        log = os.path.join(folder, "danted.log")
+        with open(conf, "w") as f:
+            f.write("logoutput: %s\ninternal: 127.0.0.1 port = %d\nexternal: 127.0.0.1\n"
+                    "socksmethod: %s\nclientmethod: none\nuser.privileged: root\n"
+                    "user.unprivileged: nobody\n"
+                    "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n"
+                    "socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 command: connect\n log: connect }\n"
+                    "socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
+                    % (log, port, "username" if login else "none"))
+        argv = [DANTED, "-f", conf, "-p", os.path.join(folder, "pid"), "-N", "1"]
+        if login:
+            # dante's username method checks the system's password database:
+            # the test's own passwd and shadow, in a private mount namespace.
+            import crypt
+            passwd, shadow = os.path.join(folder, "passwd"), os.path.join(folder, "shadow")
+            shutil.copy("/etc/passwd", passwd)
+            shutil.copy("/etc/shadow", shadow)
+            with open(passwd, "a") as f:
+                f.write("%s:x:64999:64999::/nonexistent:/usr/sbin/nologin\n" % PROXY_USER)
+            with open(shadow, "a") as f:
+                f.write("%s:%s:19000:0:99999:7:::\n"
+                        % (PROXY_USER, crypt.crypt(PROXY_PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))))
+            argv = ["unshare", "-m", "sh", "-c",
+                    'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/shadow && shift 2 && exec "$@"',
+                    "sh", passwd, shadow] + argv
+        d = Daemon(argv, port, log)
+        self.servers.append(d)
+        return d
+
+    def tinyproxy(self, target_port, login=False):
+        port = free_port()
+        folder = tempfile.mkdtemp(prefix="tinyproxy-", dir=self.tmp)
+        conf = os.path.join(folder, "tinyproxy.conf")
+        log = os.path.join(folder, "tinyproxy.log")
+        with open(conf, "w") as f:
+            f.write("Port %d\nListen 127.0.0.1\nTimeout 60\nLogFile \"%s\"\nLogLevel Info\n"
+                    "MaxClients 10\nAllow 127.0.0.1\nConnectPort %d\n" % (port, log, target_port))
+            if login:
+                f.write("BasicAuth %s %s\n" % (PROXY_USER, PROXY_PASSWORD))
+        d = Daemon([TINYPROXY, "-d", "-c", conf], port, log)
+        self.servers.append(d)
+        return d
+
+    def send(self, server, proxy, **extra):
+        return self.run_smtpsend(["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, SMTPSEND_PROXY=proxy, **extra))
+
+    def assert_delivered(self, r, server):
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+        self.assertEqual(server.messages[0]["rcpt_tos"], ["dev@example.com"])
+        self.assertTrue(server.messages[0]["tls"])
+
+
+@unittest.skipUnless(os.path.exists(DANTED), "danted missing (tests/setup.sh installs dante-server)")
+class Socks5Proxy(ProxyCase):
+    def test_socks5h_without_login(self):
+        proxy = self.dante()
+        server = self.aio()
+        r = self.send(server, "socks5h://127.0.0.1:%d" % proxy.port)
+        self.assert_delivered(r, server)
+        self.assertIn("127.0.0.1.%d" % server.port, proxy.log)
+
+    def test_socks5_without_login_ignores_ALL_PROXY(self):
+        proxy = self.dante()
+        server = self.aio()
+        r = self.send(server, "socks5://127.0.0.1:%d" % proxy.port,
+                      ALL_PROXY="http://127.0.0.1:%d" % free_port())
+        self.assert_delivered(r, server)
+
+    def test_socks5h_with_user_in_url_and_password_env(self):
+        proxy = self.dante(login=True)
+        server = self.aio()
+        r = self.send(server, "socks5h://%s@127.0.0.1:%d" % (PROXY_USER, proxy.port),
+                      SMTPSEND_PROXY_PASSWORD_ENV="PX_PW", PX_PW=PROXY_PASSWORD)
+        self.assert_delivered(r, server)
+
+    def test_socks5h_with_proxy_user_and_password_cmd(self):
+        proxy = self.dante(login=True)
+        server = self.aio()
+        r = self.send(server, "socks5h://127.0.0.1:%d" % proxy.port, SMTPSEND_PROXY_USER=PROXY_USER,
+                      SMTPSEND_PROXY_PASSWORD_CMD="echo %s" % PROXY_PASSWORD)
+        self.assert_delivered(r, server)
+
+    def test_wrong_proxy_password_blames_the_proxy(self):
+        proxy = self.dante(login=True)
+        server = self.aio()
+        r = self.send(server, "socks5h://127.0.0.1:%d" % proxy.port, SMTPSEND_PROXY_USER=PROXY_USER,
+                      SMTPSEND_PROXY_PASSWORD="wrong")
+        self.assertExit(r, 77)
+        self.assertIn("smtpsend: the proxy refused its login", r.stderr)
+        self.assertIn("proxy_user", r.stderr)
+        self.assertNotIn("wrong", r.stderr)
+        self.assertEqual(server.messages, [])
+
+    def test_proxy_that_cannot_reach_the_server_blames_the_proxy(self):
+        proxy = self.dante()
+        dead = free_port()
+        r = self.run_smtpsend(["dev@example.com"], stdin=b"x\n",
+                              SMTPSEND_SERVER="smtp://127.0.0.1:%d" % dead, SMTPSEND_FROM="s@example.com",
+                              SMTPSEND_PROXY="socks5h://127.0.0.1:%d" % proxy.port)
+        self.assertExit(r, 75)
+        self.assertIn("smtpsend: the proxy did not connect to 127.0.0.1:%d" % dead, r.stderr)
+        self.assertIn("hint: the proxy socks5h://127.0.0.1:%d (env SMTPSEND_PROXY)" % proxy.port, r.stderr)
+
+    def test_check_shows_the_proxy_as_its_own_step(self):
+        proxy = self.dante()
+        server = self.aio()
+        url = "socks5h://127.0.0.1:%d" % proxy.port
+        j = self.run_smtpsend(["check", "--json"], **self.server_env(server, SMTPSEND_PROXY=url)).json()
+        self.assertEqual(j["exit_code"], 0, j)
+        self.assertEqual([s["name"] for s in j["steps"]],
+                         ["settings", "proxy", "connect", "greeting", "ehlo", "tls", "ehlo", "auth"])
+        self.assertEqual(j["steps"][1]["details"], url)
+        self.assertIn("proxy %s (env SMTPSEND_PROXY)" % url, j["steps"][0]["details"])
+
+    def test_check_fails_at_the_proxy_step_when_its_login_is_refused(self):
+        proxy = self.dante(login=True)
+        server = self.aio()
+        r = self.run_smtpsend(["check", "--json"], **self.server_env(
+            server, SMTPSEND_PROXY="socks5h://%s@127.0.0.1:%d" % (PROXY_USER, proxy.port),
+            SMTPSEND_PROXY_PASSWORD="wrong"))
+        self.assertExit(r, 77)
+        last = r.json()["steps"][-1]
+        self.assertEqual((last["name"], last["ok"]), ("proxy", False))
+        self.assertEqual(last["details"], "socks5h://127.0.0.1:%d, login as %s" % (proxy.port, PROXY_USER))
+        self.assertEqual(last["error"]["summary"], "the proxy refused its login")
+
+
+class DeadProxy(ProxyCase):
+    def test_refused_proxy_is_named(self):
+        server = self.aio()
+        port = free_port()
+        r = self.send(server, "socks5h://127.0.0.1:%d" % port)
+        self.assertExit(r, 75)
+        self.assertIn("smtpsend: the connection to the proxy failed; nothing reached 127.0.0.1:%d"
+                      % server.port, r.stderr)
+        self.assertIn("hint: is the proxy running? check proxy = socks5h://127.0.0.1:%d (env SMTPSEND_PROXY)"
+                      % port, r.stderr)
+        self.assertEqual(server.messages, [])
+
+    def test_password_in_proxy_url_is_refused_and_not_shown(self):
+        server = self.aio()
+        r = self.send(server, "socks5h://u:hunter2@127.0.0.1:1080")
+        self.assertExit(r, 78)
+        self.assertIn("proxy: the URL holds a password (not shown)", r.stderr)
+        self.assertNotIn("hunter2", r.stderr)
+
+
+@unittest.skipUnless(os.path.exists(TINYPROXY), "tinyproxy missing (tests/setup.sh installs it)")
+class HttpConnectProxy(ProxyCase):
+    def test_connect_tunnel_without_login(self):
+        server = self.aio()
+        proxy = self.tinyproxy(server.port)
+        r = self.send(server, "http://127.0.0.1:%d" % proxy.port)
+        self.assert_delivered(r, server)
+        self.assertIn("CONNECT 127.0.0.1:%d" % server.port, proxy.log)
+
+    def test_connect_tunnel_with_login_not_shown_in_verbose(self):
+        server = self.aio()
+        proxy = self.tinyproxy(server.port, login=True)
+        r = self.run_smtpsend(["-v", "-s", "hi", "dev@example.com"], stdin=b"body\n",
+                              **self.server_env(server, SMTPSEND_PROXY="http://%s@127.0.0.1:%d"
+                                                % (PROXY_USER, proxy.port),
+                                                SMTPSEND_PROXY_PASSWORD=PROXY_PASSWORD))
+        self.assert_delivered(r, server)
+        self.assertIn("proxy: CONNECT 127.0.0.1:%d HTTP/1.1" % server.port, r.stderr)
+        self.assertNotIn("Proxy-Authorization", r.stderr)
+        self.assertNotIn(PROXY_PASSWORD, r.stderr)
+
+    def test_connect_without_login_is_407_and_blames_the_proxy(self):
+        server = self.aio()
+        proxy = self.tinyproxy(server.port, login=True)
+        r = self.send(server, "http://127.0.0.1:%d" % proxy.port)
+        self.assertExit(r, 77)
+        self.assertIn("smtpsend: the proxy refused its login", r.stderr)
+        self.assertEqual(server.messages, [])
+
+    def test_port_not_allowed_is_tunnel_refused(self):
+        server = self.aio()
+        proxy = self.tinyproxy(server.port + 1 if server.port < 65535 else server.port - 1)
+        r = self.send(server, "http://127.0.0.1:%d" % proxy.port)
+        self.assertExit(r, 75)
+        self.assertIn("smtpsend: the proxy did not connect to 127.0.0.1:%d" % server.port, r.stderr)
+        self.assertEqual(server.messages, [])
+
+
+class ClientCertificate(SmtpTestCase):
+    def send(self, server, **extra):
+        return self.run_smtpsend(["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme="smtps", **extra))
+
+    def test_client_certificate_from_the_ca_is_accepted(self):
+        server = self.aio(implicit_tls=True, require_client_cert=True)
+        cert, key = self.certs.client()
+        r = self.send(server, SMTPSEND_CLIENT_CERT=cert, SMTPSEND_CLIENT_KEY=key)
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+    def test_unreadable_client_certificate_is_a_config_error(self):
+        server = self.aio(implicit_tls=True, require_client_cert=True)
+        missing = os.path.join(self.tmp, "missing.pem")
+        r = self.send(server, SMTPSEND_CLIENT_CERT=missing)
+        self.assertExit(r, 78)
+        self.assertIn("smtpsend: the client certificate or its key cannot be loaded", r.stderr)
+        self.assertIn("hint: check client_cert = %s" % missing, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
