@@ -38,19 +38,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::vector<std::string> rcpts{"a@x.org", "b@x.org", "c@x.org"};
     const std::string secret = "c2VjcmV0U0VDUkVU"; // only ever sent inside AUTH
     Dialogue d(rcpts, nullptr);
+    // The secret's text reaches the dialogue only inside our AUTH command:
+    // taken out of every other line the input supplies, so a transcript
+    // line holding it can only be a leak of the AUTH payload.
+    auto without_secret = [&](std::string_view text) {
+        std::string out(text);
+        for (size_t at; (at = out.find(secret)) != std::string::npos;)
+            out.erase(at, secret.size());
+        return out;
+    };
     while (!in.empty()) {
         size_t eol = in.find('\n');
         std::string_view line = in.substr(0, eol == std::string_view::npos ? in.size() : eol + 1);
         in.remove_prefix(line.size());
         if (line.substr(0, 2) == "C:") {
-            std::string cmd(line.substr(2));
+            std::string cmd = without_secret(line.substr(2));
             if (cmd.rfind("AUTH", 0) == 0)
                 cmd = "AUTH PLAIN " + secret + "\r\n";
             d.on_command(cmd);
         } else if (line == "B" || line == "B\n") {
             d.on_body_complete();
         } else {
-            d.on_reply_line(line);
+            d.on_reply_line(without_secret(line));
         }
         if (d.last_reply())
             check_reply(*d.last_reply());
@@ -65,10 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (out.recipients[i].reply)
             check_reply(*out.recipients[i].reply);
     }
-    // Our own lines never show the payload (a server's line may hold any
-    // bytes, the secret's text among them: that is not a leak).
     for (const auto& t : out.transcript)
-        if (t.who == 'C' && t.text.find(secret) != std::string::npos)
+        if (t.text.find(secret) != std::string::npos)
             __builtin_trap();
     // The reply parser alone, on the whole input as one line.
     check_reply(smtpsend::transport::make_reply({std::string(reinterpret_cast<const char*>(data),
