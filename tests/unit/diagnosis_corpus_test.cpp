@@ -27,20 +27,7 @@ std::vector<nlohmann::json> rows_of(const std::string& name) {
     return rows;
 }
 
-transport::Reply reply_of(const std::string& text) {
-    std::vector<std::string> lines;
-    for (size_t pos = 0; pos <= text.size();) {
-        size_t eol = text.find('\n', pos);
-        std::string line = text.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
-        lines.push_back(line);
-        if (eol == std::string::npos)
-            break;
-        pos = eol + 1;
-    }
-    return transport::make_reply(lines);
-}
+using testutil::reply_of;
 
 bool acceptable(const nlohmann::json& row, ExitCode code) {
     for (int c : row["accept"])

@@ -15,21 +15,7 @@ using transport::Stage;
 
 namespace {
 
-transport::Reply reply(const std::string& text) {
-    std::vector<std::string> lines;
-    size_t pos = 0;
-    while (pos <= text.size()) {
-        size_t eol = text.find('\n', pos);
-        std::string line = text.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
-        lines.push_back(line);
-        if (eol == std::string::npos)
-            break;
-        pos = eol + 1;
-    }
-    return transport::make_reply(lines);
-}
+transport::Reply reply(const std::string& text) { return testutil::reply_of(text); }
 
 int exit_for(Stage stage, const std::string& text) {
     auto c = classify_reply(stage, reply(text));
