@@ -16,6 +16,8 @@ packages=(g++ cmake make pkg-config ca-certificates
           bash-completion zsh fish                  # the completion scripts load and complete
           debhelper dpkg-dev fakeroot lintian)      # the Debian packages build (packaging/debian)
 missing=()
+# Node.js for the npm test peers (tests/node); a machine's own Node.js with its bundled npm will do.
+command -v npm >/dev/null || missing+=(nodejs npm)
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -29,6 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "hint: run as root, or: sudo apt-get install ${missing[*]}" >&2
         exit 1
     fi
+fi
+
+# The npm test peers (tests/node/package.json, exact versions in its lock file) go into
+# tests/node/node_modules, never globally; reinstalled only when the lock file changes.
+if ! cmp -s tests/node/package-lock.json tests/node/node_modules/.installed-lock.json; then
+    echo "setup: installing the npm test peers into tests/node/node_modules"
+    npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+    cp tests/node/package-lock.json tests/node/node_modules/.installed-lock.json
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
