@@ -135,6 +135,58 @@ util::Result<std::string> qualified_field(const HeaderField& f, const std::strin
     return fold_header(f.name, join_header(*list));
 }
 
+// The longest line of a header field as read, in octets.
+size_t longest_line(std::string_view raw) {
+    size_t longest = 0;
+    for (size_t start = 0; start <= raw.size();) {
+        size_t eol = raw.find_first_of("\r\n", start);
+        if (eol == std::string_view::npos)
+            eol = raw.size();
+        longest = std::max(longest, eol - start);
+        start = eol + 1;
+        if (eol < raw.size() && raw[eol] == '\r' && start < raw.size() && raw[start] == '\n')
+            ++start;
+    }
+    return longest;
+}
+
+// The fields that hold address lists (RFC 5322 3.6.2, 3.6.3, 3.6.6, and the
+// common list and receipt fields).
+bool is_address_field(const std::string& lower) {
+    static const std::set<std::string> names = {
+        "from", "to", "cc", "reply-to", "sender", "resent-from", "resent-to", "resent-cc",
+        "resent-sender", "disposition-notification-to", "mail-followup-to", "mail-reply-to",
+        "return-receipt-to"};
+    return names.count(lower) > 0;
+}
+
+// A pass-through field that cannot go as written: 8-bit bytes (libcurl 7.88
+// cannot declare BODY=8BITMIME) or a line over 998 octets (RFC 5322 2.1.1).
+// It is rewritten as a composed field would be: an address list with its
+// names RFC 2047-encoded and its domains as A-labels, any other text as
+// encoded words where it holds 8-bit bytes or a word too long to fold;
+// folded to 78 where spaces allow. Returns "" when the field goes as
+// written. Kept as written: addresses with a non-ASCII local part (they
+// need SMTPUTF8, whose messages may carry UTF-8) and 8-bit Content-* fields
+// (their parameters would need RFC 2231), folded only when too long.
+std::string rewritten_field(const HeaderField& f, const std::string& lower) {
+    const bool eight_bit = !util::is_ascii(f.raw);
+    const bool too_long = longest_line(f.raw) > 998;
+    if (!eight_bit && !too_long)
+        return {};
+    bool keep_text = lower.rfind("content-", 0) == 0;
+    if (is_address_field(lower)) {
+        auto list = parse_address_list(f.value, /*allow_local=*/true);
+        if (list && std::none_of(list->begin(), list->end(),
+                                 [](const Address& a) { return needs_smtputf8(a.addr_spec); }))
+            return fold_header(f.name, join_header(*list));
+        keep_text = true;
+    }
+    if (keep_text)
+        return too_long ? fold_header(f.name, f.value) : std::string();
+    return fold_header(f.name, encode_word(f.value));
+}
+
 // The sender from settings, or nothing when unset.
 util::Result<std::optional<Address>> configured_sender(const config::Settings& settings) {
     if (!settings.from.set || util::trim(settings.from.value).empty())
@@ -578,6 +630,10 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
                 h += *q;
                 continue;
             }
+        }
+        if (std::string rewritten = rewritten_field(f, lower); !rewritten.empty()) {
+            h += rewritten;
+            continue;
         }
         h += f.raw + "\r\n";
     }
