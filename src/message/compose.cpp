@@ -135,58 +135,6 @@ util::Result<std::string> qualified_field(const HeaderField& f, const std::strin
     return fold_header(f.name, join_header(*list));
 }
 
-// The longest line of a header field as read, in octets.
-size_t longest_line(std::string_view raw) {
-    size_t longest = 0;
-    for (size_t start = 0; start <= raw.size();) {
-        size_t eol = raw.find_first_of("\r\n", start);
-        if (eol == std::string_view::npos)
-            eol = raw.size();
-        longest = std::max(longest, eol - start);
-        start = eol + 1;
-        if (eol < raw.size() && raw[eol] == '\r' && start < raw.size() && raw[start] == '\n')
-            ++start;
-    }
-    return longest;
-}
-
-// The fields that hold address lists (RFC 5322 3.6.2, 3.6.3, 3.6.6, and the
-// common list and receipt fields).
-bool is_address_field(const std::string& lower) {
-    static const std::set<std::string> names = {
-        "from", "to", "cc", "reply-to", "sender", "resent-from", "resent-to", "resent-cc",
-        "resent-sender", "disposition-notification-to", "mail-followup-to", "mail-reply-to",
-        "return-receipt-to"};
-    return names.count(lower) > 0;
-}
-
-// A pass-through field that cannot go as written: 8-bit bytes (libcurl 7.88
-// cannot declare BODY=8BITMIME) or a line over 998 octets (RFC 5322 2.1.1).
-// It is rewritten as a composed field would be: an address list with its
-// names RFC 2047-encoded and its domains as A-labels, any other text as
-// encoded words where it holds 8-bit bytes or a word too long to fold;
-// folded to 78 where spaces allow. Returns "" when the field goes as
-// written. Kept as written: addresses with a non-ASCII local part (they
-// need SMTPUTF8, whose messages may carry UTF-8) and 8-bit Content-* fields
-// (their parameters would need RFC 2231), folded only when too long.
-std::string rewritten_field(const HeaderField& f, const std::string& lower) {
-    const bool eight_bit = !util::is_ascii(f.raw);
-    const bool too_long = longest_line(f.raw) > 998;
-    if (!eight_bit && !too_long)
-        return {};
-    bool keep_text = lower.rfind("content-", 0) == 0;
-    if (is_address_field(lower)) {
-        auto list = parse_address_list(f.value, /*allow_local=*/true);
-        if (list && std::none_of(list->begin(), list->end(),
-                                 [](const Address& a) { return needs_smtputf8(a.addr_spec); }))
-            return fold_header(f.name, join_header(*list));
-        keep_text = true;
-    }
-    if (keep_text)
-        return too_long ? fold_header(f.name, f.value) : std::string();
-    return fold_header(f.name, encode_word(f.value));
-}
-
 // The sender from settings, or nothing when unset.
 util::Result<std::optional<Address>> configured_sender(const config::Settings& settings) {
     if (!settings.from.set || util::trim(settings.from.value).empty())
@@ -216,33 +164,6 @@ std::pair<BodyEncoding, std::string> text_encoding(const ContentStats& st) {
 
 std::string make_boundary() {
     return "=_smtpsend_" + util::random_hex(12);
-}
-
-// A MIME parameter: quoted ASCII, or RFC 2231 (for filename) / RFC 2047 (for
-// name, which older clients read) when the value is not ASCII.
-std::string quoted_param(const std::string& key, const std::string& value) {
-    if (util::is_ascii(value)) {
-        std::string q;
-        for (char c : value) {
-            if (c == '"' || c == '\\')
-                q += '\\';
-            q += c;
-        }
-        return key + "=\"" + q + "\"";
-    }
-    if (key == "name")
-        return key + "=\"=?UTF-8?B?" + util::base64_encode(value) + "?=\"";
-    std::string pct;
-    for (unsigned char c : value) {
-        if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
-            pct += static_cast<char>(c);
-        } else {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", c);
-            pct += hex;
-        }
-    }
-    return key + "*=UTF-8''" + pct;
 }
 
 // One MIME entity: its headers, a blank line and its body.
@@ -320,7 +241,7 @@ util::Result<FilePart> open_file_part(const std::string& spec, const std::string
     if (name.empty()) {
         // A file may be named anything; its name goes into two header
         // fields, so a control character in it becomes '_' (and the rest is
-        // quoted or RFC 2231-encoded by quoted_param).
+        // quoted or encoded by mime_param).
         auto slash = path.find_last_of('/');
         name = slash == std::string::npos ? path : path.substr(slash + 1);
         for (char& c : name)
@@ -331,9 +252,9 @@ util::Result<FilePart> open_file_part(const std::string& spec, const std::string
 }
 
 Entity file_entity(const FilePart& part, const std::string& disposition) {
-    std::string h = "Content-Type: " + part.type + "; " + quoted_param("name", part.name) + "\r\n" +
-                    "Content-Disposition: " + disposition + "; " + quoted_param("filename", part.name) +
-                    "\r\n";
+    std::string h = fold_header("Content-Type", part.type + "; " + mime_param("name", part.name)) +
+                    fold_header("Content-Disposition",
+                                disposition + "; " + mime_param("filename", part.name));
     if (disposition == "inline")
         h += "Content-ID: <" + part.name + ">\r\n";
     h += "Content-Transfer-Encoding: base64\r\n\r\n";
@@ -631,7 +552,7 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
                 continue;
             }
         }
-        if (std::string rewritten = rewritten_field(f, lower); !rewritten.empty()) {
+        if (std::string rewritten = rewrite_unsafe_field(f); !rewritten.empty()) {
             h += rewritten;
             continue;
         }

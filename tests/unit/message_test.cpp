@@ -539,6 +539,32 @@ TEST_CASE("-t: a header field with 8-bit bytes or a line over 998 octets is re-e
         CHECK(c < 0x80);
 }
 
+TEST_CASE("MIME parameters: quoted ASCII, else RFC 2231 continuations or RFC 2047 words in name=") {
+    CHECK(mime_param("filename", "say \"hi\".txt") == "filename=\"say \\\"hi\\\".txt\"");
+    CHECK(mime_param("filename", "\xc3\x9c" "b.csv") == "filename*=UTF-8''%C3%9Cb.csv");
+    CHECK(mime_param("name", "\xc3\x9c" "b.csv") == "name=\"=?UTF-8?B?w5xiLmNzdg==?=\"");
+    // 40 "Ü" are 240 percent-encoded characters: sections of at most 54, whole characters.
+    std::string long_name, nine, four;
+    for (int i = 0; i < 40; ++i)
+        long_name += "\xc3\x9c";
+    for (int i = 0; i < 9; ++i)
+        nine += "%C3%9C";
+    for (int i = 0; i < 4; ++i)
+        four += "%C3%9C";
+    CHECK(mime_param("filename", long_name) == "filename*0*=UTF-8''" + nine + "; filename*1*=" + nine +
+                                                   "; filename*2*=" + nine + "; filename*3*=" + nine +
+                                                   "; filename*4*=" + four);
+    std::string field = fold_header("Content-Disposition", "attachment; " + mime_param("filename", long_name));
+    for (size_t start = 0, eol; (eol = field.find("\r\n", start)) != std::string::npos; start = eol + 2)
+        CHECK(eol - start <= 78);
+    // A raw UTF-8 parameter in a passed-through field is encoded; ASCII ones stay.
+    CHECK(encode_mime_params("Content-Type", "text/csv; charset=utf-8; name=\"\xc3\x9c" "b.csv\"") ==
+          "Content-Type: text/csv; charset=utf-8; name=\"=?UTF-8?B?w5xiLmNzdg==?=\"\r\n");
+    CHECK(encode_mime_params("Content-Disposition", "attachment; filename=\xc3\x9c" "b.csv") ==
+          "Content-Disposition: attachment; filename*=UTF-8''%C3%9Cb.csv\r\n");
+    CHECK(encode_mime_params("Content-Type", "text/plain; charset=utf-8").empty());
+}
+
 TEST_CASE("-t: in a multipart message each part that needs it is re-encoded, boundaries kept") {
     std::string input = "From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
                         "Content-Type: multipart/mixed; boundary=\"BB\"\n\n"
