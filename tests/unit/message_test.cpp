@@ -590,6 +590,20 @@ TEST_CASE("-t: in a multipart message each part that needs it is re-encoded, bou
           std::string::npos);
 }
 
+TEST_CASE("-t: a part's header fields with 8-bit bytes are re-encoded, its body kept") {
+    std::string input = "From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
+                        "Content-Type: multipart/mixed; boundary=\"BB\"\n\n"
+                        "--BB\nContent-Type: text/csv; name=\"\xc3\x9c" "b.csv\"\n"
+                        "Content-Disposition: attachment; filename=\"\xc3\x9c" "b.csv\"\n"
+                        "Content-Transfer-Encoding: base64\n\nYSxiCg==\n"
+                        "--BB--\n";
+    CHECK(body_of(passed_through(input)) ==
+          "--BB\r\nContent-Type: text/csv; name=\"=?UTF-8?B?w5xiLmNzdg==?=\"\r\n"
+          "Content-Disposition: attachment; filename*=UTF-8''%C3%9Cb.csv\r\n"
+          "Content-Transfer-Encoding: base64\r\n\r\nYSxiCg==\r\n"
+          "--BB--\r\n");
+}
+
 TEST_CASE("sendmail mode: input without a header field is the body, with the headers added") {
     // `echo test | sendmail -i root`, as Postfix and msmtp accept it.
     MessageRequest req;
