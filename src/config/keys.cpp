@@ -306,6 +306,9 @@ std::vector<KeyInfo> make_keys() {
                                            {"keep", "envelope"}),
         text_key<&Settings::cafile>("cafile", "FILE",
                                     "trust the CA certificates in FILE (PEM) instead of the system's"),
+        choice_key<&Settings::tls_min>("tls_min", "VERSION",
+                                       "the oldest TLS version to use: 1.2 or 1.3 (default 1.2)",
+                                       {"1.2", "1.3"}),
         text_key<&Settings::client_cert>("client_cert", "FILE",
                                          "present this certificate (PEM) to the server: TLS "
                                          "client authentication"),

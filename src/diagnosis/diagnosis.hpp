@@ -41,6 +41,9 @@ struct Context {
     // and where it was set; "" when none.
     std::string proxy;
     std::string proxy_origin;
+    // `tls_min` ("1.2" or "1.3") and where it was set.
+    std::string tls_min = "1.2";
+    std::string tls_min_origin;
     // `client_cert` and its origin, "" when none is configured.
     std::string client_cert;
     // What the server said about itself, to recognise the provider:

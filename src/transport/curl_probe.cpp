@@ -90,7 +90,12 @@ ProbeReport CurlProbe::open() {
     char errbuf[CURL_ERROR_SIZE] = {};
     set_connection(h_, options_);
     curl_easy_setopt(h_, CURLOPT_FORBID_REUSE, 0L); // the probe keeps its one connection
-    set_tls(h_, options_, verify_);
+    if (auto e = set_tls(h_, options_, verify_); !e.empty()) {
+        report.outcome.error = NetError::option_refused;
+        report.outcome.stage = Stage::config;
+        report.outcome.error_text = e;
+        return report;
+    }
     set_auth(h_, options_);
     set_deadlines(h_, options_, &state_);
     set_debug(h_, &state_, errbuf);

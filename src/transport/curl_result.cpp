@@ -30,6 +30,15 @@ NetError cert_error(long verify_result, const std::string& errbuf) {
 
 namespace {
 
+// OpenSSL's words for "no TLS version both sides accept": the server's alert
+// (it speaks none of ours) or our refusal of the version it chose.
+bool tls_version_mismatch(const std::string& errbuf) {
+    for (const char* phrase : {"alert protocol version", "unsupported protocol", "no protocols available"})
+        if (errbuf.find(phrase) != std::string::npos)
+            return true;
+    return false;
+}
+
 // The proxy failed, not the server: what libcurl says of the proxy. True
 // when it decided the error.
 bool conclude_proxy(Outcome& out, CURLcode rc, CURL* h, const TransferState& st) {
@@ -176,9 +185,9 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
         return;
     }
     case CURLE_SSL_CONNECT_ERROR:
-        out.error = errbuf.find("wrong version number") != std::string::npos
-                        ? NetError::tls_wrong_version
-                        : NetError::tls_handshake;
+        out.error = errbuf.find("wrong version number") != std::string::npos ? NetError::tls_wrong_version
+                    : tls_version_mismatch(errbuf)                        ? NetError::tls_version
+                                                                          : NetError::tls_handshake;
         out.stage = Stage::tls;
         return;
     case CURLE_PEER_FAILED_VERIFICATION:

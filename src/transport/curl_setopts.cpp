@@ -22,6 +22,10 @@ struct CurlGlobal {
 
 } // namespace
 
+std::string refused(CURLcode rc, const char* option) {
+    return rc == CURLE_OK ? std::string() : std::string(option) + ": " + curl_easy_strerror(rc);
+}
+
 void ensure_global_init() { static CurlGlobal global; }
 
 bool has_login(const TransportOptions& o) { return o.credentials && !o.credentials->user.empty(); }
@@ -74,7 +78,7 @@ void set_connection(CURL* h, const TransportOptions& o) {
     curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 1L);
 }
 
-void set_tls(CURL* h, const TransportOptions& o, bool verify) {
+std::string set_tls(CURL* h, const TransportOptions& o, bool verify) {
     using config::TlsMode;
     // CURLUSESSL_TRY falls back to plain text and sends the password in clear.
     long use_ssl = o.endpoint.mode == TlsMode::none ? CURLUSESSL_NONE : CURLUSESSL_ALL;
@@ -92,6 +96,12 @@ void set_tls(CURL* h, const TransportOptions& o, bool verify) {
             curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
         }
     }
+    // tls_min: the oldest version offered, 1.2 unless 1.3 is asked for.
+    long version = o.tls13_only ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2;
+    if (auto e = refused(curl_easy_setopt(h, CURLOPT_SSLVERSION, version), "tls_min (CURLOPT_SSLVERSION)");
+        !e.empty())
+        return e;
+    return {};
 }
 
 void set_auth(CURL* h, const TransportOptions& o) {

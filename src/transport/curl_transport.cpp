@@ -125,7 +125,13 @@ bool Connection::prepare(const TransportOptions& o, const message::Envelope& env
     }
     errbuf_[0] = 0;
     set_connection(h, o);
-    set_tls(h, o, true);
+    if (auto e = set_tls(h, o, true); !e.empty()) {
+        failed = std::move(out_);
+        failed.error = NetError::option_refused;
+        failed.stage = Stage::config;
+        failed.error_text = e;
+        return false;
+    }
     set_auth(h, o);
     rcpts_ = set_envelope(h, envelope);
     if (!rcpts_ && !envelope.recipients.empty()) {

@@ -46,6 +46,7 @@ enum class NetError {
     closed,               // the server closed the connection
     tls_handshake,        // TLS negotiation failed
     tls_wrong_version,    // TLS spoken to a plain-text port
+    tls_version,          // no TLS version both sides accept (tls_min)
     cert_untrusted,
     cert_name,
     cert_expired,
@@ -61,6 +62,7 @@ enum class NetError {
     proxy_auth,           // the proxy refused its login (SOCKS5 user rejected, HTTP 407)
     proxy_tunnel,         // the proxy would not or could not reach the server
     proxy_failed,         // the proxy's answer made no sense, or another proxy failure
+    option_refused,       // libcurl refused an option a setting needs (error_text names it)
     local,                // reading the message failed here
     other,
 };

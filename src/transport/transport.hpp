@@ -22,6 +22,7 @@ struct TransportOptions {
     const config::Credentials* credentials = nullptr; // nullptr or empty user: no login
     std::string auth = "auto";                        // auto, plain, login, cram-md5
     std::string cafile;
+    bool tls13_only = false;                          // tls_min = 1.3: never TLS 1.2
     std::string client_cert;                          // PEM; "" = no client certificate
     std::string client_key;                           // PEM; "" = in client_cert's file
     std::string helo;                                 // EHLO name

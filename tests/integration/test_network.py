@@ -284,5 +284,60 @@ class ClientCertificate(SmtpTestCase):
         self.assertIn("hint: check client_cert = %s" % missing, r.stderr)
 
 
+class TlsMinimum(SmtpTestCase):
+    def send(self, server, *args, **extra):
+        return self.run_smtpsend(list(args) + ["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme="smtps", **extra))
+
+    def test_tls_min_13_against_a_server_with_only_tls_12_fails_naming_tls_min(self):
+        # Python's ssl (blocking) answers with the protocol_version alert.
+        server = self.responder(implicit_tls=True, tls_max="TLSv1_2")
+        r = self.send(server, "--json", SMTPSEND_TLS_MIN="1.3")
+        self.assertExit(r, 78)
+        j = r.json()["error"]
+        self.assertEqual((j["class"], j["stage"]), ("tls", "tls"))
+        self.assertEqual(j["summary"], "127.0.0.1:%d does not speak TLS 1.3 or newer (tls_min = 1.3)" % server.port)
+        self.assertIn("the server offers an older TLS version only: set tls_min = 1.2 "
+                      "(tls_min = 1.3 from env SMTPSEND_TLS_MIN)", j["hints"])
+        self.assertEqual(server.log, [])  # not one SMTP command
+
+    def test_tls_min_13_against_a_tls_12_server_that_just_closes_names_tls_min(self):
+        # aiosmtpd (asyncio) closes without the alert: a plain handshake failure.
+        server = self.aio(implicit_tls=True, tls_max="TLSv1_2")
+        r = self.send(server, SMTPSEND_TLS_MIN="1.3")
+        self.assertExit(r, 78)
+        self.assertIn("hint: if the server speaks only TLS 1.2, set tls_min = 1.2 "
+                      "(tls_min = 1.3 from env SMTPSEND_TLS_MIN)", r.stderr)
+        self.assertEqual(server.messages, [])
+
+    def test_tls_min_12_sends_to_a_server_with_only_tls_12(self):
+        server = self.aio(implicit_tls=True, tls_max="TLSv1_2")
+        r = self.send(server, SMTPSEND_TLS_MIN="1.2")
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+    def test_tls_min_13_sends_to_a_server_with_tls_13_over_starttls(self):
+        server = self.aio()
+        r = self.run_smtpsend(["--tls-min", "1.3", "-s", "hi", "dev@example.com"], stdin=b"body\n",
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+    def test_config_show_gives_tls_min_with_its_origin(self):
+        r = self.run_smtpsend(["config", "show", "--json"])
+        self.assertEqual(r.json()["settings"]["tls_min"]["value"], "1.2")
+        r = self.run_smtpsend(["config", "show", "--json"], SMTPSEND_TLS_MIN="1.3")
+        s = r.json()["settings"]["tls_min"]
+        self.assertEqual((s["value"], s["origin"]), ("1.3", "env SMTPSEND_TLS_MIN"))
+
+    def test_a_bad_tls_min_is_a_config_error_naming_the_key(self):
+        r = self.run_smtpsend(["config", "show"], SMTPSEND_TLS_MIN="1.1")
+        self.assertExit(r, 78)
+        self.assertIn('SMTPSEND_TLS_MIN: tls_min = "1.1" is not one of 1.2, 1.3', r.stderr)
+        r = self.run_smtpsend(["config", "show", "--tls-min", "1.0"])
+        self.assertExit(r, 64)
+        self.assertIn('tls_min = "1.0" is not one of 1.2, 1.3', r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
