@@ -16,7 +16,7 @@ _smtpsend() {
 
     local settings="--config --profile --provider --region --server --port --tls --user
         --password-file --password-cmd --password-env --auth --oauth2-token-cmd
-        --oauth2-token-env --from --from-header --cafile --tls-min --client-cert --client-key --proxy --proxy-user --proxy-password-file
+        --oauth2-token-env --from --from-header --cafile --tls-min --pinned-pubkey --client-cert --client-key --proxy --proxy-user --proxy-password-file
         --proxy-password-cmd --proxy-password-env --helo --timeout --data-timeout --max-time --aliases --domain
         --queue --no-queue --queue-dir --retries --retry-wait --max-age --log --connections --rate --max-per-connection"
     local message="--subject -s --to --cc --bcc --reply-to --header -H --body-file --attach

@@ -37,6 +37,7 @@ complete -c smtpsend -l oauth2-token-env -x -d 'A variable that holds an OAuth2 
 complete -c smtpsend -l from -x -d 'The sender address'
 complete -c smtpsend -l cafile -r -F -d 'Trusted CA certificates (PEM)'
 complete -c smtpsend -l tls-min -x -a '1.2 1.3' -d 'The oldest TLS version'
+complete -c smtpsend -l pinned-pubkey -x -d 'Trusted server keys (sha256//BASE64)'
 complete -c smtpsend -l client-cert -r -F -d 'A TLS client certificate (PEM)'
 complete -c smtpsend -l client-key -r -F -d 'The client certificate key (PEM)'
 complete -c smtpsend -l proxy -x -d 'A socks5h://, socks5:// or http:// proxy URL'

@@ -71,6 +71,7 @@ struct Settings {
     Value<std::string> from_header{"keep"}; // keep, or envelope: a message's From becomes the envelope sender
     Value<std::string> cafile;
     Value<std::string> tls_min{"1.2"}; // the oldest TLS version used: 1.2 or 1.3
+    Value<std::string> pinned_pubkey; // "sha256//BASE64[;sha256//...]": the server keys trusted
     Value<std::string> client_cert;   // PEM certificate for TLS client authentication
     Value<std::string> client_key;    // its PEM private key ("" = in client_cert's file)
     Value<std::string> proxy;         // socks5h://, socks5://, socks4a://, socks4:// or http:// ("" = none)

@@ -1,6 +1,7 @@
 #include "delivery/plan.hpp"
 
 #include "config/keys.hpp"
+#include "util/strings.hpp"
 
 namespace smtpsend::delivery {
 
@@ -42,6 +43,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     o.auth = s.auth.value;
     o.cafile = s.cafile.value;
     o.tls13_only = s.tls_min.value == "1.3";
+    o.pinned_pubkey = util::trim(s.pinned_pubkey.value);
     o.client_cert = s.client_cert.value;
     o.client_key = s.client_key.value;
     if (auto proxy = config::parse_proxy_url(s.proxy.value); !s.proxy.value.empty() && proxy) {
@@ -68,6 +70,8 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     c.timeout_seconds = s.timeout.value;
     c.data_timeout_seconds = s.data_timeout.value;
     c.password_source = plan.credentials->source;
+    c.pinned_pubkey = o.pinned_pubkey;
+    c.pinned_pubkey_origin = s.pinned_pubkey.origin.describe();
     c.tls_min = s.tls_min.value;
     c.tls_min_origin = s.tls_min.origin.describe();
     c.client_cert = s.client_cert.set ? s.client_cert.value + " (" + s.client_cert.origin.describe() + ")" : "";

@@ -41,6 +41,11 @@ struct Context {
     // and where it was set; "" when none.
     std::string proxy;
     std::string proxy_origin;
+    // `pinned_pubkey` and where it was set ("" when none), and the key the
+    // server showed ("sha256//...", "" when not seen; from the Outcome).
+    std::string pinned_pubkey;
+    std::string pinned_pubkey_origin;
+    std::string server_key;
     // `tls_min` ("1.2" or "1.3") and where it was set.
     std::string tls_min = "1.2";
     std::string tls_min_origin;

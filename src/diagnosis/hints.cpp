@@ -388,6 +388,11 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
     case Hint::not_smtp:
         add(d, "check that " + where(c) + " is a mail server; run with -v to see what it sent");
         break;
+    case Hint::pin_update:
+        add(d, "if the server's key changed on purpose, pin the new one: pinned_pubkey = " +
+                   (c.server_key.empty() ? std::string("the hash smtpsend check prints") : c.server_key) +
+                   "; otherwise the connection may be intercepted");
+        break;
     case Hint::tls_min:
         add(d, c.tls_min == "1.3" ? "the server offers an older TLS version only: set tls_min = 1.2 "
                                     "(tls_min = 1.3 from " + c.tls_min_origin + ")"
@@ -503,6 +508,11 @@ void compose_error(Diagnosis& d, const Context& c, const ErrorRule& rule, const 
     } else if (error == transport::NetError::cert_expired && !c.certificate.empty()) {
         d.summary += ": valid from " + c.certificate.front().start_date + " until " +
                      c.certificate.front().expire_date;
+    } else if (error == transport::NetError::pin_mismatch) {
+        d.summary += ": the server's is " + (c.server_key.empty() ? std::string("unknown") : c.server_key) +
+                     ", pinned_pubkey = " + c.pinned_pubkey +
+                     (c.pinned_pubkey_origin.empty() ? "" : " (" + c.pinned_pubkey_origin + ")") +
+                     "; nothing was sent";
     } else if (error == transport::NetError::no_auth_mechanism && !c.capabilities.auth.empty()) {
         d.summary += " (it offers " + util::join(c.capabilities.auth, " ") + ")";
     } else if (error == transport::NetError::auth_refused && oauth2(c)) {

@@ -433,6 +433,8 @@ std::vector<ErrorRule> make_error_rules() {
         {E::tls_wrong_version, When::always, C::config, false,
          "TLS was spoken to {where}, which expects plain SMTP first (STARTTLS)",
          {H::use_starttls_port}},
+        {E::pin_mismatch, When::always, C::tls, false,
+         "the server's key is not one pinned_pubkey trusts", {H::pin_update}},
         {E::tls_version, When::always, C::tls, false,
          "{where} does not speak TLS {tls_min} or newer (tls_min = {tls_min})", {H::tls_min}},
         {E::tls_handshake, When::always, C::tls, false, "the TLS handshake with {where} failed",

@@ -99,6 +99,7 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     long verify = 0;
     curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
     out.tls_verify_result = verify;
+    out.server_key = st.server_key;
     curl_off_t connect_time = 0, appconnect_time = 0;
     curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_time);
     curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &appconnect_time);
@@ -166,6 +167,11 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     }
     if (st.via_proxy && conclude_proxy(out, rc, h, st))
         return;
+    if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+        out.error = NetError::pin_mismatch;
+        out.stage = Stage::tls;
+        return;
+    }
     if (rc == CURLE_SSL_CERTPROBLEM) {
         out.error = NetError::client_cert_bad;
         out.stage = Stage::tls;

@@ -83,9 +83,17 @@ std::string set_tls(CURL* h, const TransportOptions& o, bool verify) {
     // CURLUSESSL_TRY falls back to plain text and sends the password in clear.
     long use_ssl = o.endpoint.mode == TlsMode::none ? CURLUSESSL_NONE : CURLUSESSL_ALL;
     curl_easy_setopt(h, CURLOPT_USE_SSL, use_ssl);
-    // Verification is off only to read a certificate that failed it (probe).
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+    // Verification is off only to read a certificate that failed it (probe),
+    // and when a pinned key without a cafile is the trust: libcurl checks
+    // the pin whatever the CA check says.
+    bool ca_check = verify && (o.pinned_pubkey.empty() || !o.cafile.empty());
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, ca_check ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, ca_check ? 2L : 0L);
+    if (verify && !o.pinned_pubkey.empty())
+        if (auto e = refused(curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, o.pinned_pubkey.c_str()),
+                             "pinned_pubkey (CURLOPT_PINNEDPUBLICKEY)");
+            !e.empty())
+            return e;
     if (!o.cafile.empty())
         curl_easy_setopt(h, CURLOPT_CAINFO, o.cafile.c_str());
     if (!o.client_cert.empty()) {

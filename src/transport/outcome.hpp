@@ -47,6 +47,7 @@ enum class NetError {
     tls_handshake,        // TLS negotiation failed
     tls_wrong_version,    // TLS spoken to a plain-text port
     tls_version,          // no TLS version both sides accept (tls_min)
+    pin_mismatch,         // the server's key is not one of pinned_pubkey
     cert_untrusted,
     cert_name,
     cert_expired,
@@ -105,6 +106,7 @@ struct CertificateInfo {
     std::string start_date;  // "Oct 29 01:59:31 2026 GMT"
     std::string expire_date;
     std::vector<std::string> names; // subjectAltName entries: "localhost", "127.0.0.1"
+    std::string key;                // its public key as curl pins it: "sha256//BASE64" ("" unknown)
 };
 
 struct Outcome {
@@ -116,6 +118,7 @@ struct Outcome {
     std::string error_text;          // libcurl's message, for the record
     int curl_code = 0;
     long tls_verify_result = 0;
+    std::string server_key;          // "sha256//BASE64" of the server's public key, when libcurl told it
     std::optional<Reply> greeting;
     Capabilities capabilities;       // from the last EHLO
     std::optional<Capabilities> capabilities_before_tls; // the EHLO before STARTTLS

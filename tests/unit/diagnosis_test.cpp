@@ -534,3 +534,20 @@ TEST_CASE("a handshake that fails with tls_min = 1.3 names tls_min (servers that
     d = diagnose(Stage::tls, std::nullopt, NetError::tls_handshake, ctx);
     CHECK_FALSE(any_hint(d, "tls_min"));
 }
+
+TEST_CASE("a server key that is not pinned is tls, 78, with both keys") {
+    Context ctx;
+    ctx.host = "relay.example.com";
+    ctx.port = 465;
+    ctx.pinned_pubkey = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    ctx.pinned_pubkey_origin = "flag --pinned-pubkey";
+    ctx.server_key = "sha256//KvshRUiYY2L2/t4O/dkVzNiuKjfNBl3reOQ/enKvplY=";
+    auto d = diagnose(Stage::tls, std::nullopt, NetError::pin_mismatch, ctx);
+    CHECK(d.cls == Class::tls);
+    CHECK(d.exit_code == ExitCode::config);
+    CHECK(d.summary == "the server's key is not one pinned_pubkey trusts: the server's is "
+                       "sha256//KvshRUiYY2L2/t4O/dkVzNiuKjfNBl3reOQ/enKvplY=, pinned_pubkey = "
+                       "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= (flag --pinned-pubkey); "
+                       "nothing was sent");
+    CHECK(any_hint(d, "pin the new one: pinned_pubkey = sha256//KvshRUiYY2L2/t4O/dkVzNiuKjfNBl3reOQ/enKvplY="));
+}
