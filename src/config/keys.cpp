@@ -223,6 +223,12 @@ Status check_proxy(const std::string& v) {
     return util::Ok{};
 }
 
+Status check_source_address(const std::string& v) {
+    if (v.find(' ') != std::string::npos)
+        return make_error("source_address = \"" + v + "\" is not an address or interface (it holds a space)");
+    return util::Ok{};
+}
+
 // curl's pin format: "sha256//" and the base64 of a 32-byte SHA-256, as
 // many as wanted, separated by ';'.
 Status check_pins(const std::string& v) {
@@ -358,6 +364,13 @@ std::vector<KeyInfo> make_keys() {
         text_key<&Settings::proxy_password_env>("proxy_password_env", "NAME",
                                                 "read the proxy's password from the environment "
                                                 "variable NAME"),
+        wire_key<&Settings::source_address>("source_address", "ADDRESS",
+                                            "send from this local address, if!NAME (an "
+                                            "interface) or host!NAME (curl's --interface)",
+                                            check_source_address),
+        choice_key<&Settings::ip_version>("ip_version", "VERSION",
+                                          "any, 4 or 6: the IP version to connect with (-4, -6)",
+                                          {"any", "4", "6"}),
         wire_key<&Settings::helo>("helo", "NAME",
                                   "the name to give in EHLO (default: this machine's name)",
                                   check_helo),

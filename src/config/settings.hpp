@@ -80,6 +80,8 @@ struct Settings {
     Value<std::string> proxy_password_file;
     Value<std::string> proxy_password_cmd;
     Value<std::string> proxy_password_env;
+    Value<std::string> source_address; // local address or interface to send from ("" = any)
+    Value<std::string> ip_version{"any"}; // any, 4 or 6
     Value<std::string> helo;
     Value<long> timeout{30};          // seconds: connect and every wait for a reply (a duration)
     Value<long> data_timeout{600};    // seconds: the reply after the message (RFC 5321; a duration)

@@ -38,6 +38,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     }
 
     auto& o = plan.options;
+    auto& c = plan.context;
     o.endpoint = *endpoint;
     o.credentials = plan.credentials.get();
     o.auth = s.auth.value;
@@ -54,10 +55,14 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
         plan.context.proxy_origin = s.proxy.origin.describe();
     }
     o.helo = s.helo.set ? s.helo.value : hostname;
+    o.source_address = util::trim(s.source_address.value);
+    o.ip_version = s.ip_version.value == "4" ? 4 : s.ip_version.value == "6" ? 6 : 0;
+    c.source_address = o.source_address.empty() ? ""
+                       : o.source_address + " (" + s.source_address.origin.describe() + ")";
+    c.ip_version = o.ip_version;
     o.timeout_seconds = s.timeout.value;
     o.data_timeout_seconds = s.data_timeout.value;
 
-    auto& c = plan.context;
     c.host = endpoint->host;
     c.port = endpoint->port;
     c.tls_mode = endpoint->mode;

@@ -46,6 +46,9 @@ struct Context {
     std::string pinned_pubkey;
     std::string pinned_pubkey_origin;
     std::string server_key;
+    // `source_address` with its origin ("" when none) and `ip_version` (0 any).
+    std::string source_address;
+    int ip_version = 0;
     // `tls_min` ("1.2" or "1.3") and where it was set.
     std::string tls_min = "1.2";
     std::string tls_min_origin;

@@ -388,6 +388,10 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
     case Hint::not_smtp:
         add(d, "check that " + where(c) + " is a mail server; run with -v to see what it sent");
         break;
+    case Hint::source_address:
+        add(d, "give an address of this machine (ip address shows them), if!NAME for an interface "
+               "or host!NAME, or unset source_address");
+        break;
     case Hint::pin_update:
         add(d, "if the server's key changed on purpose, pin the new one: pinned_pubkey = " +
                    (c.server_key.empty() ? std::string("the hash smtpsend check prints") : c.server_key) +
@@ -492,6 +496,7 @@ void compose_error(Diagnosis& d, const Context& c, const ErrorRule& rule, const 
     put("{where}", where(c));
     put("{host}", c.host);
     put("{tls_min}", c.tls_min);
+    put("{source}", c.source_address);
     put("{stage}", transport::stage_name(d.stage));
     // After the final dot the wait is data_timeout's, not timeout's.
     const bool after_data = d.stage == transport::Stage::end_of_data && c.data_timeout_seconds > 0;

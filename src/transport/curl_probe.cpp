@@ -121,7 +121,10 @@ ProbeReport CurlProbe::open() {
     char errbuf[CURL_ERROR_SIZE] = {};
     set_connection(h_, options_);
     curl_easy_setopt(h_, CURLOPT_FORBID_REUSE, 0L); // the probe keeps its one connection
-    if (auto e = set_tls(h_, options_, verify_); !e.empty()) {
+    std::string e = set_route(h_, options_);
+    if (e.empty())
+        e = set_tls(h_, options_, verify_);
+    if (!e.empty()) {
         report.outcome.error = NetError::option_refused;
         report.outcome.stage = Stage::config;
         report.outcome.error_text = e;

@@ -167,6 +167,11 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     }
     if (st.via_proxy && conclude_proxy(out, rc, h, st))
         return;
+    if (rc == CURLE_INTERFACE_FAILED) {
+        out.error = NetError::source_address;
+        out.stage = Stage::connect;
+        return;
+    }
     if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
         out.error = NetError::pin_mismatch;
         out.stage = Stage::tls;

@@ -78,6 +78,17 @@ void set_connection(CURL* h, const TransportOptions& o) {
     curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 1L);
 }
 
+std::string set_route(CURL* h, const TransportOptions& o) {
+    if (!o.source_address.empty())
+        if (auto e = refused(curl_easy_setopt(h, CURLOPT_INTERFACE, o.source_address.c_str()),
+                             "source_address (CURLOPT_INTERFACE)");
+            !e.empty())
+            return e;
+    long resolve = o.ip_version == 4 ? CURL_IPRESOLVE_V4 : o.ip_version == 6 ? CURL_IPRESOLVE_V6
+                                                                             : CURL_IPRESOLVE_WHATEVER;
+    return refused(curl_easy_setopt(h, CURLOPT_IPRESOLVE, resolve), "ip_version (CURLOPT_IPRESOLVE)");
+}
+
 std::string set_tls(CURL* h, const TransportOptions& o, bool verify) {
     using config::TlsMode;
     // CURLUSESSL_TRY falls back to plain text and sends the password in clear.

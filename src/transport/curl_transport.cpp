@@ -125,7 +125,10 @@ bool Connection::prepare(const TransportOptions& o, const message::Envelope& env
     }
     errbuf_[0] = 0;
     set_connection(h, o);
-    if (auto e = set_tls(h, o, true); !e.empty()) {
+    std::string e = set_route(h, o);
+    if (e.empty())
+        e = set_tls(h, o, true);
+    if (!e.empty()) {
         failed = std::move(out_);
         failed.error = NetError::option_refused;
         failed.stage = Stage::config;

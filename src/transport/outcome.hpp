@@ -48,6 +48,7 @@ enum class NetError {
     tls_wrong_version,    // TLS spoken to a plain-text port
     tls_version,          // no TLS version both sides accept (tls_min)
     pin_mismatch,         // the server's key is not one of pinned_pubkey
+    source_address,       // source_address cannot be used (no such address or interface)
     cert_untrusted,
     cert_name,
     cert_expired,

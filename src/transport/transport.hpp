@@ -29,6 +29,8 @@ struct TransportOptions {
     std::string client_cert;                          // PEM; "" = no client certificate
     std::string client_key;                           // PEM; "" = in client_cert's file
     std::string helo;                                 // EHLO name
+    std::string source_address;                       // CURLOPT_INTERFACE ("" = any)
+    int ip_version = 0;                               // 0 any, 4 or 6
     // The `proxy` setting's URL without its login ("": none; the
     // environment's proxies are never used).
     std::string proxy;

@@ -175,6 +175,7 @@ class RecordingHandler:
             "authenticated": bool(session.authenticated),
             "login": session.auth_data.login.decode() if session.auth_data else None,
             "tls": server.transport.get_extra_info("ssl_object") is not None,
+            "peer": session.peer[0] if session.peer else None,
         })
         return "250 2.0.0 Ok: queued"
 

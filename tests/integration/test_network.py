@@ -440,5 +440,63 @@ class PinnedPublicKey(SmtpTestCase):
         self.assertEqual((s["value"], s["origin"]), (OTHER_PIN, "flag --pinned-pubkey"))
 
 
+def has_ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class SourceAddressAndIpVersion(SmtpTestCase):
+    def send(self, server, *args, **extra):
+        return self.run_smtpsend(list(args) + ["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, **extra))
+
+    def test_source_address_is_the_address_the_server_sees(self):
+        server = self.aio()
+        r = self.send(server, SMTPSEND_SOURCE_ADDRESS="127.0.0.2")
+        self.assertExit(r, 0)
+        self.assertEqual(server.messages[0]["peer"], "127.0.0.2")
+        r = self.send(server, "--source-address", "127.0.0.3")
+        self.assertExit(r, 0)
+        self.assertEqual(server.messages[1]["peer"], "127.0.0.3")
+
+    def test_an_address_not_of_this_machine_is_config_78_naming_source_address(self):
+        server = self.aio()
+        for bad in ("192.0.2.1", "if!nosuchif0"):
+            with self.subTest(source=bad):
+                r = self.send(server, "--json", SMTPSEND_SOURCE_ADDRESS=bad)
+                self.assertExit(r, 78)
+                e = r.json()["error"]
+                self.assertEqual((e["class"], e["stage"]), ("config", "connect"))
+                self.assertEqual(e["summary"], "cannot send from source_address %s (env SMTPSEND_SOURCE_ADDRESS): "
+                                 "no such local address or interface" % bad)
+                self.assertIn("unset source_address", e["hints"][0])
+        self.assertEqual(server.messages, [])
+
+    def test_ip_version_flags_and_config_show(self):
+        s = self.run_smtpsend(["config", "show", "--json"]).json()["settings"]["ip_version"]
+        self.assertEqual(s["value"], "any")
+        s = self.run_smtpsend(["config", "show", "--json"], SMTPSEND_IP_VERSION="4").json()["settings"]["ip_version"]
+        self.assertEqual((s["value"], s["origin"]), ("4", "env SMTPSEND_IP_VERSION"))
+        r = self.run_smtpsend(["config", "show"], SMTPSEND_IP_VERSION="5")
+        self.assertExit(r, 78)
+        self.assertIn('ip_version = "5" is not one of any, 4, 6', r.stderr)
+
+    @unittest.skipUnless(has_ipv6_loopback(), "no ::1 here")
+    def test_ip_version_reaches_the_connection(self):
+        server = self.aio()  # listens on 127.0.0.1 only
+        url = "smtp://localhost:%d" % server.port
+        r = self.send(server, "-6", SMTPSEND_SERVER=url)
+        self.assertExit(r, 75)  # ::1 refuses: IPv4 was not tried
+        self.assertEqual(server.messages, [])
+        r = self.send(server, "-4", SMTPSEND_SERVER=url)
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+
 if __name__ == "__main__":
     unittest.main()
