@@ -366,7 +366,7 @@ std::vector<KeyInfo> make_keys() {
                                                 "variable NAME"),
         wire_key<&Settings::source_address>("source_address", "ADDRESS",
                                             "send from this local address, if!NAME (an "
-                                            "interface) or host!NAME (curl's --interface)",
+                                            "interface) or host!NAME (curl's interface option)",
                                             check_source_address),
         choice_key<&Settings::ip_version>("ip_version", "VERSION",
                                           "any, 4 or 6: the IP version to connect with (-4, -6)",
