@@ -173,6 +173,11 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
         setting_options.emplace_back(opt, std::string(key.name));
     }
 
+    // -4 and -6 are short for --ip-version 4 and 6 (as in curl and ssh).
+    bool ipv4_only = false, ipv6_only = false;
+    auto* ipv4 = app.add_flag("-4", ipv4_only, "Connect over IPv4 only: --ip-version 4")->group("Settings");
+    app.add_flag("-6", ipv6_only, "Connect over IPv6 only: --ip-version 6")->group("Settings")->excludes(ipv4);
+
     auto& m = inv.message;
     app.add_option("-s,--subject", m.subject, "The subject")->type_name("TEXT")->group("Message");
     app.add_option("--to", m.to, "A recipient shown in To: (repeatable; comma lists allowed)")
@@ -372,6 +377,8 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     for (auto& [on, off, key] : switches)
         if (*on || *off)
             inv.settings.emplace_back(key, *off ? "false" : "true");
+    if (ipv4_only || ipv6_only)
+        inv.settings.emplace_back("ip_version", ipv4_only ? "4" : "6");
     m.to.insert(m.to.begin(), recipients.begin(), recipients.end());
     return inv;
 }
