@@ -27,8 +27,8 @@ void set_proxy(CURL* h, const TransportOptions& o);
 void set_connection(CURL* h, const TransportOptions& o);
 // "" when libcurl took the option; else the setting, the option and why.
 std::string refused(CURLcode rc, const char* option);
-// "" when every option took, else refused()'s text for the first that did not.
-// source_address and ip_version: "" when libcurl took them, else refused()'s text.
+// source_address and ip_version: "" when libcurl took both, else refused()'s text
+// for the first that it did not.
 [[nodiscard]] std::string set_route(CURL* h, const TransportOptions& o);
 [[nodiscard]] std::string set_tls(CURL* h, const TransportOptions& o, bool verify);
 void set_auth(CURL* h, const TransportOptions& o);
