@@ -1,0 +1,194 @@
+// queue/incoming: the entry format and root's intake of hostile entries.
+#include "queue/incoming.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace smtpsend;
+namespace fs = std::filesystem;
+
+namespace {
+struct Spool {
+    std::string root =
+        std::string(std::getenv("TMPDIR")) + "/incoming-" + std::to_string(std::rand());
+    std::string dir = root + "/incoming";
+    std::string failed = root + "/failed";
+    Spool() {
+        fs::create_directories(dir);
+        fs::create_directories(failed);
+        chmod(dir.c_str(), 01733);
+    }
+    ~Spool() { fs::remove_all(root); }
+};
+queue::Submission sample(uid_t uid) {
+    queue::Submission s;
+    s.uid = uid;
+    s.recipients = {"bob@example.org"};
+    s.ignore_dots = true;
+    s.full_name = "Cron Daemon";
+    s.message = "Subject: hi\r\n\r\nbody\r\n";
+    return s;
+}
+void write_file(const std::string &path, const std::string &text) {
+    std::ofstream(path, std::ios::binary) << text;
+}
+// A uid that is not ours and not root (the tests run as root in CI).
+constexpr uid_t other_uid = 65534;
+} // namespace
+
+TEST_CASE("incoming: an entry survives encoding and decoding", "[incoming]") {
+    auto bytes = queue::encode_submission(sample(1000));
+    REQUIRE(bytes);
+    CHECK(*bytes == "smtpsend-incoming 1\nuid 1000\nflags i\nname Cron Daemon\nrcpt "
+                    "bob@example.org\nsize 21\n\n"
+                    "Subject: hi\r\n\r\nbody\r\n");
+    auto back = queue::decode_submission(*bytes);
+    REQUIRE(back);
+    CHECK(back->uid == 1000);
+    CHECK(back->recipients == std::vector<std::string>{"bob@example.org"});
+    CHECK(back->ignore_dots);
+    CHECK_FALSE(back->extract_recipients);
+    CHECK(back->full_name == "Cron Daemon");
+    CHECK(back->message == "Subject: hi\r\n\r\nbody\r\n");
+}
+
+TEST_CASE("incoming: damaged entries are refused with the reason", "[incoming]") {
+    struct Row {
+        std::string data;
+        std::string reason;
+    } rows[] = {
+        {"", "truncated: no blank line after the entry's lines"},
+        {"garbage\n\n", "not an entry: the first line is not \"smtpsend-incoming 1\""},
+        {"smtpsend-incoming 2\nuid 1\nflags -\nrcpt a@b\nsize 0\n\n",
+         "not an entry: the first line is not \"smtpsend-incoming 1\""},
+        {"smtpsend-incoming 1\nuid 1\nflags -\nrcpt a@b\nsize 10\n\nshort",
+         "the message is 5 bytes, the entry says 10: truncated"},
+        {"smtpsend-incoming 1\nuid 1\nflags -\nrcpt a@b\nsize 1\n\nlonger",
+         "the message is 6 bytes, the entry says 1"},
+        {"smtpsend-incoming 1\nuid 1\nflags -\nsize 0\n\n", "no recipients and no -t"},
+        {"smtpsend-incoming 1\nuid 1\nflags -\nrcpt a@b\nserver smtp://evil\nsize 0\n\n",
+         "an unknown or repeated line \"server smtp://evil\""},
+        {"smtpsend-incoming 1\nuid 1\nuid 0\nflags -\nrcpt a@b\nsize 0\n\n",
+         "an unknown or repeated line \"uid 0\""},
+        {"smtpsend-incoming 1\nflags -\nrcpt a@b\nsize 0\n\n",
+         "a uid, flags or size line is missing"},
+        {"smtpsend-incoming 1\nuid 1\nflags x\nrcpt a@b\nsize 0\n\n",
+         "an unknown or repeated line \"flags x\""},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.data);
+        auto s = queue::decode_submission(row.data);
+        REQUIRE_FALSE(s);
+        CHECK(s.error().message == row.reason);
+    }
+}
+
+TEST_CASE("incoming: a recipient with a line break cannot add a line", "[incoming]") {
+    auto s = sample(1000);
+    s.recipients = {"a@b\nserver smtp://evil"};
+    CHECK_FALSE(queue::encode_submission(s));
+}
+
+TEST_CASE("incoming: submit writes one entry that take_incoming returns", "[incoming]") {
+    Spool sp;
+    auto name = queue::submit(sp.dir, sample(getuid()));
+    REQUIRE(name);
+    struct stat st {};
+    REQUIRE(stat((sp.dir + "/" + *name).c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0600);
+    chown((sp.dir + "/" + *name).c_str(), other_uid, other_uid);
+    // The uid line says ours; make it claim the owner.
+    auto s = sample(other_uid);
+    write_file(sp.dir + "/" + *name, *queue::encode_submission(s));
+    auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+    REQUIRE(in.status);
+    REQUIRE(in.refused.empty());
+    REQUIRE(in.taken.size() == 1);
+    CHECK(in.taken[0].name == *name);
+    CHECK(in.taken[0].owner == other_uid);
+    CHECK(in.taken[0].submission.message == s.message);
+    REQUIRE(queue::remove_incoming(sp.dir, *name));
+    CHECK_FALSE(fs::exists(sp.dir + "/" + *name));
+}
+
+TEST_CASE("incoming: hostile entries, each with its outcome", "[incoming]") {
+    if (geteuid() != 0) {
+        WARN("skipped: needs root (chown to another uid)");
+        return;
+    }
+    Spool sp;
+    const std::string secret = sp.root + "/secret";
+    write_file(secret, *queue::encode_submission(sample(other_uid)));
+    chown(secret.c_str(), other_uid, other_uid);
+    const std::string good = *queue::encode_submission(sample(other_uid));
+    auto planted = [&](const std::string &name, const std::string &text, uid_t uid) {
+        write_file(sp.dir + "/" + name, text);
+        chown((sp.dir + "/" + name).c_str(), uid, uid);
+    };
+    REQUIRE(symlink(secret.c_str(), (sp.dir + "/1-symlink").c_str()) == 0);
+    REQUIRE(link(secret.c_str(), (sp.dir + "/2-hardlink").c_str()) == 0);
+    REQUIRE(mkfifo((sp.dir + "/3-fifo").c_str(), 0600) == 0);
+    planted("4-claims-root", *queue::encode_submission(sample(0)), other_uid);
+    planted("5-garbage", "not an entry at all\n", other_uid);
+    planted("6-truncated", good.substr(0, good.size() - 3), other_uid);
+    planted("7-root-owned", *queue::encode_submission(sample(0)), 0);
+    {
+        std::ofstream big(sp.dir + "/8-oversized", std::ios::binary);
+        big << good;
+        big.seekp(static_cast<std::streamoff>(queue::max_incoming_bytes) + 1);
+        big << 'x';
+    }
+    chown((sp.dir + "/8-oversized").c_str(), other_uid, other_uid);
+    planted("9-good", good, other_uid);
+    planted(".writing", good, other_uid); // being written: left alone
+
+    auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+    REQUIRE(in.status);
+    REQUIRE(in.taken.size() == 1);
+    CHECK(in.taken[0].name == "9-good");
+    REQUIRE(in.refused.size() == 8);
+    auto bad = [&](const std::string &n) {
+        return "moved to " + sp.failed + "/incoming-" + n + ".bad";
+    };
+    CHECK(in.refused[0].name == "1-symlink");
+    CHECK(in.refused[0].reason == "a symbolic link (never followed)");
+    CHECK(in.refused[0].action == "removed");
+    CHECK(in.refused[1].name == "2-hardlink");
+    CHECK(in.refused[1].reason == "2 hard links (never read)");
+    CHECK(in.refused[1].action == "removed");
+    CHECK(in.refused[2].name == "3-fifo");
+    CHECK(in.refused[2].reason == "a fifo, not a regular file");
+    CHECK(in.refused[2].action == "removed");
+    CHECK(in.refused[3].reason == "owned by uid 65534 but it says uid 0");
+    CHECK(in.refused[3].action == bad("4-claims-root"));
+    CHECK(in.refused[4].reason ==
+          "damaged: not an entry: the first line is not \"smtpsend-incoming 1\"");
+    CHECK(in.refused[4].action == bad("5-garbage"));
+    CHECK(in.refused[5].reason == "damaged: the message is 18 bytes, the entry says 21: truncated");
+    CHECK(in.refused[6].reason == "owned by root: root never submits through incoming/");
+    CHECK(in.refused[7].reason == "33554434 bytes, more than the limit of 33554432 bytes");
+    CHECK(in.refused[7].action == bad("8-oversized"));
+    // The link targets are untouched; only the names in incoming/ went.
+    CHECK(fs::exists(secret));
+    CHECK(fs::hard_link_count(secret) == 1);
+    for (auto n :
+         {"1-symlink", "2-hardlink", "3-fifo", "4-claims-root", "5-garbage", "8-oversized"})
+        CHECK_FALSE(fs::exists(fs::symlink_status(sp.dir + "/" + n)));
+    CHECK(fs::exists(sp.dir + "/.writing"));
+    CHECK(fs::exists(sp.dir + "/9-good")); // removed by the caller once queued
+}
+
+TEST_CASE("incoming: a folder others can read, or a symbolic link, is refused", "[incoming]") {
+    Spool sp;
+    chmod(sp.dir.c_str(), 01777);
+    auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+    REQUIRE_FALSE(in.status);
+    CHECK(in.status.error().kind == util::ErrorKind::config);
+    fs::remove(sp.dir);
+    fs::create_directory_symlink(sp.failed, sp.dir);
+    CHECK_FALSE(queue::take_incoming(sp.dir, sp.failed, time(nullptr)).status);
+}
