@@ -14,7 +14,8 @@ packages=(g++ cmake make pkg-config ca-certificates
           valgrind
           groff-base mandoc                         # the man pages render without warnings
           bash-completion zsh fish                  # the completion scripts load and complete
-          debhelper dpkg-dev fakeroot lintian)      # the Debian packages build (packaging/debian)
+          debhelper dpkg-dev fakeroot lintian       # the Debian packages build (packaging/debian)
+          cron)                                     # a real cron daemon (tests/integration/test_cron.py)
 missing=()
 # Node.js for the npm test peers (tests/node); a machine's own Node.js with its bundled npm will do.
 command -v npm >/dev/null || missing+=(nodejs npm)
