@@ -22,6 +22,7 @@ namespace {
 constexpr std::string_view magic = "smtpsend-incoming 1";
 constexpr size_t max_recipients = 1000;
 constexpr long stale_age = 3600;
+constexpr long future_slack = 300; // clocks of NFS clients
 
 util::Error input_error(std::string message) {
     return make_error(std::move(message), "", util::ErrorKind::input);
@@ -178,6 +179,13 @@ std::string quarantine(const std::string &dir, const std::string &failed_dir,
     const std::string to = failed_dir + "/incoming-" + name + ".bad";
     if (rename((dir + "/" + name).c_str(), to.c_str()) == 0)
         return "moved to " + to;
+    if (errno == ENOTEMPTY || errno == EEXIST || errno == EISDIR || errno == ENOTDIR) {
+        // A folder of that name is there from an earlier flush.
+        const std::string again =
+            failed_dir + "/incoming-" + name + "-" + util::random_hex(4) + ".bad";
+        if (rename((dir + "/" + name).c_str(), again.c_str()) == 0)
+            return "moved to " + again;
+    }
     if (unlink((dir + "/" + name).c_str()) == 0)
         return "removed (cannot move it to " + failed_dir + ": " + std::strerror(errno) + ")";
     return std::string("kept: cannot remove it: ") + std::strerror(errno);
@@ -228,26 +236,31 @@ Intake take_incoming(const std::string &dir, const std::string &failed_dir, long
         struct stat lst {};
         if (lstat(path.c_str(), &lst) != 0)
             continue; // gone
-        if (name[0] == '.') {
-            // Being written; a stale one (its writer died) is removed.
-            if (now - lst.st_mtime > stale_age && !S_ISDIR(lst.st_mode))
-                unlink(path.c_str());
-            continue;
-        }
         auto refuse = [&](std::string reason, bool regular) {
             in.refused.push_back(
                 {name, std::move(reason),
                  regular ? quarantine(dir, failed_dir, name) : remove_entry(dir, name)});
         };
+        if (S_ISDIR(lst.st_mode)) {
+            // Moved aside (never descended into as root): a folder left here
+            // would keep incoming/ non-empty, and the path unit would start
+            // the flush again and again.
+            refuse("a folder", true);
+            continue;
+        }
+        if (name[0] == '.') {
+            // Being written; a stale one (its writer died) is removed, and
+            // one dated ahead (its owner set the mtime), which would be
+            // "being written" for ever.
+            if (now - lst.st_mtime > stale_age || lst.st_mtime > now + future_slack)
+                unlink(path.c_str());
+            continue;
+        }
         if (S_ISLNK(lst.st_mode)) {
             refuse("a symbolic link (never followed)", false);
             continue;
         }
         if (!S_ISREG(lst.st_mode)) {
-            if (S_ISDIR(lst.st_mode)) {
-                in.refused.push_back({name, "a folder", "kept"});
-                continue;
-            }
             refuse(S_ISFIFO(lst.st_mode) ? "a fifo, not a regular file" : "not a regular file",
                    false);
             continue;

@@ -90,9 +90,12 @@ struct Intake {
 // of the same inode; it must be a regular file with one link, owned by a
 // uid that is not 0 and equals its `uid` line, at most max_incoming_bytes,
 // and parse. A link, a fifo or another non-regular file is removed (its
-// target is never opened); a regular file that fails a check is moved to
-// `failed_dir/incoming-NAME.bad` for the administrator. Hidden (".")
-// names are entries being written: left alone, removed after an hour.
+// target is never opened); a regular file that fails a check, or a folder
+// (never descended into), is moved to `failed_dir/incoming-NAME.bad` for the
+// administrator. Hidden (".") names are entries being written: left alone,
+// removed after an hour or when dated more than 5 minutes ahead. Nothing is
+// left for ever (the path unit starts the flush while the folder is not
+// empty).
 // `now` is unix seconds.
 Intake take_incoming(const std::string &dir, const std::string &failed_dir, long now);
 

@@ -2,7 +2,9 @@
 #include "queue/incoming.hpp"
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
@@ -191,4 +193,35 @@ TEST_CASE("incoming: a folder others can read, or a symbolic link, is refused", 
     fs::remove(sp.dir);
     fs::create_directory_symlink(sp.failed, sp.dir);
     CHECK_FALSE(queue::take_incoming(sp.dir, sp.failed, time(nullptr)).status);
+}
+
+TEST_CASE("incoming: nothing a user leaves keeps the folder non-empty for ever", "[incoming]") {
+    // The path unit starts the flush while incoming/ is not empty: what the
+    // flush leaves there starts it again and again, until systemd's start
+    // limit stops the unit and no one's mail is flushed. An entry being
+    // written has a hidden name for seconds; one whose mtime its owner set
+    // ahead would be "being written" for ever; a folder was kept.
+    Spool sp;
+    fs::create_directories(sp.dir + "/folder/inside");
+    fs::create_directories(sp.dir + "/.hidden-folder");
+    const std::string future = sp.dir + "/.future", fresh = sp.dir + "/.fresh";
+    write_file(future, "x");
+    write_file(fresh, "x");
+    const long now = time(nullptr);
+    struct timespec times[2] = {{now + 7200, 0}, {now + 7200, 0}};
+    REQUIRE(utimensat(AT_FDCWD, future.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+    auto in = queue::take_incoming(sp.dir, sp.failed, now);
+    REQUIRE(in.status);
+    CHECK_FALSE(fs::exists(future));
+    CHECK(fs::exists(fresh));
+    CHECK_FALSE(fs::exists(sp.dir + "/folder"));
+    CHECK_FALSE(fs::exists(sp.dir + "/.hidden-folder"));
+    // Moved aside, never descended into as root.
+    CHECK(fs::exists(sp.failed + "/incoming-folder.bad/inside"));
+    CHECK(fs::exists(sp.failed + "/incoming-.hidden-folder.bad"));
+    REQUIRE(in.refused.size() == 2);
+    CHECK(in.refused[0].name == ".hidden-folder");
+    CHECK(in.refused[0].reason == "a folder");
+    CHECK(in.refused[0].action == "moved to " + sp.failed + "/incoming-.hidden-folder.bad");
+    CHECK(in.refused[1].name == "folder");
 }
