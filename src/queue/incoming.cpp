@@ -286,6 +286,17 @@ Intake take_incoming(const std::string &dir, const std::string &failed_dir, long
             refuse("owned by root: root never submits through incoming/", true);
             continue;
         }
+        if (st.st_mode & 077) {
+            // The sender is the owner only if no one else could have written
+            // it: another user's group-writable file renamed in from a shared
+            // folder would be sent in that user's name.
+            close(fd);
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+            refuse(std::string("mode ") + mode + ": others may have written it (an entry is 0600)",
+                   true);
+            continue;
+        }
         if (static_cast<uint64_t>(st.st_size) > max_incoming_bytes) {
             close(fd);
             refuse(std::to_string(st.st_size) + " bytes, more than the limit of " +

@@ -88,7 +88,8 @@ struct Intake {
 // readable by group or others (else status fails, kind "config").
 // Per entry: lstat, then open with O_RDONLY|O_NOFOLLOW|O_NONBLOCK and fstat
 // of the same inode; it must be a regular file with one link, owned by a
-// uid that is not 0 and equals its `uid` line, at most max_incoming_bytes,
+// uid that is not 0 and equals its `uid` line, with no permission for group
+// or others (0600: only its owner wrote it), at most max_incoming_bytes,
 // and parse. A link, a fifo or another non-regular file is removed (its
 // target is never opened); a regular file that fails a check, or a folder
 // (never descended into), is moved to `failed_dir/incoming-NAME.bad` for the

@@ -29,11 +29,12 @@ class Incoming(SmtpTestCase):
         os.chmod(self.queue, 0o700)
         os.chmod(self.incoming, 0o1733)
 
-    def plant(self, name, data, uid=NOBODY):
+    def plant(self, name, data, uid=NOBODY, mode=0o600):
         path = os.path.join(self.incoming, name)
         with open(path, "wb") as f:
             f.write(data)
         os.chown(path, uid, uid)
+        os.chmod(path, mode)
         return path
 
     def flush(self, *extra):
@@ -64,6 +65,16 @@ class Incoming(SmtpTestCase):
         self.assertEqual([], self.server.messages)
         self.assertIn("refused: damaged: an unknown or repeated line \"server smtp://127.0.0.1:1\"", r.stderr)
         self.assertTrue(os.path.exists(os.path.join(self.queue, "failed", "incoming-0001-evil.bad")))
+
+    def test_an_entry_others_could_write_is_refused(self):
+        # Another user's group-writable file, renamed in from a shared folder: its owner is
+        # not the only one who could have written it.
+        self.plant("0001-shared", entry(NOBODY), mode=0o660)
+        r = self.flush()
+        self.assertEqual(74, r.code, r)
+        self.assertEqual([], self.server.messages)
+        self.assertIn("incoming/0001-shared: refused: mode 0660: others may have written it (an entry is 0600); "
+                      "moved to", r.stderr)
 
     def test_hostile_entries_each_with_its_outcome_and_the_good_one_still_goes(self):
         secret = os.path.join(self.tmp, "secret")

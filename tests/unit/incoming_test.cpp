@@ -130,6 +130,7 @@ TEST_CASE("incoming: hostile entries, each with its outcome", "[incoming]") {
     auto planted = [&](const std::string &name, const std::string &text, uid_t uid) {
         write_file(sp.dir + "/" + name, text);
         chown((sp.dir + "/" + name).c_str(), uid, uid);
+        chmod((sp.dir + "/" + name).c_str(), 0600);
     };
     REQUIRE(symlink(secret.c_str(), (sp.dir + "/1-symlink").c_str()) == 0);
     REQUIRE(link(secret.c_str(), (sp.dir + "/2-hardlink").c_str()) == 0);
@@ -145,6 +146,7 @@ TEST_CASE("incoming: hostile entries, each with its outcome", "[incoming]") {
         big << 'x';
     }
     chown((sp.dir + "/8-oversized").c_str(), other_uid, other_uid);
+    chmod((sp.dir + "/8-oversized").c_str(), 0600);
     planted("9-good", good, other_uid);
     planted(".writing", good, other_uid); // being written: left alone
 
@@ -224,4 +226,38 @@ TEST_CASE("incoming: nothing a user leaves keeps the folder non-empty for ever",
     CHECK(in.refused[0].reason == "a folder");
     CHECK(in.refused[0].action == "moved to " + sp.failed + "/incoming-.hidden-folder.bad");
     CHECK(in.refused[1].name == "folder");
+}
+
+TEST_CASE("incoming: an entry others may read or write is refused", "[incoming]") {
+    // The sender is the file's owner: that holds only if no one else could
+    // write the file. Another user's group-writable file renamed in from a
+    // shared folder would send what the attacker wrote as that user.
+    if (geteuid() != 0) {
+        WARN("skipped: needs root (chown to another uid)");
+        return;
+    }
+    Spool sp;
+    for (mode_t mode : {0660, 0604, 0640, 0602}) {
+        const std::string name = "1-mode";
+        write_file(sp.dir + "/" + name, *queue::encode_submission(sample(other_uid)));
+        chown((sp.dir + "/" + name).c_str(), other_uid, other_uid);
+        chmod((sp.dir + "/" + name).c_str(), mode);
+        auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+        REQUIRE(in.status);
+        CHECK(in.taken.empty());
+        REQUIRE(in.refused.size() == 1);
+        char expected[96];
+        std::snprintf(expected, sizeof expected,
+                      "mode %04o: others may have written it (an entry is 0600)",
+                      static_cast<unsigned>(mode));
+        CHECK(in.refused[0].reason == expected);
+        CHECK(in.refused[0].action == "moved to " + sp.failed + "/incoming-1-mode.bad");
+        fs::remove(sp.failed + "/incoming-1-mode.bad");
+    }
+    write_file(sp.dir + "/2-0400", *queue::encode_submission(sample(other_uid)));
+    chown((sp.dir + "/2-0400").c_str(), other_uid, other_uid);
+    chmod((sp.dir + "/2-0400").c_str(), 0400); // a umask of 0277: still only the owner's
+    auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+    CHECK(in.refused.empty());
+    CHECK(in.taken.size() == 1);
 }
