@@ -188,7 +188,7 @@ void take_incoming(Io& io, const queue::Queue& q, const config::Loaded& flush_se
         if (auto removed = queue::remove_incoming(dir, t.name); !removed)
             hooks.warn(removed.error().message + " (it is queued as " + *id + ")");
         syslog(t.name, "taken", "queued as " + *id, e.from);
-        io.err << "smtpsend: incoming/" << t.name << " from " << pw->pw_name << ": queued as " << *id << "\n";
+        io.err << "smtpsend: incoming/" << output::printable(t.name) << " from " << pw->pw_name << ": queued as " << *id << "\n";
     }
 }
 

@@ -76,6 +76,16 @@ class Incoming(SmtpTestCase):
         self.assertIn("incoming/0001-shared: refused: mode 0660: others may have written it (an entry is 0600); "
                       "moved to", r.stderr)
 
+    def test_a_name_with_control_characters_is_printed_escaped(self):
+        # The user chooses the name: root's terminal and the flush log must not get its bytes.
+        self.plant("0001-\x1b]0;owned\x07\nsmtpsend: all delivered", entry(NOBODY))
+        r = self.flush()
+        self.assertEqual(0, r.code, r)
+        self.assertEqual(1, len(self.server.messages))
+        self.assertNotIn("\x1b", r.stderr)
+        self.assertIn("smtpsend: incoming/0001-\\x1b]0;owned\\x07\\x0asmtpsend: all delivered from nobody: "
+                      "queued as", r.stderr)
+
     def test_hostile_entries_each_with_its_outcome_and_the_good_one_still_goes(self):
         secret = os.path.join(self.tmp, "secret")
         with open(secret, "wb") as f:
