@@ -190,6 +190,10 @@ void take_incoming(Io& io, const queue::Queue& q, const config::Loaded& flush_se
         syslog(t.name, "taken", "queued as " + *id, e.from);
         io.err << "smtpsend: incoming/" << output::printable(t.name) << " from " << pw->pw_name << ": queued as " << *id << "\n";
     }
+    if (in.left > 0) {
+        syslog("", "deferred", std::to_string(in.left) + " entries left for the next flush", "");
+        io.err << "smtpsend: incoming/: " << in.left << " entries left for the next flush\n";
+    }
 }
 
 // One flush: oldest first.

@@ -199,7 +199,8 @@ std::string remove_entry(const std::string &dir, const std::string &name) {
 
 } // namespace
 
-Intake take_incoming(const std::string &dir, const std::string &failed_dir, long now) {
+Intake take_incoming(const std::string &dir, const std::string &failed_dir, long now,
+                     const IntakeBudget &budget) {
     Intake in;
     struct stat dst {};
     if (lstat(dir.c_str(), &dst) != 0) {
@@ -231,8 +232,21 @@ Intake take_incoming(const std::string &dir, const std::string &failed_dir, long
     }
     closedir(d);
     std::sort(names.begin(), names.end());
-    for (const auto &name : names) {
+    uint64_t taken_bytes = 0;
+    size_t looked_at = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+        const std::string &name = names[i];
         const std::string path = dir + "/" + name;
+        auto over_budget = [&] {
+            in.left = static_cast<size_t>(
+                std::count_if(names.begin() + static_cast<std::ptrdiff_t>(i), names.end(),
+                              [](const std::string &n) { return n[0] != '.'; }));
+        };
+        if (name[0] != '.' && (looked_at == budget.names || in.taken.size() == budget.entries)) {
+            over_budget();
+            break;
+        }
+        looked_at += name[0] != '.';
         struct stat lst {};
         if (lstat(path.c_str(), &lst) != 0)
             continue; // gone
@@ -285,6 +299,11 @@ Intake take_incoming(const std::string &dir, const std::string &failed_dir, long
             close(fd);
             refuse("owned by root: root never submits through incoming/", true);
             continue;
+        }
+        if (!in.taken.empty() && taken_bytes + static_cast<uint64_t>(st.st_size) > budget.bytes) {
+            close(fd);
+            over_budget();
+            break;
         }
         if (st.st_mode & 077) {
             // The sender is the owner only if no one else could have written
@@ -341,6 +360,7 @@ Intake take_incoming(const std::string &dir, const std::string &failed_dir, long
                    true);
             continue;
         }
+        taken_bytes += data.size();
         in.taken.push_back({name, st.st_uid, std::move(*sub)});
     }
     return in;

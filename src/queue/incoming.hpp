@@ -81,6 +81,16 @@ struct Intake {
     util::Status status = util::Ok{}; // why the folder itself was refused
     std::vector<Taken> taken;         // valid entries, oldest name first
     std::vector<Refused> refused;
+    size_t left = 0; // names not looked at (over the budget): for the next flush
+};
+
+// How much one intake takes (every taken entry is in memory until it is
+// queued): at most `entries` entries and `bytes` bytes of them (the first
+// entry always), and at most `names` names looked at, refused ones too.
+struct IntakeBudget {
+    size_t entries = 100;
+    uint64_t bytes = 64 << 20;
+    size_t names = 1000;
 };
 
 // Reads every entry of `dir` (root's flush). Missing folder: nothing.
@@ -97,8 +107,9 @@ struct Intake {
 // removed after an hour or when dated more than 5 minutes ahead. Nothing is
 // left for ever (the path unit starts the flush while the folder is not
 // empty).
-// `now` is unix seconds.
-Intake take_incoming(const std::string &dir, const std::string &failed_dir, long now);
+// `now` is unix seconds. Within `budget`; the rest is counted in `left`.
+Intake take_incoming(const std::string &dir, const std::string &failed_dir, long now,
+                     const IntakeBudget &budget = {});
 
 // Removes a taken entry once its message is delivered or queued.
 util::Status remove_incoming(const std::string &dir, const std::string &name);

@@ -261,3 +261,42 @@ TEST_CASE("incoming: an entry others may read or write is refused", "[incoming]"
     CHECK(in.refused.empty());
     CHECK(in.taken.size() == 1);
 }
+TEST_CASE("incoming: one intake takes a bounded number of entries and bytes", "[incoming]") {
+    // Every taken entry is held in memory until it is queued: without a
+    // bound, a user's thousand 32 MiB entries would need 32 GB of root's
+    // memory in one flush. The rest stay for the next flush.
+    if (geteuid() != 0) {
+        WARN("skipped: needs root (chown to another uid)");
+        return;
+    }
+    Spool sp;
+    const std::string good = *queue::encode_submission(sample(other_uid));
+    auto plant = [&](const std::string &name) {
+        write_file(sp.dir + "/" + name, good);
+        chown((sp.dir + "/" + name).c_str(), other_uid, other_uid);
+        chmod((sp.dir + "/" + name).c_str(), 0600);
+    };
+    for (int i = 0; i < 5; ++i)
+        plant(std::to_string(i) + "-good");
+    SECTION("entries") {
+        auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr), {3, 1 << 20});
+        REQUIRE(in.taken.size() == 3);
+        CHECK(in.taken[2].name == "2-good");
+        CHECK(in.left == 2);
+    }
+    SECTION("bytes: the first entry always, then while they fit") {
+        auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr),
+                                       {100, 2 * good.size() + 1});
+        REQUIRE(in.taken.size() == 2);
+        CHECK(in.left == 3);
+        auto one = queue::take_incoming(sp.dir, sp.failed, time(nullptr), {100, 1});
+        CHECK(one.taken.size() == 1);
+    }
+    SECTION("the default: 100 entries, 64 MiB") {
+        for (int i = 5; i < 101; ++i)
+            plant(std::to_string(1000 + i) + "-good");
+        auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+        CHECK(in.taken.size() == 100);
+        CHECK(in.left == 1);
+    }
+}
