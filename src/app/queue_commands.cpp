@@ -152,7 +152,7 @@ void take_incoming(Io& io, const queue::Queue& q, const config::Loaded& flush_se
             problem(e, util::make_error("refused: " + err.message + "; " + action, err.hint, err.kind));
         };
         if (!pw) {
-            refuse(util::make_error("its owner uid " + std::to_string(t.owner) + " has no user name", "",
+            refuse(util::make_error("its owner uid " + std::to_string(t.owner) + " is not in the user database", "",
                                     util::ErrorKind::io));
             continue;
         }

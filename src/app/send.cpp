@@ -50,7 +50,7 @@ int submit_incoming(const cli::Invocation& inv, Io& io, const config::Loaded& lo
     const passwd* pw = getpwuid(getuid());
     if (!pw)
         return output::report_failure(io, Schema::send, inv.json,
-                                      util::make_error("uid " + std::to_string(getuid()) + " has no user name",
+                                      util::make_error("uid " + std::to_string(getuid()) + " is not in the user database",
                                                        "", util::ErrorKind::config));
     auto spool = message::Spool::from_fd(io.stdin_fd, "standard input", 1 << 20, true,
                                          /*dot_ends=*/!inv.message.ignore_dots);
