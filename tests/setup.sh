@@ -9,7 +9,7 @@ packages=(g++ cmake make pkg-config ca-certificates
           libcurl4-openssl-dev libssl-dev libcli11-dev nlohmann-json3-dev libpugixml-dev libidn2-dev catch2
           python3 python3-aiosmtpd python3-cryptography
           dante-server tinyproxy                    # the proxies in tests/integration/test_network.py
-          git git-email libmailtools-perl php-cli   # real sendmail callers in tests
+          git git-email libmailtools-perl php-cli s-nail mutt   # real sendmail callers in tests
           clang libclang-rt-14-dev                  # the fuzz targets (tests/fuzz/run)
           valgrind
           groff-base mandoc                         # the man pages render without warnings

@@ -1,4 +1,5 @@
-"""Real callers through the installed sendmail link: PHP's mail() with its
+"""Real callers through the installed sendmail link: mailx (s-nail) and mutt
+with their built-in sendmail paths, PHP's mail() with its
 built-in sendmail_path (/usr/sbin/sendmail -t -i) and git send-email with no
 --smtp-server (it finds /usr/sbin/sendmail itself), against the package's
 layout (/usr/bin/smtpsend, /usr/sbin/sendmail -> ../bin/smtpsend, as
@@ -8,7 +9,7 @@ packaging/debian/smtpsend-sendmail.links) and the system settings in
 Nothing on the machine changes: overlays over /etc, /usr/bin and /usr/sbin in
 a mount namespace (`unshare --mount`), as tests/integration/test_cron.py.
 Needs root, unshare and overlayfs; each caller is skipped when it is not
-installed (tests/setup.sh installs php-cli and git-email)."""
+installed (tests/setup.sh installs php-cli, git-email, s-nail, mutt)."""
 
 import email
 import email.policy
@@ -22,6 +23,8 @@ from smtptest import BIN, SmtpTestCase
 PASSWORD = "relay-Pa55word"
 HAVE_PHP = bool(shutil.which("php"))
 HAVE_GIT_EMAIL = os.path.exists("/usr/lib/git-core/git-send-email")
+HAVE_MAILX = bool(shutil.which("s-nail"))
+HAVE_MUTT = bool(shutil.which("mutt"))
 
 
 def why_not():
@@ -60,7 +63,7 @@ class InstalledSendmail(SmtpTestCase):
         """Runs shell `commands` as root in a namespace with the installed layout."""
         t = self.tmp
         config = ("server = smtp://127.0.0.1:%d\ncafile = %s\nuser = alice@example.com\n"
-                  "password_file = /etc/smtpsend/password\ndomain = example.org\nqueue_dir = %s/queue\n"
+                  "password_file = /etc/smtpsend/password\nfrom = root@example.org\ndomain = example.org\nqueue_dir = %s/queue\n"
                   "retries = 0\ntimeout = 10\n" % (self.server.port, self.certs.cafile, t))
         script = r"""
 set -e
@@ -116,6 +119,27 @@ cd $T
         self.assertEqual(msg["Subject"], "[PATCH] fix the frobnicator")
         self.assertIn("+new", msg.get_content())
 
+
+    @unittest.skipUnless(HAVE_MAILX, "s-nail (mailx) is not installed (tests/setup.sh installs it)")
+    def test_mailx_with_its_built_in_mta(self):
+        p = self.run_installed("printf 'disk is full\\n' | s-nail -n -s 'mailx report' lead@example.com")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        m, msg = self.received()
+        self.assertEqual(m["rcpt_tos"], ["lead@example.com"])
+        self.assertEqual(m["login"], "alice@example.com")
+        self.assertEqual(m["mail_from"], "root@example.org")  # `from`: mailx writes no From: header
+        self.assertEqual(msg["Subject"], "mailx report")
+        self.assertIn("disk is full", msg.get_content())
+
+    @unittest.skipUnless(HAVE_MUTT, "mutt is not installed (tests/setup.sh installs it)")
+    def test_mutt_with_its_built_in_sendmail(self):
+        p = self.run_installed("printf 'backup done\\n' | mutt -n -F /dev/null -s 'mutt report' lead@example.com")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        m, msg = self.received()
+        self.assertEqual(m["rcpt_tos"], ["lead@example.com"])
+        self.assertEqual(m["login"], "alice@example.com")
+        self.assertEqual(msg["Subject"], "mutt report")
+        self.assertIn("backup done", msg.get_content())
 
 if __name__ == "__main__":
     unittest.main()
