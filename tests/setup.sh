@@ -9,12 +9,13 @@ packages=(g++ cmake make pkg-config ca-certificates
           libcurl4-openssl-dev libssl-dev libcli11-dev nlohmann-json3-dev libpugixml-dev libidn2-dev catch2
           python3 python3-aiosmtpd python3-cryptography
           dante-server tinyproxy                    # the proxies in tests/integration/test_network.py
-          git git-email libmailtools-perl php-cli   # real sendmail callers in tests
+          git git-email libmailtools-perl php-cli s-nail mutt   # real sendmail callers in tests
           clang libclang-rt-14-dev                  # the fuzz targets (tests/fuzz/run)
           valgrind
           groff-base mandoc                         # the man pages render without warnings
           bash-completion zsh fish                  # the completion scripts load and complete
-          debhelper dpkg-dev fakeroot lintian)      # the Debian packages build (packaging/debian)
+          debhelper dpkg-dev fakeroot lintian       # the Debian packages build (packaging/debian)
+          cron)                                     # a real cron daemon (tests/integration/test_cron.py)
 missing=()
 # Node.js for the npm test peers (tests/node); a machine's own Node.js with its bundled npm will do.
 command -v npm >/dev/null || missing+=(nodejs npm)

@@ -71,7 +71,7 @@ _smtpsend() {
         queue)
             case $subsub in
                 "") COMPREPLY=($(compgen -W "list show flush drop" -- "$cur")) ;;
-                flush) COMPREPLY=($(compgen -W "--all --json $settings" -- "$cur")) ;;
+                flush) COMPREPLY=($(compgen -W "--all --bounce --json $settings" -- "$cur")) ;;
                 *) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
             esac ;;
         config)

@@ -93,6 +93,7 @@ complete -c smtpsend -n '__fish_seen_subcommand_from batch' -l limit -x -d 'Only
 complete -c smtpsend -n '__fish_seen_subcommand_from explain' -l stage -x -a 'greeting ehlo starttls auth mail rcpt data end-of-data' -d 'The stage'
 complete -c smtpsend -n '__fish_seen_subcommand_from queue; and not __fish_seen_subcommand_from list show flush drop' -a 'list show flush drop'
 complete -c smtpsend -n '__fish_seen_subcommand_from flush' -l all -d 'Also the ones not yet due'
+complete -c smtpsend -n '__fish_seen_subcommand_from flush' -l bounce -d 'Bounce what is given up, as sendmail -q'
 complete -c smtpsend -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from show profiles providers import' -a 'show profiles providers import'
 complete -c smtpsend -n '__fish_seen_subcommand_from profiles providers' -l names -d 'Names only'
 complete -c smtpsend -n '__fish_seen_subcommand_from import' -l name -x -d 'The profile name'

@@ -3,12 +3,19 @@
 
 #include "config/load.hpp"
 #include "delivery/deliver.hpp"
+#include "message/compose.hpp"
+#include "queue/incoming.hpp"
 #include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace smtpsend::app {
 
@@ -77,6 +84,118 @@ std::string header_block(message::MessageSource& source) {
     return out.substr(0, 64 << 10);
 }
 
+// Root's flush first takes other users' mail from incoming/ into the queue
+// (docs/sendmail.md, "Other users' mail"): the sender is the file's owner,
+// the settings are root's own (never the submitter's); the entry goes
+// through the normal flush below. An entry is removed once it is in the
+// queue; a refused one is reported (syslog and stderr) and never read again.
+template <typename Problem>
+void take_incoming(Io& io, const queue::Queue& q, const config::Loaded& flush_settings, long now,
+                   const delivery::Hooks& hooks, Problem& problem) {
+    auto opened = queue::Queue::open(q.dir(), now);
+    if (!opened)
+        return;
+    const std::string dir = queue::incoming_dir(q.dir());
+    // Created on the first flush of root's queue (mode 1733, like Postfix's
+    // maildrop), and the queue folder made searchable (0711) to reach it.
+    struct stat st {};
+    if (lstat(q.dir().c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0) {
+        if (mkdir(dir.c_str(), 01733) == 0)
+            chmod(dir.c_str(), 01733); // the umask took bits off
+        if ((st.st_mode & 0011) != 0011)
+            chmod(q.dir().c_str(), (st.st_mode & 07777) | 0011);
+    }
+    // One intake at a time (the timer and the path unit may overlap): an
+    // entry is queued once.
+    int lock = open((q.dir() + "/.incoming.lock").c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+        if (lock >= 0)
+            close(lock);
+        return;
+    }
+    struct Unlock {
+        int fd;
+        ~Unlock() { close(fd); }
+    } unlock{lock};
+    auto in = queue::take_incoming(dir, q.dir() + "/failed", now);
+    auto syslog = [&](const std::string& name, const std::string& outcome, const std::string& text,
+                      const std::string& from) {
+        log::Record rec;
+        rec.queue_id = "incoming/" + name;
+        rec.outcome = outcome;
+        rec.from = from;
+        rec.reply = text;
+        if (auto w = log::write("syslog", rec); !w.empty())
+            hooks.warn(w);
+    };
+    if (!in.status) {
+        syslog("", "refused", in.status.error().message, "");
+        queue::Entry none;
+        none.id = "incoming";
+        problem(none, in.status.error());
+        return;
+    }
+    for (const auto& r : in.refused) {
+        syslog(r.name, "refused", r.reason + "; " + r.action, "");
+        queue::Entry bad;
+        bad.id = "incoming/" + r.name;
+        problem(bad, util::make_error("refused: " + r.reason + "; " + r.action, "", util::ErrorKind::io));
+    }
+    for (auto& t : in.taken) {
+        const passwd* pw = getpwuid(t.owner);
+        queue::Entry e;
+        e.id = "incoming/" + t.name;
+        auto refuse = [&](const util::Error& err) {
+            std::string to = q.dir() + "/failed/incoming-" + t.name + ".bad";
+            std::string action = rename((dir + "/" + t.name).c_str(), to.c_str()) == 0 ? "moved to " + to : "kept";
+            syslog(t.name, "refused", err.message + "; " + action, pw ? pw->pw_name : "");
+            problem(e, util::make_error("refused: " + err.message + "; " + action, err.hint, err.kind));
+        };
+        if (!pw) {
+            refuse(util::make_error("its owner uid " + std::to_string(t.owner) + " is not in the user database", "",
+                                    util::ErrorKind::io));
+            continue;
+        }
+        message::MessageRequest req;
+        req.complete_message = true;
+        req.extract_recipients = t.submission.extract_recipients;
+        req.ignore_dots = true; // the submitter applied -i when it read the message
+        req.to = t.submission.recipients;
+        req.full_name = t.submission.full_name;
+        req.envelope_from = pw->pw_name; // qualified with `domain`
+        message::ComposeContext ctx;
+        ctx.hostname = util::local_hostname();
+        ctx.notice_fd = -1;
+        auto prepared = message::prepare_message(req, flush_settings.settings, ctx,
+                                                 message::Spool::from_string(std::move(t.submission.message)));
+        if (!prepared) {
+            refuse(prepared.error());
+            continue;
+        }
+        e.from = prepared->envelope.from;
+        e.recipients = prepared->envelope.recipients;
+        e.message_id = prepared->message_id;
+        e.server = flush_settings.settings.server.value;
+        e.first_failure = "from incoming/: submitted by " + std::string(pw->pw_name) + " (uid " +
+                          std::to_string(t.owner) + ")";
+        e.created = now;
+        e.next_attempt = now;
+        auto id = opened->add(e, *prepared->source, now);
+        if (!id) {
+            problem(e, id.error()); // kept in incoming/ for the next flush
+            continue;
+        }
+        if (auto removed = queue::remove_incoming(dir, t.name); !removed)
+            hooks.warn(removed.error().message + " (it is queued as " + *id + ")");
+        syslog(t.name, "taken", "queued as " + *id, e.from);
+        io.err << "smtpsend: incoming/" << output::printable(t.name) << " from " << pw->pw_name << ": queued as " << *id << "\n";
+    }
+    if (in.left > 0) {
+        syslog("", "deferred", std::to_string(in.left) + " entries left for the next flush", "");
+        io.err << "smtpsend: incoming/: " << in.left << " entries left for the next flush\n";
+    }
+}
+
 // One flush: oldest first.
 int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, const queue::Queue& q,
           const config::Loaded& flush_settings) {
@@ -115,7 +234,7 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
         if (base.log != "syslog" && base.log != "none")
             if (auto w = log::write(base.log, rec); !w.empty())
                 hooks.warn(w);
-        if (!inv.message.complete_message || entry.from.empty())
+        if (!(inv.message.complete_message || inv.bounce) || entry.from.empty())
             return; // only sendmail -q bounces; a bounce (sender <>) is never bounced
         message::ComposeContext ctx;
         ctx.hostname = util::local_hostname();
@@ -141,6 +260,8 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
             hooks.warn("the bounce for " + entry.id + " to " + entry.from + " failed" +
                        (result.diagnosis ? ": " + result.diagnosis->summary : std::string()));
     };
+    if (geteuid() == 0)
+        take_incoming(io, q, flush_settings, now, hooks, problem);
     auto scan = q.scan();
     if (!scan.status)
         return output::report_failure(io, output::Schema::queue, inv.json, scan.status.error());

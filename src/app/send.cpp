@@ -1,15 +1,109 @@
 // smtpsend [OPTIONS] RCPT... and sendmail's delivery mode: one message.
 #include "app/commands.hpp"
 
+#include "config/keys.hpp"
 #include "config/load.hpp"
 #include "delivery/deliver.hpp"
 #include "message/compose.hpp"
+#include "queue/incoming.hpp"
 #include "util/json_text.hpp"
 
+#include <cerrno>
 #include <optional>
+#include <pwd.h>
 #include <unistd.h>
 
 namespace smtpsend::app {
+
+namespace {
+
+// Where a non-root sendmail leaves its message for root's flush, or nothing.
+// Only when the caller has no settings of its own (no user file, -C, flag or
+// SMTPSEND_ variable: what it chose would be dropped) and cannot read the
+// password file of the system settings (root:mail 640), and the system's
+// incoming/ folder exists (docs/sendmail.md, "Other users' mail").
+std::optional<std::string> incoming_for(const cli::Invocation& inv, const config::Loaded& loaded) {
+    const auto& s = loaded.settings;
+    if (!inv.message.complete_message || inv.dry_run || geteuid() == 0 || !inv.settings.empty() ||
+        !inv.config_path.empty() || !inv.profile.empty() || loaded.profile_origin.rfind("env", 0) == 0)
+        return std::nullopt;
+    for (const auto& f : loaded.files)
+        if (!f.system)
+            return std::nullopt;
+    for (const auto& k : config::keys())
+        if (k.origin(s).kind == config::Origin::Kind::env)
+            return std::nullopt;
+    if (!s.password_file.set || s.password_file.origin.kind != config::Origin::Kind::file ||
+        access(s.password_file.value.c_str(), R_OK) == 0 || errno != EACCES)
+        return std::nullopt;
+    std::string dir = queue::incoming_dir(s.queue_dir.set && !s.queue_dir.value.empty() ? s.queue_dir.value
+                                                                                      : "/var/spool/smtpsend");
+    if (access(dir.c_str(), W_OK | X_OK) != 0)
+        return std::nullopt;
+    return dir;
+}
+
+// Checks the message as root's flush will (the same request, the sender
+// the caller's login name), then writes it to incoming/. Exit 0: accepted.
+int submit_incoming(const cli::Invocation& inv, Io& io, const config::Loaded& loaded, const std::string& dir) {
+    using output::Schema;
+    const passwd* pw = getpwuid(getuid());
+    if (!pw)
+        return output::report_failure(io, Schema::send, inv.json,
+                                      util::make_error("uid " + std::to_string(getuid()) + " is not in the user database",
+                                                       "", util::ErrorKind::config));
+    auto spool = message::Spool::from_fd(io.stdin_fd, "standard input", 1 << 20, true,
+                                         /*dot_ends=*/!inv.message.ignore_dots);
+    if (!spool)
+        return output::report_failure(io, Schema::send, inv.json, spool.error(), diagnosis::Class::input);
+    if ((*spool)->size() > queue::max_incoming_bytes)
+        return output::report_failure(
+            io, Schema::send, inv.json,
+            util::make_error("the message is larger than " + std::to_string(queue::max_incoming_bytes >> 20) +
+                                 " MiB, the limit for other users' mail",
+                             "", util::ErrorKind::input),
+            diagnosis::Class::input);
+    message::MessageRequest req = inv.message;
+    req.envelope_from = pw->pw_name; // -f is not the caller's to choose here
+    message::ComposeContext ctx;
+    ctx.hostname = util::local_hostname();
+    if (auto prepared = message::prepare_message(req, loaded.settings, ctx, *spool); !prepared)
+        return output::report_failure(io, Schema::send, inv.json, prepared.error(), diagnosis::Class::input);
+    queue::Submission sub;
+    sub.uid = getuid();
+    sub.recipients = inv.message.to;
+    sub.extract_recipients = inv.message.extract_recipients;
+    sub.ignore_dots = inv.message.ignore_dots;
+    sub.full_name = inv.message.full_name;
+    sub.message.reserve((*spool)->size());
+    char buf[65536];
+    for (uint64_t at = 0;;) {
+        auto got = (*spool)->read_at(at, buf, sizeof buf);
+        if (!got)
+            return output::report_failure(io, Schema::send, inv.json, got.error(), diagnosis::Class::io);
+        if (*got == 0)
+            break;
+        sub.message.append(buf, *got);
+        at += *got;
+    }
+    auto name = queue::submit(dir, sub);
+    if (!name)
+        return output::report_failure(io, Schema::send, inv.json, name.error(), diagnosis::Class::io);
+    log::Record rec;
+    rec.from = pw->pw_name;
+    rec.recipients = sub.recipients;
+    rec.queue_id = "incoming/" + *name;
+    rec.outcome = "submitted";
+    auto policy = delivery::policy_for(loaded, io.env, true);
+    if (auto w = log::write(policy.log == "none" ? "none" : "syslog", rec); !w.empty())
+        io.err << "smtpsend: warning: " << w << "\n";
+    if (inv.verbose)
+        io.err << "smtpsend: the password file is root's: the message is in " << dir << "/" << *name
+               << " for root's flush\n";
+    return 0;
+}
+
+} // namespace
 
 int send_command(const cli::Invocation& inv, Io& io) {
     using output::Schema;
@@ -19,6 +113,8 @@ int send_command(const cli::Invocation& inv, Io& io) {
         return output::report_failure(io, Schema::send, inv.json, loaded.error());
     output::print_warnings(io, loaded->warnings);
     const config::Settings& settings = loaded->settings;
+    if (auto dir = incoming_for(inv, *loaded))
+        return submit_incoming(inv, io, *loaded, *dir);
 
     message::ComposeContext ctx;
     ctx.stdin_fd = io.stdin_fd;

@@ -28,7 +28,7 @@ const char* footer =
     "                                      walk DNS, TCP, TLS, EHLO, AUTH; send nothing\n"
     "  smtpsend batch [FILE|-] [--json] | batch --eml FILE...\n"
     "                                      many messages over one connection\n"
-    "  smtpsend queue list|show ID|flush [--all]|drop ID\n"
+    "  smtpsend queue list|show ID|flush [--all] [--bounce]|drop ID\n"
     "                                      the queue of temporarily failed messages\n"
     "  smtpsend config show [--profile NAME] [--json]\n"
     "                                      every effective setting and where it came from\n"
@@ -255,6 +255,8 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     auto* q_flush = queue_cmd->add_subcommand(
         "flush", "Send the queued messages that are due, oldest first, one connection per server");
     q_flush->add_flag("--all", inv.flush_all, "Also send messages whose next attempt is not due yet");
+    q_flush->add_flag("--bounce", inv.bounce,
+                      "Send a bounce to the sender of each message given up, as sendmail -q does");
     q_flush->add_flag("--json", inv.json, "Print one JSON line per message");
     q_flush->fallthrough();
     auto* q_drop = queue_cmd->add_subcommand("drop", "Delete a queued message without sending it");

@@ -36,6 +36,7 @@ struct Invocation {
     // queue show/drop ID; queue flush --all
     std::string queue_id;
     bool flush_all = false;
+    bool bounce = false;               // queue flush --bounce: bounce given-up entries (as sendmail -q)
     // config profiles/providers --names; config import FILE [--name NAME]
     bool names_only = false;
     std::string import_path;

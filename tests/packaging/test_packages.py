@@ -32,6 +32,8 @@ SMTPSEND_FILES = [
     "./usr/share/doc/smtpsend/queue.md",
     "./lib/systemd/system/smtpsend-queue.service",
     "./lib/systemd/system/smtpsend-queue.timer",
+    "./lib/systemd/system/smtpsend-queue.path",
+    "./usr/lib/tmpfiles.d/smtpsend.conf",
 ]
 SENDMAIL_LINKS = {
     "./usr/sbin/sendmail": "../bin/smtpsend",
