@@ -43,10 +43,26 @@ class CurlPool final : public Pool {
             if (s.multi)
                 curl_multi_setopt(s.multi, CURLMOPT_MAXCONNECTS, 1L);
         }
-        for (auto &s : slots_)
-            s->worker = std::thread([this, &slot = *s] { work(slot); });
+        try {
+            for (auto &s : slots_)
+                s->worker = std::thread([this, &slot = *s] { work(slot); });
+        } catch (...) { // no thread to be had: the ones started end first
+            stop_workers();
+            cleanup();
+            throw;
+        }
     }
     ~CurlPool() override {
+        stop_workers();
+        cleanup();
+    }
+    CurlPool(const CurlPool &) = delete;
+    CurlPool &operator=(const CurlPool &) = delete;
+
+    size_t slots() const override { return slots_.size(); }
+
+  private:
+    void stop_workers() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             stopping_ = true;
@@ -54,18 +70,18 @@ class CurlPool final : public Pool {
         for (auto &s : slots_)
             s->wake.notify_one();
         for (auto &s : slots_)
-            s->worker.join();
+            if (s->worker.joinable())
+                s->worker.join();
+    }
+    void cleanup() {
         for (auto &s : slots_) {
             s->connection.close();
             if (s->multi)
                 curl_multi_cleanup(s->multi);
         }
     }
-    CurlPool(const CurlPool &) = delete;
-    CurlPool &operator=(const CurlPool &) = delete;
 
-    size_t slots() const override { return slots_.size(); }
-
+  public:
     void start(size_t slot, const message::Envelope &envelope, message::MessageSource &source,
                long max_transfer_ms) override {
         Slot &s = *slots_.at(slot);
