@@ -31,7 +31,7 @@ USER, PASSWORD, FROM = "alice@example.com", "s3cret", "bench@example.com"
 
 def add_arguments(ap):
     g = ap.add_argument_group("far link (--case far)")
-    g.add_argument("--quick", action="store_true", help="far link with 100 messages and a 1000-message memory run")
+    g.add_argument("--quick", action="store_true", help="smaller far case (the loopback case keeps its sizes): 100 messages and a 1000-message memory run (a few minutes)")
     g.add_argument("--far-count", type=int, help="messages in each far-link run (default 1000; --quick: 100)")
     g.add_argument("--loop-count", type=int,
                    help="messages the msmtp and curl loops send (default: --far-count); their time is "
