@@ -89,8 +89,9 @@ class Pool {
     virtual void reconnect(size_t slot) = 0;
 };
 
-// The libcurl pool: one easy handle per slot, one multi handle and one
-// curl_multi_perform/poll loop for all.
+// The libcurl pool: one easy handle per slot, each in its own multi handle
+// performed by its own thread (libcurl's SMTP end of data blocks its multi
+// handle for a round trip); the callbacks run on the caller's thread, in run().
 std::unique_ptr<Pool> make_curl_pool(TransportOptions options, size_t slots);
 
 // "libcurl 7.88.1", "TLS: OpenSSL/3.0.x" (and IDN), one per line, for --version.

@@ -301,6 +301,8 @@ class Responder:
 
     def _send(self, conn, reply):
         """Sends a reply; returns False when the connection is to be closed."""
+        if callable(reply):  # decided when it is due (e.g. held until another connection moves)
+            reply = reply()
         if reply is None:
             return True
         if reply == "CLOSE":

@@ -3,6 +3,7 @@ surviving servers that close the connection every few messages."""
 
 import json
 import os
+import threading
 import unittest
 
 from smtptest import SmtpTestCase
@@ -102,6 +103,31 @@ class Batch(SmtpTestCase):
         self.assertEqual(server.log_commands().count("AUTH"), 3)
         self.assertEqual(sorted(m.split(b"Subject: message ")[1].split(b"\r\n")[0] for m in server.messages),
                          [b"%d" % i for i in range(9)])
+
+    def test_a_connection_waiting_for_its_end_of_data_reply_holds_up_no_other(self):
+        # The server answers the first final dot only once the second
+        # message, on the other connection, has come in: only possible when
+        # that connection moves while the first waits. (libcurl waits for
+        # the reply after the final dot inside curl_multi_perform: with one
+        # multi handle for all connections, the first message timed out.)
+        lock, ends, second_in = threading.Lock(), [], threading.Event()
+
+        def eod():
+            with lock:
+                ends.append(len(ends) + 1)
+                first = ends[-1] == 1
+            if first:
+                held = second_in.wait(20)
+                return "250 2.0.0 Ok: queued as 1" if held else "451 4.3.0 the second message never came"
+            second_in.set()
+            return "250 2.0.0 Ok: queued as 2"
+
+        server = self.responder({"eod": eod})
+        r = self.run_batch(server, self.lines(2), "--connections", "2", "--data-timeout", "5")
+        self.assertExit(r, 0)
+        self.assertEqual([x["status"] for x in self.results(r)], ["sent", "sent"])
+        self.assertEqual(len(server.messages), 2)
+        self.assertEqual(server.connections, 2)
 
     def test_connections_1_gives_one_connection(self):
         server = self.responder()
