@@ -4,8 +4,12 @@ namespace smtpsend::message {
 
 namespace {
 
-bool name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
-bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
+bool name_start(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+bool name_char(char c) {
+    return name_start(c) || (c >= '0' && c <= '9');
+}
 
 // The placeholder starting at `pos` ("{{" there): its name and its length,
 // or a length of 0 when the braces do not start one.
@@ -37,7 +41,7 @@ bool is_placeholder_name(std::string_view name) {
     return true;
 }
 
-util::Result<std::string> fill_placeholders(std::string_view text, const MergeVars& vars) {
+util::Result<std::string> fill_placeholders(std::string_view text, const MergeVars &vars) {
     std::string out;
     out.reserve(text.size());
     size_t pos = 0;
@@ -56,7 +60,7 @@ util::Result<std::string> fill_placeholders(std::string_view text, const MergeVa
         auto it = vars.find(name);
         if (it == vars.end()) {
             std::string known;
-            for (const auto& [k, v] : vars)
+            for (const auto &[k, v] : vars)
                 known += (known.empty() ? "" : ", ") + k;
             return util::make_error("unknown placeholder {{" + std::string(name) + "}}",
                                     known.empty() ? "the line's \"vars\" is empty"

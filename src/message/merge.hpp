@@ -22,6 +22,6 @@ bool is_placeholder_name(std::string_view name);
 // stays as it is. Values are inserted as they are and never scanned again
 // (a value "{{x}}" stays literal). Fails (ErrorKind::input) on the first
 // name that is not in `vars`, naming it.
-util::Result<std::string> fill_placeholders(std::string_view text, const MergeVars& vars);
+util::Result<std::string> fill_placeholders(std::string_view text, const MergeVars &vars);
 
 } // namespace smtpsend::message

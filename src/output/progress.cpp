@@ -18,7 +18,8 @@ std::string rate_text(double rate) {
 std::string clock_text(long seconds) {
     char buf[32];
     if (seconds >= 3600)
-        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", seconds / 3600, seconds / 60 % 60, seconds % 60);
+        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", seconds / 3600, seconds / 60 % 60,
+                      seconds % 60);
     else
         std::snprintf(buf, sizeof buf, "%ld:%02ld", seconds / 60, seconds % 60);
     return buf;
@@ -26,14 +27,16 @@ std::string clock_text(long seconds) {
 
 } // namespace
 
-std::string progress_text(const BatchCounts& c, std::optional<size_t> total, int64_t elapsed_ms) {
+std::string progress_text(const BatchCounts &c, std::optional<size_t> total, int64_t elapsed_ms) {
     const size_t settled = c.sent + c.queued + c.failed;
-    const double rate = elapsed_ms > 0 ? static_cast<double>(settled) * 1000.0 / static_cast<double>(elapsed_ms) : 0;
+    const double rate =
+        elapsed_ms > 0 ? static_cast<double>(settled) * 1000.0 / static_cast<double>(elapsed_ms)
+                       : 0;
     std::string line = std::to_string(c.sent);
     if (total)
         line += "/" + std::to_string(*total);
-    line += " sent, " + std::to_string(c.queued) + " queued, " + std::to_string(c.failed) + " failed, " +
-            rate_text(rate) + " msg/s";
+    line += " sent, " + std::to_string(c.queued) + " queued, " + std::to_string(c.failed) +
+            " failed, " + rate_text(rate) + " msg/s";
     if (total && rate > 0) {
         const size_t left = *total > settled ? *total - settled : 0;
         line += ", " + clock_text(std::lround(static_cast<double>(left) / rate)) + " left";
@@ -41,10 +44,10 @@ std::string progress_text(const BatchCounts& c, std::optional<size_t> total, int
     return line;
 }
 
-ProgressLine::ProgressLine(std::ostream& err, const util::Clock& clock, std::optional<size_t> total)
+ProgressLine::ProgressLine(std::ostream &err, const util::Clock &clock, std::optional<size_t> total)
     : err_(err), clock_(clock), total_(total), started_(clock.now_ms()) {}
 
-void ProgressLine::update(const BatchCounts& counts) {
+void ProgressLine::update(const BatchCounts &counts) {
     counts_ = counts;
     const int64_t now = clock_.now_ms();
     if (shown_ && now - last_draw_ < interval_ms)

@@ -25,24 +25,25 @@ struct BatchCounts {
 // messages a second since the start: "0", "0.25" below 1, "2.5" below
 // 10, whole numbers from 10. "M:SS left" (or "H:MM:SS left") only with a total and a rate
 // above 0.
-std::string progress_text(const BatchCounts& counts, std::optional<size_t> total, int64_t elapsed_ms);
+std::string progress_text(const BatchCounts &counts, std::optional<size_t> total,
+                          int64_t elapsed_ms);
 
 // The line itself. Call clear() before writing anything else to the same
 // stream; the next update() draws it again.
 class ProgressLine {
   public:
     static constexpr int64_t interval_ms = 250; // at most four draws a second
-    ProgressLine(std::ostream& err, const util::Clock& clock, std::optional<size_t> total);
+    ProgressLine(std::ostream &err, const util::Clock &clock, std::optional<size_t> total);
     // Draws the line for `counts`: at once the first time and after clear(),
     // else when interval_ms have passed since the last draw.
-    void update(const BatchCounts& counts);
+    void update(const BatchCounts &counts);
     // Erases the line, when it is drawn ("\r" and ESC [K).
     void clear();
 
   private:
     void draw(int64_t now);
-    std::ostream& err_;
-    const util::Clock& clock_;
+    std::ostream &err_;
+    const util::Clock &clock_;
     std::optional<size_t> total_;
     int64_t started_;
     int64_t last_draw_ = -1;
