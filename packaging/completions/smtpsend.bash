@@ -18,7 +18,7 @@ _smtpsend() {
         --password-file --password-cmd --password-env --auth --oauth2-token-cmd
         --oauth2-token-env --from --from-header --cafile --tls-min --pinned-pubkey --client-cert --client-key --proxy --proxy-user --proxy-password-file
         --proxy-password-cmd --proxy-password-env --source-address --ip-version -4 -6 --helo --timeout --data-timeout --max-time --aliases --domain
-        --queue --no-queue --queue-dir --retries --retry-wait --max-age --log --connections --rate --max-per-connection"
+        --queue --no-queue --queue-dir --retries --retry-wait --max-age --log --connections --rate --max-per-connection --progress --no-progress"
     local message="--subject -s --to --cc --bcc --reply-to --header -H --body-file --attach
         --html --inline --read-recipients -t"
     local output="--verbose -v --json --dry-run --help -h --version"

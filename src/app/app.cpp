@@ -91,7 +91,8 @@ int run(int argc, const char* const* argv, Io io) {
 
 int run(int argc, const char* const* argv) {
     util::ProcessEnvironment env;
-    return run(argc, argv, Io{env, STDIN_FILENO, std::cout, std::cerr});
+    return run(argc, argv, Io{env, STDIN_FILENO, std::cout, std::cerr, &util::system_clock(),
+                               isatty(STDERR_FILENO) == 1});
 }
 
 } // namespace smtpsend::app

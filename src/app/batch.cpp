@@ -5,14 +5,20 @@
 
 #include "config/load.hpp"
 #include "delivery/deliver.hpp"
+#include "message/merge.hpp"
+#include "output/progress.hpp"
 #include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
 
 #include <fstream>
+#include <iterator>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace smtpsend::app {
@@ -40,6 +46,56 @@ util::Result<std::vector<std::string>> strings(const nlohmann::json& j, const ch
     return util::make_error(std::string(key) + ": expected a string or an array of strings", "", util::ErrorKind::input);
 }
 
+// "vars": {"name": "Ann", "n": 3}: each key a placeholder name, each value
+// a string or a number (as JSON writes it).
+util::Result<message::MergeVars> vars_from_json(const nlohmann::json& v) {
+    if (!v.is_object())
+        return util::make_error("vars: expected an object {\"name\": \"value\", ...}", "",
+                                util::ErrorKind::input);
+    message::MergeVars vars;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!message::is_placeholder_name(it.key()))
+            return util::make_error("vars: \"" + it.key() + "\" is not a placeholder name",
+                                    "a name is letters, digits and _, not starting with a digit",
+                                    util::ErrorKind::input);
+        if (it->is_string())
+            vars[it.key()] = it->get<std::string>();
+        else if (it->is_number())
+            vars[it.key()] = it->dump();
+        else
+            return util::make_error("vars: \"" + it.key() + "\" must be a string or a number", "",
+                                    util::ErrorKind::input);
+    }
+    return vars;
+}
+
+// A body_file or html_file whose placeholders are filled: read whole.
+constexpr std::streamsize max_template_bytes = 10 << 20;
+util::Result<std::string> read_template(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    std::string text;
+    if (file) {
+        text.assign(std::istreambuf_iterator<char>(file), {});
+        if (!file.bad() && text.size() <= static_cast<size_t>(max_template_bytes))
+            return text;
+        if (!file.bad())
+            return util::make_error(path + ": larger than 10 MiB, too large to fill placeholders in", "",
+                                    util::ErrorKind::input);
+    }
+    return util::make_error("cannot read " + path, "check the file name", util::ErrorKind::noinput);
+}
+
+// `text` of the field `field` with the line's vars filled in.
+util::Result<std::string> fill(const std::string& text, const message::MergeVars& vars, const char* field) {
+    auto filled = message::fill_placeholders(text, vars);
+    if (!filled) {
+        auto e = filled.error();
+        e.message = std::string(field) + ": " + e.message;
+        return e;
+    }
+    return filled;
+}
+
 // One JSON line into a request and its body.
 util::Result<std::pair<message::MessageRequest, std::shared_ptr<message::Spool>>>
 request_from_json(const std::string& line, std::string& from) {
@@ -51,8 +107,8 @@ request_from_json(const std::string& line, std::string& from) {
     }
     if (!j.is_object())
         return util::make_error("expected an object {\"to\": ..., \"subject\": ...}", "", util::ErrorKind::input);
-    static const std::vector<std::string> known = {"to", "cc", "bcc", "from", "subject", "body",
-                                                   "body_file", "html_file", "attach", "headers"};
+    static const std::vector<std::string> known = {"to",        "cc",   "bcc",       "from",   "subject", "body",
+                                                   "body_file", "html", "html_file", "attach", "headers", "vars"};
     for (auto it = j.begin(); it != j.end(); ++it)
         if (std::find(known.begin(), known.end(), it.key()) == known.end())
             return util::make_error("unknown field \"" + it.key() + "\" (fields: " + util::join(known, ", ") + ")",
@@ -70,17 +126,114 @@ request_from_json(const std::string& line, std::string& from) {
     };
     req.subject = text("subject");
     req.html_file = text("html_file");
+    if (j.contains("html"))
+        req.html_text = text("html");
     from = text("from");
+    // Mail merge: only the subject and the bodies, never addresses or headers.
+    std::optional<message::MergeVars> vars;
+    if (j.contains("vars")) {
+        auto v = vars_from_json(j["vars"]);
+        if (!v)
+            return v.error();
+        vars = std::move(*v);
+        auto subject = fill(req.subject, *vars, "subject");
+        if (!subject)
+            return subject.error();
+        req.subject = std::move(*subject);
+        if (!req.html_text && !req.html_file.empty()) {
+            auto html = read_template(req.html_file);
+            if (!html)
+                return html.error();
+            req.html_text = std::move(*html);
+        }
+        if (req.html_text) {
+            auto html = fill(*req.html_text, *vars, j.contains("html") ? "html" : "html_file");
+            if (!html)
+                return html.error();
+            req.html_text = std::move(*html);
+        }
+    }
     std::shared_ptr<message::Spool> body;
     if (j.contains("body_file")) {
-        auto spool = message::Spool::from_path(text("body_file"));
-        if (!spool)
-            return spool.error();
-        body = *spool;
+        if (vars) {
+            auto t = read_template(text("body_file"));
+            if (!t)
+                return t.error();
+            auto filled = fill(*t, *vars, "body_file");
+            if (!filled)
+                return filled.error();
+            body = message::Spool::from_string(std::move(*filled));
+        } else {
+            auto spool = message::Spool::from_path(text("body_file"));
+            if (!spool)
+                return spool.error();
+            body = *spool;
+        }
+    } else if (vars) {
+        auto filled = fill(text("body"), *vars, "body");
+        if (!filled)
+            return filled.error();
+        body = message::Spool::from_string(std::move(*filled));
     } else {
         body = message::Spool::from_string(text("body"));
     }
     return std::make_pair(std::move(req), std::move(body));
+}
+
+// How many inputs the batch will read, for the progress line: the
+// non-blank lines of the files (standard input too when it is a regular
+// file, read with pread so its offset stays), or the --eml files; nullopt
+// when a pipe or terminal makes it unknown.
+std::optional<size_t> count_inputs(const std::vector<std::string>& names, bool eml, long limit, int stdin_fd) {
+    size_t n = 0;
+    auto count_text = [&n](std::string& pending, std::string_view chunk) {
+        for (char c : chunk) {
+            if (c != '\n') {
+                pending += c;
+                continue;
+            }
+            if (!util::trim(pending).empty())
+                ++n;
+            pending.clear();
+        }
+    };
+    for (const auto& name : names) {
+        if (eml) {
+            ++n;
+            continue;
+        }
+        std::string pending;
+        if (name == "-") {
+            struct stat st {};
+            if (fstat(stdin_fd, &st) != 0 || !S_ISREG(st.st_mode))
+                return std::nullopt;
+            off_t at = lseek(stdin_fd, 0, SEEK_CUR);
+            if (at < 0)
+                return std::nullopt;
+            char buf[65536];
+            for (;;) {
+                ssize_t got = pread(stdin_fd, buf, sizeof buf, at);
+                if (got < 0)
+                    return std::nullopt;
+                if (got == 0)
+                    break;
+                count_text(pending, std::string_view(buf, static_cast<size_t>(got)));
+                at += got;
+            }
+        } else {
+            std::ifstream file(name, std::ios::binary);
+            if (!file)
+                continue; // reported when it is read
+            char buf[65536];
+            while (file.read(buf, sizeof buf) || file.gcount() > 0)
+                count_text(pending, std::string_view(buf, static_cast<size_t>(file.gcount())));
+        }
+        if (!util::trim(pending).empty())
+            ++n;
+    }
+    if (limit > 0)
+        n = std::min(n, static_cast<size_t>(limit));
+    return n;
 }
 
 struct Input {
@@ -126,6 +279,21 @@ int batch_command(const cli::Invocation& inv, Io& io) {
         parallel = std::make_unique<delivery::Parallel>(session, delivery::curl_pool_factory(),
                                                         static_cast<size_t>(connections), policy, rate,
                                                         s.max_per_connection.value);
+    // The progress line: for a person watching stderr, never between
+    // --json results or -v's protocol lines; --progress forces it on a
+    // file or pipe, --no-progress keeps it off.
+    const std::string& mode = s.progress.value;
+    std::optional<output::ProgressLine> progress;
+    output::BatchCounts counts;
+    if (!inv.json && !inv.verbose &&
+        (mode == "always" || (mode == "auto" && io.err_is_terminal && !inv.dry_run)))
+        progress.emplace(io.err, *io.clock, count_inputs(names, inv.batch_eml, inv.batch_limit, io.stdin_fd));
+    auto clear_progress = [&progress] {
+        if (progress)
+            progress->clear();
+    };
+    if (progress)
+        progress->update(counts);
     auto handle = [&](const Input& input) {
         ++count;
         message::ComposeContext ctx;
@@ -149,25 +317,34 @@ int batch_command(const cli::Invocation& inv, Io& io) {
             }
         }
         // Reported in input order, also over several connections.
-        auto tally = [&worst, &failures](diagnosis::ExitCode code) {
-            if (code != diagnosis::ExitCode::ok)
+        auto tally = [&worst, &failures, &counts, &progress](diagnosis::ExitCode code, bool queued) {
+            if (code != diagnosis::ExitCode::ok) {
                 ++failures;
+                ++counts.failed;
+            } else if (queued)
+                ++counts.queued;
+            else
+                ++counts.sent;
             worst = diagnosis::worst(worst, code);
+            if (progress)
+                progress->update(counts);
         };
         if (!msg) {
             // The message cannot be made: reported like a send that failed before sending.
             auto d = diagnosis::local_failure(diagnosis::class_for_kind(msg.error().kind, diagnosis::Class::input),
                                               transport::Stage::input, msg.error().message, msg.error().hint);
-            auto report = [&io, &inv, tally, d, label = input.label] {
+            auto report = [&io, &inv, tally, clear_progress, d, label = input.label] {
                 if (inv.json)
                     io.out << util::json_text(nlohmann::json{{"input", label},
                                                              {"status", "failed"},
                                                              {"exit_code", static_cast<int>(d.exit_code)},
                                                              {"error", output::error_json(d)}})
                            << "\n" << std::flush;
-                else
+                else {
+                    clear_progress();
                     output::print_diagnosis(io.err, d, label + ": ");
-                tally(d.exit_code);
+                }
+                tally(d.exit_code, false);
             };
             if (parallel)
                 parallel->add_report(report);
@@ -177,17 +354,34 @@ int batch_command(const cli::Invocation& inv, Io& io) {
         }
         auto prepared = std::make_shared<message::PreparedMessage>(std::move(*msg));
         auto job = delivery::job_for(*prepared, recorded);
-        auto report = [&io, &inv, tally, prepared, label = input.label](const delivery::Result& result) {
+        auto report = [&io, &inv, tally, clear_progress, prepared,
+                       label = input.label](const delivery::Result& result) {
             if (inv.json) {
                 nlohmann::json j = output::result_json(result, prepared->message_id, prepared->envelope.from);
                 j["input"] = label;
                 io.out << util::json_text(j) << "\n" << std::flush;
             } else if (result.status != delivery::Status::dry_run) {
-                output::print_result(io.err, result, prepared->message_id, inv.verbose, label + ": ");
+                std::ostringstream text; // written only when there is something to say
+                output::print_result(text, result, prepared->message_id, inv.verbose, label + ": ");
+                if (!text.str().empty()) {
+                    clear_progress();
+                    io.err << text.str();
+                }
             }
-            tally(result.exit_code);
+            tally(result.exit_code, result.status == delivery::Status::queued);
         };
         auto hooks = output::delivery_hooks(io, input.label + ": ");
+        if (progress) { // its lines on stderr first erase the progress line
+            hooks.warn = [warn = hooks.warn, clear_progress](const std::string& w) {
+                clear_progress();
+                warn(w);
+            };
+            hooks.on_retry = [retry = hooks.on_retry, clear_progress](int attempt, int attempts, long wait_ms,
+                                                                      const diagnosis::Diagnosis& why) {
+                clear_progress();
+                retry(attempt, attempts, wait_ms, why);
+            };
+        }
         if (parallel)
             parallel->add(std::move(job), std::move(hooks), prepared, report);
         else
@@ -209,7 +403,8 @@ int batch_command(const cli::Invocation& inv, Io& io) {
             if (!file) {
                 auto d = diagnosis::local_failure(diagnosis::Class::noinput, transport::Stage::input,
                                                   "cannot read " + name, "check the file name");
-                auto report = [&io, &inv, &worst, d] {
+                auto report = [&io, &inv, &worst, clear_progress, d] {
+                    clear_progress();
                     output::report_failure(io, Schema::send, inv.json, d);
                     worst = diagnosis::worst(worst, d.exit_code);
                 };
@@ -234,6 +429,7 @@ int batch_command(const cli::Invocation& inv, Io& io) {
     }
     if (parallel)
         parallel->drain();
+    clear_progress();
     if (!inv.json)
         io.err << "smtpsend: batch: " << count - failures << " of " << count
                << (inv.dry_run ? " shown (dry run: nothing was sent)" : " sent or queued") << "\n";

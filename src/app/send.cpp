@@ -134,7 +134,7 @@ int send_command(const cli::Invocation& inv, Io& io) {
     session.set_on_line(output::verbose_printer(inv.verbose, io.err));
     // A progress bar only for a person watching: stderr a terminal, no --json.
     std::optional<output::ProgressBar> bar;
-    if (!inv.json && isatty(STDERR_FILENO)) {
+    if (!inv.json && io.err_is_terminal) {
         bar.emplace(io.err);
         session.set_on_progress([&bar](uint64_t sent, uint64_t total) { bar->update(sent, total); });
     }

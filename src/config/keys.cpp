@@ -85,6 +85,26 @@ template <auto Member> KeyInfo bool_key(std::string_view name, std::string_view 
     return k;
 }
 
+// auto|always|never with a switch on the command line: --KEY is always,
+// --no-KEY never (so the flag is a switch, the key and variable take a word).
+template <auto Member> KeyInfo switch_choice_key(std::string_view name, std::string_view help) {
+    KeyInfo k = text_key<Member>(name, "auto|always|never", help);
+    k.is_bool = true;
+    k.assign = [name](Settings& s, const std::string& v, const Origin& o) -> Status {
+        std::string t = util::to_lower(util::trim(v));
+        if (t == "true" || t == "yes" || t == "on" || t == "1")
+            t = "always";
+        else if (t == "false" || t == "no" || t == "off" || t == "0")
+            t = "never";
+        if (t != "auto" && t != "always" && t != "never")
+            return make_error(std::string(name) + " = \"" + util::one_line(v) +
+                              "\" is not one of auto, always, never");
+        (s.*Member).assign(t, o);
+        return util::Ok{};
+    };
+    return k;
+}
+
 // Every duration key takes the same forms: 30 (seconds), 30s, 5m, 2h, 5d;
 // `config show` prints the value as written.
 template <auto Member> KeyInfo duration_key(std::string_view name, std::string_view help, long min,
@@ -412,6 +432,9 @@ std::vector<KeyInfo> make_keys() {
                                                   "batch: reconnect after N messages on a "
                                                   "connection (0: never)",
                                                   0, 1000000),
+        switch_choice_key<&Settings::progress>("progress",
+                                               "batch: a progress line on stderr (auto: when it "
+                                               "is a terminal, without --json and -v)"),
         duration_key<&Settings::retry_wait>("retry_wait",
                                             "wait before the first retry; doubles each time, "
                                             "with jitter, up to 5 minutes",

@@ -97,6 +97,7 @@ struct Settings {
     Value<long> connections{4};       // batch: connections at once, each with its own login
     Value<std::string> rate;          // batch: "N/s" or "N/min" across all connections ("": none)
     Value<long> max_per_connection;   // batch: reconnect after N messages (0: never)
+    Value<std::string> progress{"auto"}; // batch: auto, always or never (the progress line)
 };
 
 // A `rate` value, "N/s" or "N/min" (N a whole number, 1 to 100000), in

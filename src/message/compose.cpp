@@ -279,11 +279,17 @@ Entity multipart(const std::string& subtype, std::vector<Entity> parts) {
 util::Result<Entity> build_body(const MessageRequest& req, std::shared_ptr<Spool> text,
                                 int stdin_fd) {
     Entity body;
-    if (!req.html_file.empty()) {
-        auto html = Spool::from_path(req.html_file);
-        if (!html)
-            return html.error();
-        Entity html_part = text_entity(std::move(*html), "html");
+    if (req.html_text || !req.html_file.empty()) {
+        std::shared_ptr<Spool> html_spool;
+        if (req.html_text) {
+            html_spool = Spool::from_string(*req.html_text);
+        } else {
+            auto html = Spool::from_path(req.html_file);
+            if (!html)
+                return html.error();
+            html_spool = std::move(*html);
+        }
+        Entity html_part = text_entity(std::move(html_spool), "html");
         if (!req.inline_files.empty()) {
             std::vector<Entity> related{std::move(html_part)};
             for (const auto& spec : req.inline_files) {

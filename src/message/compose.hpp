@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct MessageRequest {
     std::vector<std::string> headers;  // "Name: value"
     std::string body_file;             // "" = standard input
     std::string html_file;             // --html: an HTML body (with the text: alternative)
+    std::optional<std::string> html_text; // the HTML body as text (batch "html"), instead of html_file
     std::vector<std::string> attach;   // "FILE[;type=TYPE][;name=NAME]"
     std::vector<std::string> inline_files; // images for cid:NAME in the HTML
     bool extract_recipients = false;   // -t: the input is a complete message

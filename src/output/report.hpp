@@ -24,6 +24,7 @@ struct Io {
     std::ostream& out;
     std::ostream& err;
     const util::Clock* clock = &util::system_clock();
+    bool err_is_terminal = false; // stderr is a terminal: a person watches (progress lines)
 };
 
 // `text` for a terminal: control characters (escape sequences, CR, bell,

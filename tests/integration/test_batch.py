@@ -1,12 +1,21 @@
 """`smtpsend batch`: many messages over one authenticated connection,
 surviving servers that close the connection every few messages."""
 
+import email
+import email.policy
 import json
 import os
+import pty
+import re
+import subprocess
 import threading
+import tty
 import unittest
 
-from smtptest import SmtpTestCase
+from smtptest import BIN, SmtpTestCase
+
+# One drawing of the progress line: "\r2/3 sent, 0 queued, 0 failed, 3.1 msg/s, 0:00 left" ESC [K
+PROGRESS = re.compile(r"\r(\d+)(/\d+)? sent, (\d+) queued, (\d+) failed, [\d.]+ msg/s(, \d+:\d\d left)?\x1b\[K")
 
 
 class Batch(SmtpTestCase):
@@ -191,6 +200,250 @@ class Batch(SmtpTestCase):
         self.assertExit(r, 64)
         self.assertEqual(json.loads(r.stdout)["error"]["summary"],
                          '--rate: rate = "10/h" is not N/s or N/min (e.g. 10/s, 300/min)')
+        self.assertEqual(server.connections, 0)
+
+
+class Progress(SmtpTestCase):
+    """The progress line of `batch`: on a terminal only, never with --json or -v."""
+
+    def input_file(self, n, bad=()):
+        path = os.path.join(self.tmp, "in.jsonl")
+        with open(path, "w") as f:
+            for i in range(n):
+                if i in bad:
+                    f.write(json.dumps({"to": "dev%d@example.com" % i, "subject": "{{nope}}", "vars": {}}) + "\n")
+                else:
+                    f.write(json.dumps({"to": "dev%d@example.com" % i, "subject": "m%d" % i, "body": "b"}) + "\n")
+        return path
+
+    def on_terminal(self, server, args, stdin=subprocess.DEVNULL, **env):
+        """Runs batch with stderr on a pseudo-terminal (raw: no \\n to \\r\\n);
+        returns (exit code, stdout, what the terminal showed)."""
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        proc = subprocess.Popen([BIN, "batch", "--connections", "1"] + args, stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=slave,
+                                env=self.env(**self.server_env(server), **env))
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out = proc.stdout.read()
+        code = proc.wait(timeout=60)
+        proc.stdout.close()
+        os.close(master)
+        return code, out.decode(), shown.decode("utf-8", "replace")
+
+    def slow(self):  # each message takes 0.3 s: every result redraws the line (at most 4 a second)
+        return self.responder({"eod": ["SLEEP:0.3", "250 2.0.0 Ok: queued as 1"]})
+
+    def test_on_a_terminal_the_line_counts_up_in_place_and_is_erased(self):
+        server = self.slow()
+        code, out, shown = self.on_terminal(server, [self.input_file(3)])
+        self.assertEqual(code, 0, shown)
+        drawn = [m.group(0) for m in PROGRESS.finditer(shown)]
+        self.assertEqual([(m.group(1), m.group(2)) for m in PROGRESS.finditer(shown)],
+                         [("0", "/3"), ("1", "/3"), ("2", "/3"), ("3", "/3")], repr(shown))
+        self.assertEqual(drawn[0], "\r0/3 sent, 0 queued, 0 failed, 0 msg/s\x1b[K")
+        self.assertRegex(drawn[-1], r"^\r3/3 sent, 0 queued, 0 failed, [\d.]+ msg/s, 0:00 left\x1b\[K$")
+        # Nothing but the drawings, the erasing and the summary that stays.
+        self.assertEqual(PROGRESS.sub("", shown), "\r\x1b[Ksmtpsend: batch: 3 of 3 sent or queued\n")
+        self.assertEqual(len(server.messages), 3)
+
+    def test_a_failure_line_erases_the_progress_line_first(self):
+        server = self.slow()
+        code, out, shown = self.on_terminal(server, [self.input_file(3, bad=(1,))])
+        self.assertEqual(code, 65, shown)
+        path = os.path.join(self.tmp, "in.jsonl")
+        self.assertIn("\x1b[K\r\x1b[Ksmtpsend: %s:2: subject: unknown placeholder {{nope}}\n" % path, shown)
+        self.assertRegex(shown, r"\r2/3 sent, 0 queued, 1 failed, [\d.]+ msg/s, 0:00 left\x1b\[K\r\x1b\[K"
+                                r"smtpsend: batch: 2 of 3 sent or queued\n$")
+
+    def test_standard_input_from_a_file_knows_the_total_a_pipe_does_not(self):
+        server = self.slow()
+        with open(self.input_file(2)) as f:
+            code, _, shown = self.on_terminal(server, [], stdin=f)
+        self.assertEqual(code, 0, shown)
+        self.assertIn("\r0/2 sent, 0 queued, 0 failed, 0 msg/s\x1b[K", shown)
+        master_r, master_w = os.pipe()
+        with open(self.input_file(2), "rb") as f:
+            os.write(master_w, f.read())
+        os.close(master_w)
+        code, _, shown = self.on_terminal(server, [], stdin=master_r)
+        os.close(master_r)
+        self.assertEqual(code, 0, shown)
+        self.assertIn("\r0 sent, 0 queued, 0 failed, 0 msg/s\x1b[K", shown)
+        self.assertRegex(shown, r"\r2 sent, 0 queued, 0 failed, [\d.]+ msg/s\x1b\[K")  # no "left" without a total
+        self.assertEqual(len(server.messages), 4)
+
+    def test_never_with_json_verbose_or_no_progress(self):
+        server = self.responder()
+        for args, env in ((["--json"], {}), (["-v"], {}), (["--no-progress"], {}), ([], {"SMTPSEND_PROGRESS": "never"}),
+                          (["--json", "--progress"], {}), (["--dry-run"], {})):
+            with self.subTest(args=args, env=env):
+                code, out, shown = self.on_terminal(server, args + [self.input_file(2)], **env)
+                self.assertEqual(code, 0, shown)
+                self.assertNotIn("msg/s", shown)
+                self.assertNotIn("\x1b[K", shown)
+        self.assertEqual(len(server.messages), 10)  # the dry run sent nothing
+
+    def test_not_when_stderr_is_piped_unless_forced(self):
+        server = self.responder()
+        r = self.run_smtpsend(["batch", self.input_file(2)], **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertEqual(r.stderr, "smtpsend: batch: 2 of 2 sent or queued\n")
+        r = self.run_smtpsend(["batch", "--connections", "1", "--progress", self.input_file(2)],
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertIn("\r0/2 sent, 0 queued, 0 failed, 0 msg/s\x1b[K", r.stderr)
+        self.assertTrue(r.stderr.endswith("\r\x1b[Ksmtpsend: batch: 2 of 2 sent or queued\n"), repr(r))
+        r = self.run_smtpsend(["batch", self.input_file(2)], **self.server_env(server, SMTPSEND_PROGRESS="always"))
+        self.assertExit(r, 0)
+        self.assertIn("\r0/2 sent", r.stderr)
+        # The flag beats the variable.
+        r = self.run_smtpsend(["batch", "--no-progress", self.input_file(2)],
+                              **self.server_env(server, SMTPSEND_PROGRESS="always"))
+        self.assertEqual(r.stderr, "smtpsend: batch: 2 of 2 sent or queued\n")
+
+    def test_a_bad_progress_value_names_the_setting(self):
+        server = self.responder()
+        r = self.run_smtpsend(["batch", self.input_file(1)], **self.server_env(server, SMTPSEND_PROGRESS="sometimes"))
+        self.assertExit(r, 78)
+        self.assertIn('progress = "sometimes" is not one of auto, always, never', r.stderr)
+        self.assertEqual(len(server.messages), 0)
+
+
+class Merge(SmtpTestCase):
+    """"vars" fill {{name}} placeholders in the subject and the bodies."""
+
+    def run_lines(self, server, lines, *args):
+        data = "".join(json.dumps(l) + "\n" for l in lines).encode()
+        return self.run_smtpsend(["batch", "--json", "--connections", "1"] + list(args), stdin=data,
+                                 **self.server_env(server))
+
+    def parsed(self, raw):  # line ends as Python's own: \n
+        return email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
+
+    def test_subject_and_body_are_filled_per_line(self):
+        server = self.responder()
+        r = self.run_lines(server, [
+            {"to": "ann@example.com", "subject": "Hello {{ name }}", "body": "Dear {{name}}, you owe {{amount}}.\n",
+             "vars": {"name": "Ann", "amount": 12.5}},
+            {"to": "bob@example.com", "subject": "Hello {{ name }}", "body": "Dear {{name}}, you owe {{amount}}.\n",
+             "vars": {"name": "Bob", "amount": 3}},
+        ])
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 2)
+        first, second = (self.parsed(m) for m in server.messages)
+        self.assertIn(b"\r\nSubject: Hello Ann\r\n", server.messages[0])
+        self.assertEqual(first.get_content(), "Dear Ann, you owe 12.5.\n")
+        self.assertIn(b"\r\nSubject: Hello Bob\r\n", server.messages[1])
+        self.assertEqual(second.get_content(), "Dear Bob, you owe 3.\n")
+
+    def test_utf8_value_in_the_subject_is_encoded_like_any_subject(self):
+        server = self.responder()
+        r = self.run_lines(server, [{"to": "a@example.com", "subject": "Grüße, {{name}}", "body": "b",
+                                     "vars": {"name": "Zoë"}}])
+        self.assertExit(r, 0)
+        raw = server.messages[0]
+        headers = raw.split(b"\r\n\r\n", 1)[0]
+        self.assertTrue(all(b < 0x80 for b in headers), headers)  # RFC 2047, as for -s
+        self.assertEqual(self.parsed(raw)["subject"], "Grüße, Zoë")
+
+    def test_body_file_and_html_file_contents_are_filled(self):
+        server = self.responder()
+        body = os.path.join(self.tmp, "body.txt")
+        html = os.path.join(self.tmp, "body.html")
+        with open(body, "w") as f:
+            f.write("Hi {{name}}\n")
+        with open(html, "w") as f:
+            f.write("<p>Hi {{name}}</p>\n")
+        r = self.run_lines(server, [{"to": "a@example.com", "subject": "s", "body_file": body, "html_file": html,
+                                     "vars": {"name": "Ann"}},
+                                    {"to": "a@example.com", "subject": "s", "body": "text {{name}}",
+                                     "html": "<b>{{name}}</b>", "vars": {"name": "Bob"}}])
+        self.assertExit(r, 0)
+        first, second = (self.parsed(m) for m in server.messages)
+        self.assertEqual(first.get_body(("plain",)).get_content(), "Hi Ann\n")
+        self.assertEqual(first.get_body(("html",)).get_content(), "<p>Hi Ann</p>\n")
+        self.assertEqual(second.get_body(("plain",)).get_content(), "text Bob")
+        self.assertEqual(second.get_body(("html",)).get_content(), "<b>Bob</b>")
+        with open(body) as f:
+            self.assertEqual(f.read(), "Hi {{name}}\n")  # the template file is left alone
+
+    def test_an_unknown_placeholder_fails_that_line_alone(self):
+        server = self.responder()
+        r = self.run_lines(server, [
+            {"to": "a@example.com", "subject": "one {{name}}", "body": "b", "vars": {"name": "Ann"}},
+            {"to": "b@example.com", "subject": "two", "body": "Dear {{nmae}}", "vars": {"name": "Bob"}},
+            {"to": "c@example.com", "subject": "three {{name}}", "body": "b", "vars": {"name": "Cy"}},
+        ])
+        self.assertExit(r, 65)
+        results = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual([x["status"] for x in results], ["sent", "failed", "sent"])
+        self.assertEqual(results[1]["input"], "stdin:2")
+        self.assertEqual(results[1]["exit_code"], 65)
+        self.assertEqual(results[1]["error"]["summary"], "body: unknown placeholder {{nmae}}")
+        self.assertEqual(results[1]["error"]["hints"], ['the line\'s "vars" has name'])
+        self.assertEqual([m.split(b"\r\nSubject: ")[1].split(b"\r\n")[0] for m in server.messages],
+                         [b"one Ann", b"three Cy"])
+        # In text: the line and the placeholder named on stderr.
+        r = self.run_smtpsend(["batch", "--connections", "1"],
+                              stdin=(json.dumps({"to": "b@example.com", "subject": "{{who}}", "vars": {}}) + "\n").encode(),
+                              **self.server_env(server))
+        self.assertExit(r, 65)
+        self.assertIn("smtpsend: stdin:1: subject: unknown placeholder {{who}}\n", r.stderr)
+        self.assertEqual(len(server.messages), 2)
+
+    def test_values_must_be_strings_or_numbers_and_names_placeholder_names(self):
+        server = self.responder()
+        cases = [({"ok": True}, 'vars: "ok" must be a string or a number'),
+                 ({"n": None}, 'vars: "n" must be a string or a number'),
+                 ({"l": ["x"]}, 'vars: "l" must be a string or a number'),
+                 ({"o": {"a": "b"}}, 'vars: "o" must be a string or a number'),
+                 ({"first name": "Ann"}, 'vars: "first name" is not a placeholder name'),
+                 ("Ann", 'vars: expected an object {"name": "value", ...}')]
+        r = self.run_lines(server, [{"to": "a@example.com", "subject": "s", "body": "b", "vars": v} for v, _ in cases])
+        self.assertExit(r, 65)
+        results = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual([x["error"]["summary"] for x in results], [want for _, want in cases])
+        self.assertEqual(server.messages, [])
+
+    def test_values_are_text_not_templates_and_addresses_are_not_filled(self):
+        server = self.responder()
+        r = self.run_lines(server, [{"to": "{{name}}@example.com", "subject": "{{open}}name}} {{x}}",
+                                     "body": "{{{x}}} {{ }} {{2}}", "headers": ["X-Tag: {{name}}"],
+                                     "vars": {"name": "ann", "open": "{{", "x": "{{name}}"}}])
+        self.assertExit(r, 0)
+        raw = server.messages[0]
+        self.assertIn("RCPT TO:<{{name}}@example.com>", server.log)
+        self.assertIn(b"\r\nTo: {{name}}@example.com\r\n", raw)
+        self.assertIn(b"\r\nX-Tag: {{name}}\r\n", raw)
+        self.assertIn(b"\r\nSubject: {{name}} {{name}}\r\n", raw)
+        self.assertEqual(self.parsed(raw).get_content(), "{{{name}}} {{ }} {{2}}\n")
+
+    def test_a_line_without_vars_is_sent_as_written(self):
+        server = self.responder()
+        r = self.run_lines(server, [{"to": "a@example.com", "subject": "{{name}}", "body": "{{name}}"}])
+        self.assertExit(r, 0)
+        self.assertIn(b"\r\nSubject: {{name}}\r\n", server.messages[0])
+
+    def test_dry_run_shows_the_filled_message(self):
+        server = self.responder()
+        r = self.run_smtpsend(["batch", "--dry-run"],
+                              stdin=(json.dumps({"to": "a@example.com", "subject": "Hi {{name}}",
+                                                 "body": "Dear {{name}}", "vars": {"name": "Ann"}}) + "\n").encode(),
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertIn("Subject: Hi Ann\r", r.stdout)
+        self.assertIn("Dear Ann", r.stdout)
+        self.assertNotIn("{{", r.stdout)
         self.assertEqual(server.connections, 0)
 
 
