@@ -126,6 +126,13 @@ int batch_command(const cli::Invocation& inv, Io& io) {
         parallel = std::make_unique<delivery::Parallel>(session, delivery::curl_pool_factory(),
                                                         static_cast<size_t>(connections), policy, rate,
                                                         s.max_per_connection.value);
+    if (parallel)
+        parallel->set_on_slow_down([&io](const diagnosis::Diagnosis& d, size_t n, long pause_ms) {
+            io.err << "smtpsend: batch: server asked to slow down: "
+                   << (d.reply ? util::one_line(d.reply->text()) : d.summary) << "; now " << n
+                   << (n == 1 ? " connection" : " connections") << ", pausing " << std::max(1L, (pause_ms + 500) / 1000)
+                   << "s\n" << std::flush;
+        });
     auto handle = [&](const Input& input) {
         ++count;
         message::ComposeContext ctx;

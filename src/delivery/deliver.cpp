@@ -600,7 +600,7 @@ Parallel::Parallel(const Session& session, PoolFactory factory, size_t connectio
                    double rate, long max_per_connection)
     : session_(session), factory_(std::move(factory)), connections_(std::max<size_t>(1, connections)),
       policy_(std::move(policy)), slots_(connections_, nullptr), sent_on_(connections_, 0), rate_(rate),
-      max_per_connection_(max_per_connection) {}
+      max_per_connection_(max_per_connection), active_(connections_) {}
 
 Parallel::~Parallel() = default;
 
@@ -646,11 +646,38 @@ void Parallel::emit() {
     items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
+void Parallel::note(const Attempt& a) {
+    const int64_t now = clock_->now_ms();
+    if (diagnosis::asks_to_slow_down(a.diagnosis)) {
+        sent_since_slow_down_ = 0;
+        if (paused_until_ > now)
+            return; // the same slow-down, heard on another connection
+        long pause = backoff_ms(policy_.retry_wait, slow_downs_++, 300);
+        active_ = std::max<size_t>(1, active_ / 2);
+        paused_until_ = now + pause;
+        // The connections no longer used are closed (they hold a login).
+        if (pool_)
+            for (size_t i = active_; i < slots_.size(); ++i)
+                if (!slots_[i])
+                    pool_->reconnect(i);
+        if (on_slow_down_)
+            on_slow_down_(a.diagnosis, active_, pause);
+        return;
+    }
+    if (a.diagnosis.cls == diagnosis::Class::ok && active_ < connections_ &&
+        ++sent_since_slow_down_ >= recover_after) {
+        ++active_;
+        sent_since_slow_down_ = 0;
+    }
+}
+
 void Parallel::pump() {
     // Free connections take the first messages waiting, in input order.
     const int64_t now = clock_->now_ms();
-    int64_t next_due = -1;
+    int64_t next_due = paused_until_ > now ? paused_until_ : -1;
     for (auto& p : items_) {
+        if (next_due >= 0 && paused_until_ > now)
+            break; // slowed down: nothing starts before the pause ends
         Item& it = *p;
         if (it.settled() || it.running)
             continue;
@@ -658,8 +685,9 @@ void Parallel::pump() {
             next_due = next_due < 0 ? it.not_before : std::min(next_due, it.not_before);
             continue;
         }
-        auto free = std::find(slots_.begin(), slots_.end(), nullptr);
-        if (free == slots_.end())
+        const auto in_use = slots_.begin() + static_cast<std::ptrdiff_t>(active_);
+        auto free = std::find(slots_.begin(), in_use, nullptr);
+        if (free == in_use)
             break;
         if (rate_ > 0 && !limiter_)
             limiter_.emplace(rate_, *clock_);
@@ -695,8 +723,11 @@ void Parallel::pump() {
             Item& it = *slots_.at(slot);
             slots_[slot] = nullptr;
             ++sent_on_[slot];
+            if (slot >= active_)
+                pool_->reconnect(slot); // slowed down: this connection is no longer used
             it.running = false;
             Attempt a = session_.attempt_for(it.envelope, std::move(outcome));
+            note(a);
             auto wait_ms = it.delivery->record(it.envelope, a);
             if (!wait_ms)
                 it.result = it.delivery->finish();

@@ -250,6 +250,17 @@ class Parallel {
     void add_report(std::function<void()> report);
     // Runs until every message added is settled and reported.
     void drain();
+    // A reply that asks to slow down (diagnosis::asks_to_slow_down) on any
+    // connection slows the whole batch: its message is retried as deliver()
+    // decides, no message starts for the back-off (backoff_ms over
+    // retry_wait, longer at each further slow-down), and half the
+    // connections are used (at least one); each run of `recover_after`
+    // messages sent gives one back. `fn` hears of each slow-down once: the
+    // reply's diagnosis, the connections now used, the pause.
+    void set_on_slow_down(std::function<void(const diagnosis::Diagnosis&, size_t connections, long pause_ms)> fn) {
+        on_slow_down_ = std::move(fn);
+    }
+    static constexpr long recover_after = 20;
 
   private:
     struct Item;
@@ -267,6 +278,13 @@ class Parallel {
     double rate_ = 0;
     long max_per_connection_ = 0;
     std::optional<RateLimiter> limiter_;
+    // The slow-down: connections in use, no start before paused_until_.
+    size_t active_ = 1;
+    int64_t paused_until_ = 0;
+    int slow_downs_ = 0;
+    long sent_since_slow_down_ = 0;
+    std::function<void(const diagnosis::Diagnosis&, size_t, long)> on_slow_down_;
+    void note(const Attempt& a);
 };
 
 // The log record of one attempt.

@@ -140,6 +140,8 @@ std::string describe_certificate(const transport::CertificateInfo& cert) {
     return out;
 }
 
+bool asks_to_slow_down(const Diagnosis& d) { return d.cls == Class::rate && d.temporary; }
+
 Diagnosis local_failure(Class cls, Stage stage, std::string summary, std::string hint) {
     Diagnosis d;
     d.cls = cls;
