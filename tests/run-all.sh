@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh -DSMTPSEND_DEVELOPER=ON
+# setup.sh installed the npm test peers: test_nodemailer_peer.py must run, not skip.
+export SMTPSEND_REQUIRE_NODE_PEERS=1
 echo "== tests: normal build"
 ctest --test-dir build --output-on-failure -j2
 if [ "${SMTPSEND_QUICK:-0}" = 1 ]; then

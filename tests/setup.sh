@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config ca-certificates
-          libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev libpugixml-dev libidn2-dev catch2
+          libcurl4-openssl-dev libssl-dev libcli11-dev nlohmann-json3-dev libpugixml-dev libidn2-dev catch2
           python3 python3-aiosmtpd python3-cryptography
           dante-server tinyproxy                    # the proxies in tests/integration/test_network.py
           git git-email libmailtools-perl php-cli   # real sendmail callers in tests

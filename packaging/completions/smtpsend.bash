@@ -16,8 +16,8 @@ _smtpsend() {
 
     local settings="--config --profile --provider --region --server --port --tls --user
         --password-file --password-cmd --password-env --auth --oauth2-token-cmd
-        --oauth2-token-env --from --from-header --cafile --client-cert --client-key --proxy --proxy-user --proxy-password-file
-        --proxy-password-cmd --proxy-password-env --helo --timeout --data-timeout --max-time --aliases --domain
+        --oauth2-token-env --from --from-header --cafile --tls-min --pinned-pubkey --client-cert --client-key --proxy --proxy-user --proxy-password-file
+        --proxy-password-cmd --proxy-password-env --source-address --ip-version -4 -6 --helo --timeout --data-timeout --max-time --aliases --domain
         --queue --no-queue --queue-dir --retries --retry-wait --max-age --log --connections --rate --max-per-connection"
     local message="--subject -s --to --cc --bcc --reply-to --header -H --body-file --attach
         --html --inline --read-recipients -t"
@@ -31,6 +31,8 @@ _smtpsend() {
         --auth) COMPREPLY=($(compgen -W "auto plain login cram-md5 xoauth2 oauthbearer" -- "$cur")); return ;;
         --region) COMPREPLY=($(compgen -W "us eu in au jp us-east-1 us-west-2 eu-west-1 eu-central-1" -- "$cur")); return ;;
         --stage) COMPREPLY=($(compgen -W "greeting ehlo starttls auth mail rcpt data end-of-data" -- "$cur")); return ;;
+        --tls-min) COMPREPLY=($(compgen -W "1.2 1.3" -- "$cur")); return ;;
+        --ip-version) COMPREPLY=($(compgen -W "any 4 6" -- "$cur")); return ;;
         --queue-dir) _filedir -d; return ;;
         --config | --password-file | --proxy-password-file | --cafile | --client-cert | --client-key | --aliases | --log | --body-file | --attach | \
             --html | --inline) _filedir; return ;;

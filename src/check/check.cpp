@@ -132,7 +132,16 @@ Step Walker::tls_step(const transport::ProbeReport& pr, long ms) {
     step.details = pr.tls_description.empty() ? "TLS" : pr.tls_description;
     if (!pr.chain.empty()) {
         const auto& cert = pr.chain.front();
-        step.details += "; " + diagnosis::describe_certificate(cert) + "; verified";
+        // Pin alone (no cafile) is the trust; with a cafile both passed.
+        bool pinned = !util::trim(s_.pinned_pubkey.value).empty();
+        step.details += "; " + diagnosis::describe_certificate(cert) +
+                        (!pinned                         ? "; verified"
+                         : s_.cafile.value.empty()       ? "; key pinned (pinned_pubkey)"
+                                                         : "; verified, key pinned (pinned_pubkey)");
+        // The key as pinned_pubkey takes it, so that users can pin it.
+        std::string key = !pr.outcome.server_key.empty() ? pr.outcome.server_key : cert.key;
+        if (!key.empty())
+            step.details += "; key " + key;
         if (auto days = days_until(cert.expire_date); days && *days < expiry_warning_days)
             step.warnings.push_back("the certificate expires in " + std::to_string(*days) +
                                     " days (" + cert.expire_date + ")");
@@ -210,6 +219,9 @@ Report Walker::run() {
         if (o.error == NetError::cert_untrusted || o.error == NetError::cert_name ||
             o.error == NetError::cert_expired || o.error == NetError::cert_other)
             ctx_.certificate = transport::fetch_certificate(opts);
+        ctx_.server_key = !o.server_key.empty() ? o.server_key
+                          : pr.chain.empty()       ? std::string()
+                                                   : pr.chain.front().key;
         return diagnosis::diagnose(o.stage, o.reply, o.error, ctx_);
     };
     bool implicit = ep_.mode == config::TlsMode::implicit;

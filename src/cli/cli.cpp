@@ -285,6 +285,15 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     import->add_flag("--json", inv.json, "Print the profiles as JSON (config.json format)");
     config_cmd->fallthrough();
 
+    // -4 and -6 are short for --ip-version 4 and 6 (as in curl and ssh). A
+    // command's own app must know them too: CLI11 takes a "-DIGIT" its app
+    // has no option for as a positional (a recipient).
+    bool ipv4_only = false, ipv6_only = false;
+    for (CLI::App* a : {&app, check, batch, queue_cmd, q_list, q_show, q_flush, q_drop, config_cmd, show, profiles}) {
+        a->add_flag("-4", ipv4_only, "Connect over IPv4 only: --ip-version 4")->group("Settings");
+        a->add_flag("-6", ipv6_only, "Connect over IPv6 only: --ip-version 6")->group("Settings");
+    }
+
     std::vector<std::string> words(argv + (argc > 0 ? 1 : 0), argv + argc);
     // `smtpsend help [COMMAND [SUBCOMMAND]]`, as git and pip have it.
     if (!words.empty() && words[0] == "help") {
@@ -372,6 +381,11 @@ util::Result<Invocation> parse(int argc, const char* const* argv) {
     for (auto& [on, off, key] : switches)
         if (*on || *off)
             inv.settings.emplace_back(key, *off ? "false" : "true");
+    if (ipv4_only && ipv6_only)
+        return util::make_error("-4 and -6 exclude each other", "give one of them, or --ip-version any",
+                                util::ErrorKind::usage);
+    if (ipv4_only || ipv6_only)
+        inv.settings.emplace_back("ip_version", ipv4_only ? "4" : "6");
     m.to.insert(m.to.begin(), recipients.begin(), recipients.end());
     return inv;
 }

@@ -223,6 +223,30 @@ Status check_proxy(const std::string& v) {
     return util::Ok{};
 }
 
+Status check_source_address(const std::string& v) {
+    if (v.find(' ') != std::string::npos)
+        return make_error("source_address = \"" + v + "\" is not an address or interface (it holds a space)");
+    return util::Ok{};
+}
+
+// curl's pin format: "sha256//" and the base64 of a 32-byte SHA-256, as
+// many as wanted, separated by ';'.
+Status check_pins(const std::string& v) {
+    if (util::trim(v).empty())
+        return util::Ok{}; // "" unsets it: no pin
+    auto is_b64 = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/'; };
+    for (const auto& pin : util::split_list(v, ';')) {
+        std::string p = util::trim(pin);
+        bool ok = p.size() == 8 + 44 && p.rfind("sha256//", 0) == 0 && p.back() == '=' &&
+                  std::all_of(p.begin() + 8, p.end() - 1, is_b64);
+        if (!ok)
+            return make_error("pinned_pubkey = \"" + v + "\" is not sha256//BASE64[;sha256//BASE64...] "
+                              "(each pin \"sha256//\" and 44 characters of base64; smtpsend check "
+                              "prints the server's)");
+    }
+    return util::Ok{};
+}
+
 // `provider` names a preset; apply_preset fills what nothing else set,
 // after every layer (providers.hpp).
 KeyInfo provider_key() {
@@ -306,6 +330,14 @@ std::vector<KeyInfo> make_keys() {
                                            {"keep", "envelope"}),
         text_key<&Settings::cafile>("cafile", "FILE",
                                     "trust the CA certificates in FILE (PEM) instead of the system's"),
+        choice_key<&Settings::tls_min>("tls_min", "VERSION",
+                                       "the oldest TLS version to use: 1.2 or 1.3 (default 1.2)",
+                                       {"1.2", "1.3"}),
+        wire_key<&Settings::pinned_pubkey>("pinned_pubkey", "PINS",
+                                           "trust only these server keys: sha256//BASE64[;...] "
+                                           "(smtpsend check prints the server's); without cafile "
+                                           "the pin replaces the CA check",
+                                           check_pins),
         text_key<&Settings::client_cert>("client_cert", "FILE",
                                          "present this certificate (PEM) to the server: TLS "
                                          "client authentication"),
@@ -332,6 +364,13 @@ std::vector<KeyInfo> make_keys() {
         text_key<&Settings::proxy_password_env>("proxy_password_env", "NAME",
                                                 "read the proxy's password from the environment "
                                                 "variable NAME"),
+        wire_key<&Settings::source_address>("source_address", "ADDRESS",
+                                            "send from this local address, if!NAME (an "
+                                            "interface) or host!NAME (curl's interface option)",
+                                            check_source_address),
+        choice_key<&Settings::ip_version>("ip_version", "VERSION",
+                                          "any, 4 or 6: the IP version to connect with (-4, -6)",
+                                          {"any", "4", "6"}),
         wire_key<&Settings::helo>("helo", "NAME",
                                   "the name to give in EHLO (default: this machine's name)",
                                   check_helo),

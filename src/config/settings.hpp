@@ -70,6 +70,8 @@ struct Settings {
     Value<std::string> from;
     Value<std::string> from_header{"keep"}; // keep, or envelope: a message's From becomes the envelope sender
     Value<std::string> cafile;
+    Value<std::string> tls_min{"1.2"}; // the oldest TLS version used: 1.2 or 1.3
+    Value<std::string> pinned_pubkey; // "sha256//BASE64[;sha256//...]": the server keys trusted
     Value<std::string> client_cert;   // PEM certificate for TLS client authentication
     Value<std::string> client_key;    // its PEM private key ("" = in client_cert's file)
     Value<std::string> proxy;         // socks5h://, socks5://, socks4a://, socks4:// or http:// ("" = none)
@@ -78,6 +80,8 @@ struct Settings {
     Value<std::string> proxy_password_file;
     Value<std::string> proxy_password_cmd;
     Value<std::string> proxy_password_env;
+    Value<std::string> source_address; // local address or interface to send from ("" = any)
+    Value<std::string> ip_version{"any"}; // any, 4 or 6
     Value<std::string> helo;
     Value<long> timeout{30};          // seconds: connect and every wait for a reply (a duration)
     Value<long> data_timeout{600};    // seconds: the reply after the message (RFC 5321; a duration)

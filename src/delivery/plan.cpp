@@ -1,6 +1,7 @@
 #include "delivery/plan.hpp"
 
 #include "config/keys.hpp"
+#include "util/strings.hpp"
 
 namespace smtpsend::delivery {
 
@@ -37,10 +38,13 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     }
 
     auto& o = plan.options;
+    auto& c = plan.context;
     o.endpoint = *endpoint;
     o.credentials = plan.credentials.get();
     o.auth = s.auth.value;
     o.cafile = s.cafile.value;
+    o.tls13_only = s.tls_min.value == "1.3";
+    o.pinned_pubkey = util::trim(s.pinned_pubkey.value);
     o.client_cert = s.client_cert.value;
     o.client_key = s.client_key.value;
     if (auto proxy = config::parse_proxy_url(s.proxy.value); !s.proxy.value.empty() && proxy) {
@@ -51,10 +55,14 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
         plan.context.proxy_origin = s.proxy.origin.describe();
     }
     o.helo = s.helo.set ? s.helo.value : hostname;
+    o.source_address = util::trim(s.source_address.value);
+    o.ip_version = s.ip_version.value == "4" ? 4 : s.ip_version.value == "6" ? 6 : 0;
+    c.source_address = o.source_address.empty() ? ""
+                       : o.source_address + " (" + s.source_address.origin.describe() + ")";
+    c.ip_version = o.ip_version;
     o.timeout_seconds = s.timeout.value;
     o.data_timeout_seconds = s.data_timeout.value;
 
-    auto& c = plan.context;
     c.host = endpoint->host;
     c.port = endpoint->port;
     c.tls_mode = endpoint->mode;
@@ -67,6 +75,10 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     c.timeout_seconds = s.timeout.value;
     c.data_timeout_seconds = s.data_timeout.value;
     c.password_source = plan.credentials->source;
+    c.pinned_pubkey = o.pinned_pubkey;
+    c.pinned_pubkey_origin = s.pinned_pubkey.origin.describe();
+    c.tls_min = s.tls_min.value;
+    c.tls_min_origin = s.tls_min.origin.describe();
     c.client_cert = s.client_cert.set ? s.client_cert.value + " (" + s.client_cert.origin.describe() + ")" : "";
     return plan;
 }

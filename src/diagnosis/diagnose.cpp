@@ -91,6 +91,8 @@ Diagnosis diagnose_outcome(const transport::Outcome& out, const Context& context
     Context context = context_in;
     if (context.greeting.empty() && out.greeting)
         context.greeting = out.greeting->text();
+    if (context.server_key.empty())
+        context.server_key = out.server_key;
     if (context.ehlo_name.empty())
         context.ehlo_name = ehlo_name_from(out.transcript);
     if (out.status == Status::unconfirmed) {

@@ -41,6 +41,17 @@ struct Context {
     // and where it was set; "" when none.
     std::string proxy;
     std::string proxy_origin;
+    // `pinned_pubkey` and where it was set ("" when none), and the key the
+    // server showed ("sha256//...", "" when not seen; from the Outcome).
+    std::string pinned_pubkey;
+    std::string pinned_pubkey_origin;
+    std::string server_key;
+    // `source_address` with its origin ("" when none) and `ip_version` (0 any).
+    std::string source_address;
+    int ip_version = 0;
+    // `tls_min` ("1.2" or "1.3") and where it was set.
+    std::string tls_min = "1.2";
+    std::string tls_min_origin;
     // `client_cert` and its origin, "" when none is configured.
     std::string client_cert;
     // What the server said about itself, to recognise the provider:

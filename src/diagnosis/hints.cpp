@@ -343,6 +343,10 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
         add(d, implicit ? "if the port expects STARTTLS (587), use smtp://HOST:587"
                         : "run with -v; the server may not support a TLS version we accept "
                           "(TLS 1.2 or newer)");
+        // Some servers close instead of sending the protocol_version alert.
+        if (c.tls_min == "1.3")
+            add(d, "if the server speaks only TLS 1.2, set tls_min = 1.2 (tls_min = 1.3 from " +
+                       c.tls_min_origin + ")");
         break;
     case Hint::cafile:
         add(d, "if the server uses a private CA, trust it with --cafile FILE (SMTPSEND_CAFILE)");
@@ -383,6 +387,25 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
         break;
     case Hint::not_smtp:
         add(d, "check that " + where(c) + " is a mail server; run with -v to see what it sent");
+        break;
+    case Hint::source_address:
+        add(d, "give an address of this machine (ip address shows them), if!NAME for an interface "
+               "or host!NAME, or unset source_address");
+        break;
+    case Hint::pin_update:
+        add(d, "if the server's key changed on purpose, pin the new one: pinned_pubkey = " +
+                   (c.server_key.empty() ? std::string("the hash smtpsend check prints") : c.server_key) +
+                   "; otherwise the connection may be intercepted");
+        break;
+    case Hint::tls_min:
+        add(d, c.tls_min == "1.3" ? "the server offers an older TLS version only: set tls_min = 1.2 "
+                                    "(tls_min = 1.3 from " + c.tls_min_origin + ")"
+                                  : "the server offers only TLS 1.1 or older, which smtpsend never "
+                                    "uses: its admin must enable TLS 1.2");
+        break;
+    case Hint::libcurl_version:
+        add(d, "smtpsend --version shows libcurl and its TLS library; TLS 1.3 and pinned keys "
+               "need OpenSSL 1.1.1 or newer");
         break;
     case Hint::client_cert_file:
         add(d, "check client_cert" + (c.client_cert.empty() ? std::string() : " = " + c.client_cert) +
@@ -472,6 +495,8 @@ void compose_error(Diagnosis& d, const Context& c, const ErrorRule& rule, const 
         put(" within {timeout} s", "");
     put("{where}", where(c));
     put("{host}", c.host);
+    put("{tls_min}", c.tls_min);
+    put("{source}", c.source_address);
     put("{stage}", transport::stage_name(d.stage));
     // After the final dot the wait is data_timeout's, not timeout's.
     const bool after_data = d.stage == transport::Stage::end_of_data && c.data_timeout_seconds > 0;
@@ -488,6 +513,11 @@ void compose_error(Diagnosis& d, const Context& c, const ErrorRule& rule, const 
     } else if (error == transport::NetError::cert_expired && !c.certificate.empty()) {
         d.summary += ": valid from " + c.certificate.front().start_date + " until " +
                      c.certificate.front().expire_date;
+    } else if (error == transport::NetError::pin_mismatch) {
+        d.summary += ": the server's is " + (c.server_key.empty() ? std::string("unknown") : c.server_key) +
+                     ", pinned_pubkey = " + c.pinned_pubkey +
+                     (c.pinned_pubkey_origin.empty() ? "" : " (" + c.pinned_pubkey_origin + ")") +
+                     "; nothing was sent";
     } else if (error == transport::NetError::no_auth_mechanism && !c.capabilities.auth.empty()) {
         d.summary += " (it offers " + util::join(c.capabilities.auth, " ") + ")";
     } else if (error == transport::NetError::auth_refused && oauth2(c)) {

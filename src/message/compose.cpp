@@ -166,33 +166,6 @@ std::string make_boundary() {
     return "=_smtpsend_" + util::random_hex(12);
 }
 
-// A MIME parameter: quoted ASCII, or RFC 2231 (for filename) / RFC 2047 (for
-// name, which older clients read) when the value is not ASCII.
-std::string quoted_param(const std::string& key, const std::string& value) {
-    if (util::is_ascii(value)) {
-        std::string q;
-        for (char c : value) {
-            if (c == '"' || c == '\\')
-                q += '\\';
-            q += c;
-        }
-        return key + "=\"" + q + "\"";
-    }
-    if (key == "name")
-        return key + "=\"=?UTF-8?B?" + util::base64_encode(value) + "?=\"";
-    std::string pct;
-    for (unsigned char c : value) {
-        if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
-            pct += static_cast<char>(c);
-        } else {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", c);
-            pct += hex;
-        }
-    }
-    return key + "*=UTF-8''" + pct;
-}
-
 // One MIME entity: its headers, a blank line and its body.
 using Entity = std::vector<Segment>;
 
@@ -268,7 +241,7 @@ util::Result<FilePart> open_file_part(const std::string& spec, const std::string
     if (name.empty()) {
         // A file may be named anything; its name goes into two header
         // fields, so a control character in it becomes '_' (and the rest is
-        // quoted or RFC 2231-encoded by quoted_param).
+        // quoted or encoded by mime_param).
         auto slash = path.find_last_of('/');
         name = slash == std::string::npos ? path : path.substr(slash + 1);
         for (char& c : name)
@@ -279,9 +252,9 @@ util::Result<FilePart> open_file_part(const std::string& spec, const std::string
 }
 
 Entity file_entity(const FilePart& part, const std::string& disposition) {
-    std::string h = "Content-Type: " + part.type + "; " + quoted_param("name", part.name) + "\r\n" +
-                    "Content-Disposition: " + disposition + "; " + quoted_param("filename", part.name) +
-                    "\r\n";
+    std::string h = fold_header("Content-Type", part.type + "; " + mime_param("name", part.name)) +
+                    fold_header("Content-Disposition",
+                                disposition + "; " + mime_param("filename", part.name));
     if (disposition == "inline")
         h += "Content-ID: <" + part.name + ">\r\n";
     h += "Content-Transfer-Encoding: base64\r\n\r\n";
@@ -578,6 +551,10 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
                 h += *q;
                 continue;
             }
+        }
+        if (std::string rewritten = rewrite_unsafe_field(f); !rewritten.empty()) {
+            h += rewritten;
+            continue;
         }
         h += f.raw + "\r\n";
     }

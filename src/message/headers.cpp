@@ -1,5 +1,7 @@
 #include "message/headers.hpp"
 
+#include "message/address.hpp"
+
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -194,6 +196,157 @@ std::string fold_header(std::string_view name, std::string_view value) {
     }
     out += "\r\n";
     return out;
+}
+
+std::string mime_param(std::string_view key, std::string_view value) {
+    // Longer values, quoted, could not be folded to 78.
+    constexpr size_t max_quoted = 60;
+    if (util::is_ascii(value) && value.size() <= max_quoted && !util::has_line_break_or_nul(value)) {
+        std::string q;
+        for (char c : value) {
+            if (c == '"' || c == '\\')
+                q += '\\';
+            q += c;
+        }
+        return std::string(key) + "=\"" + q + "\"";
+    }
+    if (key == "name")
+        return std::string(key) + "=\"" + encode_always(value) + "\"";
+    // RFC 2231: percent-encoded, in sections of at most 54 characters that
+    // end on a character boundary (` filename*0*=UTF-8''` + 54 + `;` fit in 78).
+    constexpr size_t max_section = 54;
+    std::vector<std::string> sections{""};
+    for (size_t i = 0; i < value.size();) {
+        size_t len = std::min(utf8_len(static_cast<unsigned char>(value[i])), value.size() - i);
+        std::string piece;
+        for (size_t k = i; k < i + len; ++k) {
+            unsigned char c = static_cast<unsigned char>(value[k]);
+            if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) !=
+                                       std::string_view::npos) {
+                piece += static_cast<char>(c);
+            } else {
+                static const char hex[] = "0123456789ABCDEF";
+                piece += '%';
+                piece += hex[c >> 4];
+                piece += hex[c & 15];
+            }
+        }
+        if (sections.back().size() + piece.size() > max_section)
+            sections.emplace_back();
+        sections.back() += piece;
+        i += len;
+    }
+    if (sections.size() == 1)
+        return std::string(key) + "*=UTF-8''" + sections.front();
+    std::string out;
+    for (size_t n = 0; n < sections.size(); ++n)
+        out += (n ? "; " : "") + std::string(key) + "*" + std::to_string(n) + "*=" +
+               (n ? "" : "UTF-8''") + sections[n];
+    return out;
+}
+
+std::string encode_mime_params(std::string_view name, std::string_view value) {
+    // Split at ';' outside quoted strings.
+    std::vector<std::string> parts{""};
+    bool quoted = false;
+    for (size_t i = 0; i < value.size(); ++i) {
+        char c = value[i];
+        if (quoted && c == '\\' && i + 1 < value.size()) {
+            parts.back() += c;
+            parts.back() += value[++i];
+            continue;
+        }
+        if (c == '"')
+            quoted = !quoted;
+        if (c == ';' && !quoted) {
+            parts.emplace_back();
+            continue;
+        }
+        parts.back() += c;
+    }
+    if (!util::is_ascii(parts.front()))
+        return {};
+    std::string out = util::trim(parts.front());
+    bool any = false;
+    for (size_t n = 1; n < parts.size(); ++n) {
+        std::string p = util::trim(parts[n]);
+        if (p.empty())
+            continue;
+        auto eq = p.find('=');
+        if (!util::is_ascii(p) && eq != std::string::npos && util::is_ascii(p.substr(0, eq)) &&
+            p[eq - 1] != '*') {
+            std::string key = util::trim(p.substr(0, eq));
+            std::string v = util::trim(p.substr(eq + 1));
+            if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+                std::string unq;
+                for (size_t k = 1; k + 1 < v.size(); ++k) {
+                    if (v[k] == '\\' && k + 2 < v.size())
+                        ++k;
+                    unq += v[k];
+                }
+                v = std::move(unq);
+            }
+            p = mime_param(key, v);
+            any = true;
+        }
+        out += "; " + p;
+    }
+    return any ? fold_header(name, out) : std::string();
+}
+
+namespace {
+
+// The longest line of a header field as read, in octets.
+size_t longest_line(std::string_view raw) {
+    size_t longest = 0;
+    for (size_t start = 0; start <= raw.size();) {
+        size_t eol = raw.find_first_of("\r\n", start);
+        if (eol == std::string_view::npos)
+            eol = raw.size();
+        longest = std::max(longest, eol - start);
+        start = eol + 1;
+        if (eol < raw.size() && raw[eol] == '\r' && start < raw.size() && raw[start] == '\n')
+            ++start;
+    }
+    return longest;
+}
+
+// The fields that hold address lists (RFC 5322 3.6.2, 3.6.3, 3.6.6, and the
+// common list and receipt fields).
+bool is_address_field(const std::string& lower) {
+    static const std::vector<std::string> names = {
+        "from", "to", "cc", "reply-to", "sender", "resent-from", "resent-to", "resent-cc",
+        "resent-sender", "disposition-notification-to", "mail-followup-to", "mail-reply-to",
+        "return-receipt-to"};
+    return std::find(names.begin(), names.end(), lower) != names.end();
+}
+
+} // namespace
+
+std::string rewrite_unsafe_field(const HeaderField& f) {
+    const bool eight_bit = !util::is_ascii(f.raw);
+    const bool too_long = longest_line(f.raw) > 998;
+    if (!eight_bit && !too_long)
+        return {};
+    const std::string lower = util::to_lower(f.name);
+    const auto as_written = [&] { return too_long ? fold_header(f.name, f.value) : std::string(); };
+    if (is_address_field(lower)) {
+        auto list = parse_address_list(f.value, /*allow_local=*/true);
+        if (!list || std::any_of(list->begin(), list->end(),
+                                 [](const Address& a) { return needs_smtputf8(a.addr_spec); }))
+            return as_written();
+        std::string joined;
+        for (const auto& a : *list)
+            joined += (joined.empty() ? "" : ", ") + a.to_header();
+        return fold_header(f.name, joined);
+    }
+    if (lower.rfind("content-", 0) == 0 && lower != "content-description") {
+        if (std::string encoded = eight_bit ? encode_mime_params(f.name, f.value) : std::string();
+            !encoded.empty())
+            return encoded;
+        return as_written();
+    }
+    return fold_header(f.name, encode_word(f.value));
 }
 
 std::vector<std::string> HeaderBlock::values(std::string_view name) const {

@@ -316,17 +316,28 @@ class Planner {
                            body_segments);
         if (!change)
             return change.error();
-        if (!*change) {
+        // A part's fields with 8-bit bytes or over-long lines are rewritten
+        // as the message's own are.
+        std::vector<std::string> rewritten;
+        bool header_changed = false;
+        for (const auto& f : block->fields) {
+            rewritten.push_back(rewrite_unsafe_field(f));
+            header_changed = header_changed || !rewritten.back().empty();
+        }
+        if (!*change && !header_changed) {
             out.push_back(Segment::file(spool_, BodyEncoding::crlf, start, body_start));
         } else {
             std::string h;
-            for (const auto& f : block->fields)
-                if (util::to_lower(f.name) != "content-transfer-encoding")
-                    h += f.raw + "\r\n";
+            for (size_t n = 0; n < block->fields.size(); ++n) {
+                const auto& f = block->fields[n];
+                if (*change && util::to_lower(f.name) == "content-transfer-encoding")
+                    continue;
+                h += rewritten[n].empty() ? f.raw + "\r\n" : rewritten[n];
+            }
             std::string normalised;
             BodyEncoder crlf(BodyEncoding::crlf);
             crlf.feed(h, normalised);
-            out.push_back(Segment::literal(normalised + changed_fields(**change) + "\r\n"));
+            out.push_back(Segment::literal(normalised + (*change ? changed_fields(**change) : "") + "\r\n"));
         }
         for (auto& seg : body_segments)
             out.push_back(std::move(seg));

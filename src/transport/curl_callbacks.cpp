@@ -65,6 +65,14 @@ int debug_callback(CURL*, curl_infotype type, char* data, size_t size, void* use
                 rest.remove_suffix(1);
             st->tls_description = std::string(rest);
         }
+        // With CURLOPT_PINNEDPUBLICKEY libcurl notes the key it compares.
+        constexpr std::string_view key_note = "public key hash: ";
+        if (auto at = text.find(key_note); at != std::string_view::npos) {
+            std::string_view key = text.substr(at + key_note.size());
+            while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
+                key.remove_suffix(1);
+            st->server_key = std::string(key);
+        }
         break;
     }
     default:

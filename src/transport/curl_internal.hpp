@@ -25,7 +25,12 @@ using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 // The proxy (only the `proxy` setting; never the environment's variables).
 void set_proxy(CURL* h, const TransportOptions& o);
 void set_connection(CURL* h, const TransportOptions& o);
-void set_tls(CURL* h, const TransportOptions& o, bool verify);
+// "" when libcurl took the option; else the setting, the option and why.
+std::string refused(CURLcode rc, const char* option);
+// "" when every option took, else refused()'s text for the first that did not.
+// source_address and ip_version: "" when libcurl took them, else refused()'s text.
+[[nodiscard]] std::string set_route(CURL* h, const TransportOptions& o);
+[[nodiscard]] std::string set_tls(CURL* h, const TransportOptions& o, bool verify);
 void set_auth(CURL* h, const TransportOptions& o);
 // Empty (null) when the list could not be built (out of memory).
 Slist set_envelope(CURL* h, const message::Envelope& envelope);

@@ -3,6 +3,10 @@
 #include "util/strings.hpp"
 
 #include <chrono>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <poll.h>
 
 namespace smtpsend::transport {
@@ -10,6 +14,31 @@ namespace smtpsend::transport {
 namespace {
 
 using namespace detail;
+
+// "sha256//BASE64" of the certificate's SubjectPublicKeyInfo, as
+// CURLOPT_PINNEDPUBLICKEY compares it; "" when the PEM cannot be read.
+// libcurl hands the certificate over (CURLINFO_CERTINFO) but not this hash
+// unless a pin is set; it links the same OpenSSL.
+std::string pin_of_pem(const std::string& pem) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    if (!bio)
+        return {};
+    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    if (!cert)
+        return {};
+    unsigned char* der = nullptr;
+    int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+    X509_free(cert);
+    if (len <= 0)
+        return {};
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(der, static_cast<size_t>(len), digest);
+    OPENSSL_free(der);
+    unsigned char b64[4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1] = {};
+    EVP_EncodeBlock(b64, digest, SHA256_DIGEST_LENGTH);
+    return "sha256//" + std::string(reinterpret_cast<const char*>(b64));
+}
 
 std::vector<CertificateInfo> read_chain(CURL* h) {
     std::vector<CertificateInfo> chain;
@@ -32,6 +61,8 @@ std::vector<CertificateInfo> read_chain(CURL* h) {
                 c.start_date = value;
             else if (key == "Expire date")
                 c.expire_date = value;
+            else if (key == "Cert")
+                c.key = pin_of_pem(value);
             else if (key == "X509v3 Subject Alternative Name")
                 for (auto& name : util::split_list(value, ',')) {
                     auto sep = name.find(':');
@@ -90,7 +121,15 @@ ProbeReport CurlProbe::open() {
     char errbuf[CURL_ERROR_SIZE] = {};
     set_connection(h_, options_);
     curl_easy_setopt(h_, CURLOPT_FORBID_REUSE, 0L); // the probe keeps its one connection
-    set_tls(h_, options_, verify_);
+    std::string e = set_route(h_, options_);
+    if (e.empty())
+        e = set_tls(h_, options_, verify_);
+    if (!e.empty()) {
+        report.outcome.error = NetError::option_refused;
+        report.outcome.stage = Stage::config;
+        report.outcome.error_text = e;
+        return report;
+    }
     set_auth(h_, options_);
     set_deadlines(h_, options_, &state_);
     set_debug(h_, &state_, errbuf);

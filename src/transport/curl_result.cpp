@@ -30,6 +30,15 @@ NetError cert_error(long verify_result, const std::string& errbuf) {
 
 namespace {
 
+// OpenSSL's words for "no TLS version both sides accept": the server's alert
+// (it speaks none of ours) or our refusal of the version it chose.
+bool tls_version_mismatch(const std::string& errbuf) {
+    for (const char* phrase : {"alert protocol version", "unsupported protocol", "no protocols available"})
+        if (errbuf.find(phrase) != std::string::npos)
+            return true;
+    return false;
+}
+
 // The proxy failed, not the server: what libcurl says of the proxy. True
 // when it decided the error.
 bool conclude_proxy(Outcome& out, CURLcode rc, CURL* h, const TransferState& st) {
@@ -90,6 +99,7 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     long verify = 0;
     curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
     out.tls_verify_result = verify;
+    out.server_key = st.server_key;
     curl_off_t connect_time = 0, appconnect_time = 0;
     curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_time);
     curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &appconnect_time);
@@ -157,6 +167,16 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     }
     if (st.via_proxy && conclude_proxy(out, rc, h, st))
         return;
+    if (rc == CURLE_INTERFACE_FAILED) {
+        out.error = NetError::source_address;
+        out.stage = Stage::connect;
+        return;
+    }
+    if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+        out.error = NetError::pin_mismatch;
+        out.stage = Stage::tls;
+        return;
+    }
     if (rc == CURLE_SSL_CERTPROBLEM) {
         out.error = NetError::client_cert_bad;
         out.stage = Stage::tls;
@@ -176,9 +196,9 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
         return;
     }
     case CURLE_SSL_CONNECT_ERROR:
-        out.error = errbuf.find("wrong version number") != std::string::npos
-                        ? NetError::tls_wrong_version
-                        : NetError::tls_handshake;
+        out.error = errbuf.find("wrong version number") != std::string::npos ? NetError::tls_wrong_version
+                    : tls_version_mismatch(errbuf)                        ? NetError::tls_version
+                                                                          : NetError::tls_handshake;
         out.stage = Stage::tls;
         return;
     case CURLE_PEER_FAILED_VERIFICATION:

@@ -22,6 +22,10 @@ struct CurlGlobal {
 
 } // namespace
 
+std::string refused(CURLcode rc, const char* option) {
+    return rc == CURLE_OK ? std::string() : std::string(option) + ": " + curl_easy_strerror(rc);
+}
+
 void ensure_global_init() { static CurlGlobal global; }
 
 bool has_login(const TransportOptions& o) { return o.credentials && !o.credentials->user.empty(); }
@@ -74,14 +78,33 @@ void set_connection(CURL* h, const TransportOptions& o) {
     curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 1L);
 }
 
-void set_tls(CURL* h, const TransportOptions& o, bool verify) {
+std::string set_route(CURL* h, const TransportOptions& o) {
+    if (!o.source_address.empty())
+        if (auto e = refused(curl_easy_setopt(h, CURLOPT_INTERFACE, o.source_address.c_str()),
+                             "source_address (CURLOPT_INTERFACE)");
+            !e.empty())
+            return e;
+    long resolve = o.ip_version == 4 ? CURL_IPRESOLVE_V4 : o.ip_version == 6 ? CURL_IPRESOLVE_V6
+                                                                             : CURL_IPRESOLVE_WHATEVER;
+    return refused(curl_easy_setopt(h, CURLOPT_IPRESOLVE, resolve), "ip_version (CURLOPT_IPRESOLVE)");
+}
+
+std::string set_tls(CURL* h, const TransportOptions& o, bool verify) {
     using config::TlsMode;
     // CURLUSESSL_TRY falls back to plain text and sends the password in clear.
     long use_ssl = o.endpoint.mode == TlsMode::none ? CURLUSESSL_NONE : CURLUSESSL_ALL;
     curl_easy_setopt(h, CURLOPT_USE_SSL, use_ssl);
-    // Verification is off only to read a certificate that failed it (probe).
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+    // Verification is off only to read a certificate that failed it (probe),
+    // and when a pinned key without a cafile is the trust: libcurl checks
+    // the pin whatever the CA check says.
+    bool ca_check = verify && (o.pinned_pubkey.empty() || !o.cafile.empty());
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, ca_check ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, ca_check ? 2L : 0L);
+    if (verify && !o.pinned_pubkey.empty())
+        if (auto e = refused(curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, o.pinned_pubkey.c_str()),
+                             "pinned_pubkey (CURLOPT_PINNEDPUBLICKEY)");
+            !e.empty())
+            return e;
     if (!o.cafile.empty())
         curl_easy_setopt(h, CURLOPT_CAINFO, o.cafile.c_str());
     if (!o.client_cert.empty()) {
@@ -92,6 +115,12 @@ void set_tls(CURL* h, const TransportOptions& o, bool verify) {
             curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
         }
     }
+    // tls_min: the oldest version offered, 1.2 unless 1.3 is asked for.
+    long version = o.tls13_only ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2;
+    if (auto e = refused(curl_easy_setopt(h, CURLOPT_SSLVERSION, version), "tls_min (CURLOPT_SSLVERSION)");
+        !e.empty())
+        return e;
+    return {};
 }
 
 void set_auth(CURL* h, const TransportOptions& o) {

@@ -125,7 +125,16 @@ bool Connection::prepare(const TransportOptions& o, const message::Envelope& env
     }
     errbuf_[0] = 0;
     set_connection(h, o);
-    set_tls(h, o, true);
+    std::string e = set_route(h, o);
+    if (e.empty())
+        e = set_tls(h, o, true);
+    if (!e.empty()) {
+        failed = std::move(out_);
+        failed.error = NetError::option_refused;
+        failed.stage = Stage::config;
+        failed.error_text = e;
+        return false;
+    }
     set_auth(h, o);
     rcpts_ = set_envelope(h, envelope);
     if (!rcpts_ && !envelope.recipients.empty()) {

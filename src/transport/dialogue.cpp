@@ -94,6 +94,10 @@ std::string net_error_name(NetError e) {
     case NetError::auth_refused: return "auth-refused";
     case NetError::protocol: return "protocol";
     case NetError::client_cert_bad: return "client-cert-bad";
+    case NetError::tls_version: return "tls-version";
+    case NetError::pin_mismatch: return "pin-mismatch";
+    case NetError::source_address: return "source-address";
+    case NetError::option_refused: return "option-refused";
     case NetError::proxy_resolve: return "proxy-resolve";
     case NetError::proxy_refused: return "proxy-refused";
     case NetError::proxy_auth: return "proxy-auth";

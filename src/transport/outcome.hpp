@@ -46,6 +46,9 @@ enum class NetError {
     closed,               // the server closed the connection
     tls_handshake,        // TLS negotiation failed
     tls_wrong_version,    // TLS spoken to a plain-text port
+    tls_version,          // no TLS version both sides accept (tls_min)
+    pin_mismatch,         // the server's key is not one of pinned_pubkey
+    source_address,       // source_address cannot be used (no such address or interface)
     cert_untrusted,
     cert_name,
     cert_expired,
@@ -61,6 +64,7 @@ enum class NetError {
     proxy_auth,           // the proxy refused its login (SOCKS5 user rejected, HTTP 407)
     proxy_tunnel,         // the proxy would not or could not reach the server
     proxy_failed,         // the proxy's answer made no sense, or another proxy failure
+    option_refused,       // libcurl refused an option a setting needs (error_text names it)
     local,                // reading the message failed here
     other,
 };
@@ -103,6 +107,7 @@ struct CertificateInfo {
     std::string start_date;  // "Oct 29 01:59:31 2026 GMT"
     std::string expire_date;
     std::vector<std::string> names; // subjectAltName entries: "localhost", "127.0.0.1"
+    std::string key;                // its public key as curl pins it: "sha256//BASE64" ("" unknown)
 };
 
 struct Outcome {
@@ -114,6 +119,7 @@ struct Outcome {
     std::string error_text;          // libcurl's message, for the record
     int curl_code = 0;
     long tls_verify_result = 0;
+    std::string server_key;          // "sha256//BASE64" of the server's public key, when libcurl told it
     std::optional<Reply> greeting;
     Capabilities capabilities;       // from the last EHLO
     std::optional<Capabilities> capabilities_before_tls; // the EHLO before STARTTLS

@@ -22,9 +22,15 @@ struct TransportOptions {
     const config::Credentials* credentials = nullptr; // nullptr or empty user: no login
     std::string auth = "auto";                        // auto, plain, login, cram-md5
     std::string cafile;
+    // pinned_pubkey ("" = none). Without a cafile the pin replaces the CA
+    // check (a self-signed key can be pinned); with one, both must pass.
+    std::string pinned_pubkey;
+    bool tls13_only = false;                          // tls_min = 1.3: never TLS 1.2
     std::string client_cert;                          // PEM; "" = no client certificate
     std::string client_key;                           // PEM; "" = in client_cert's file
     std::string helo;                                 // EHLO name
+    std::string source_address;                       // CURLOPT_INTERFACE ("" = any)
+    int ip_version = 0;                               // 0 any, 4 or 6
     // The `proxy` setting's URL without its login ("": none; the
     // environment's proxies are never used).
     std::string proxy;

@@ -101,10 +101,12 @@ class Certificates:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         return (cert_path, key_path)
 
-    def server_context(self, which="good", require_client_cert=False):
+    def server_context(self, which="good", require_client_cert=False, tls_max=None):
         cert, key = getattr(self, which)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
+        if tls_max:  # "TLSv1_2": the newest version this server speaks
+            ctx.maximum_version = getattr(ssl.TLSVersion, tls_max)
         if require_client_cert:
             # Only certificates made by this CA are accepted.
             ctx.verify_mode = ssl.CERT_REQUIRED
@@ -173,6 +175,7 @@ class RecordingHandler:
             "authenticated": bool(session.authenticated),
             "login": session.auth_data.login.decode() if session.auth_data else None,
             "tls": server.transport.get_extra_info("ssl_object") is not None,
+            "peer": session.peer[0] if session.peer else None,
         })
         return "250 2.0.0 Ok: queued"
 
@@ -181,7 +184,7 @@ class AioServer:
     """aiosmtpd on 127.0.0.1 with STARTTLS (or implicit TLS) and AUTH."""
 
     def __init__(self, certs, implicit_tls=False, users=None, reject=None, cert="good", tokens=None,
-                 port=None, size_limit=33554432, require_client_cert=False):
+                 port=None, size_limit=33554432, require_client_cert=False, tls_max=None):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
         self.users = users if users is not None else {"alice@example.com": "s3cret"}
@@ -198,7 +201,7 @@ class AioServer:
             ok = self.users.get(login) == password
             return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
-        ctx = certs.server_context(cert, require_client_cert)
+        ctx = certs.server_context(cert, require_client_cert, tls_max)
         # aiosmtpd 1.4 does not count implicit TLS as TLS for auth_require_tls.
         kwargs = dict(hostname=LOOPBACK, port=self.port, authenticator=authenticator,
                       auth_require_tls=not implicit_tls, auth_required=bool(self.users),
@@ -259,8 +262,9 @@ class Responder:
     in `log`; `log_commands()` gives just the command verbs."""
 
     def __init__(self, certs=None, script=None, implicit_tls=False, cert="good", port=None,
-                 rcvbuf=None):
+                 rcvbuf=None, tls_max=None, require_client_cert=False):
         self.script = dict(script or {})
+        self.tls_options = (require_client_cert, tls_max)
         self.certs = certs
         self.cert = cert
         self.implicit_tls = implicit_tls
@@ -369,7 +373,7 @@ class Responder:
         s = self.script
         tls = False
         if self.implicit_tls:
-            conn = self.certs.server_context(self.cert).wrap_socket(conn, server_side=True)
+            conn = self.certs.server_context(self.cert, *self.tls_options).wrap_socket(conn, server_side=True)
             tls = True
         if not self._send(conn, s.get("greeting", "220 responder.test ESMTP")):
             return
@@ -401,7 +405,7 @@ class Responder:
                     return
                 if isinstance(reply, str) and reply.startswith("220"):
                     f.close()
-                    conn = self.certs.server_context(self.cert).wrap_socket(conn, server_side=True)
+                    conn = self.certs.server_context(self.cert, *self.tls_options).wrap_socket(conn, server_side=True)
                     f = conn.makefile("rb")
                     tls = True
             elif upper.startswith("AUTH"):

@@ -284,5 +284,219 @@ class ClientCertificate(SmtpTestCase):
         self.assertIn("hint: check client_cert = %s" % missing, r.stderr)
 
 
+class TlsMinimum(SmtpTestCase):
+    def send(self, server, *args, **extra):
+        return self.run_smtpsend(list(args) + ["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme="smtps", **extra))
+
+    def test_tls_min_13_against_a_server_with_only_tls_12_fails_naming_tls_min(self):
+        # Python's ssl (blocking) answers with the protocol_version alert.
+        server = self.responder(implicit_tls=True, tls_max="TLSv1_2")
+        r = self.send(server, "--json", SMTPSEND_TLS_MIN="1.3")
+        self.assertExit(r, 78)
+        j = r.json()["error"]
+        self.assertEqual((j["class"], j["stage"]), ("tls", "tls"))
+        self.assertEqual(j["summary"], "127.0.0.1:%d does not speak TLS 1.3 or newer (tls_min = 1.3)" % server.port)
+        self.assertIn("the server offers an older TLS version only: set tls_min = 1.2 "
+                      "(tls_min = 1.3 from env SMTPSEND_TLS_MIN)", j["hints"])
+        self.assertEqual(server.log, [])  # not one SMTP command
+
+    def test_tls_min_13_against_a_tls_12_server_that_just_closes_names_tls_min(self):
+        # aiosmtpd (asyncio) closes without the alert: a plain handshake failure.
+        server = self.aio(implicit_tls=True, tls_max="TLSv1_2")
+        r = self.send(server, SMTPSEND_TLS_MIN="1.3")
+        self.assertExit(r, 78)
+        self.assertIn("hint: if the server speaks only TLS 1.2, set tls_min = 1.2 "
+                      "(tls_min = 1.3 from env SMTPSEND_TLS_MIN)", r.stderr)
+        self.assertEqual(server.messages, [])
+
+    def test_tls_min_12_sends_to_a_server_with_only_tls_12(self):
+        server = self.aio(implicit_tls=True, tls_max="TLSv1_2")
+        r = self.send(server, SMTPSEND_TLS_MIN="1.2")
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+    def test_tls_min_13_sends_to_a_server_with_tls_13_over_starttls(self):
+        server = self.aio()
+        r = self.run_smtpsend(["--tls-min", "1.3", "-s", "hi", "dev@example.com"], stdin=b"body\n",
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+    def test_config_show_gives_tls_min_with_its_origin(self):
+        r = self.run_smtpsend(["config", "show", "--json"])
+        self.assertEqual(r.json()["settings"]["tls_min"]["value"], "1.2")
+        r = self.run_smtpsend(["config", "show", "--json"], SMTPSEND_TLS_MIN="1.3")
+        s = r.json()["settings"]["tls_min"]
+        self.assertEqual((s["value"], s["origin"]), ("1.3", "env SMTPSEND_TLS_MIN"))
+
+    def test_a_bad_tls_min_is_a_config_error_naming_the_key(self):
+        r = self.run_smtpsend(["config", "show"], SMTPSEND_TLS_MIN="1.1")
+        self.assertExit(r, 78)
+        self.assertIn('SMTPSEND_TLS_MIN: tls_min = "1.1" is not one of 1.2, 1.3', r.stderr)
+        r = self.run_smtpsend(["config", "show", "--tls-min", "1.0"])
+        self.assertExit(r, 64)
+        self.assertIn('tls_min = "1.0" is not one of 1.2, 1.3', r.stderr)
+
+
+def key_pin(cert_path):
+    """The certificate's public key as curl pins it: sha256//BASE64 of its SubjectPublicKeyInfo."""
+    import base64
+    import hashlib
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    with open(cert_path, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "sha256//" + base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+OTHER_PIN = "sha256//" + "A" * 43 + "="
+
+
+class PinnedPublicKey(SmtpTestCase):
+    def send(self, server, *args, **extra):
+        return self.run_smtpsend(list(args) + ["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme="smtps", **extra))
+
+    def test_the_right_pin_alone_trusts_a_self_signed_server(self):
+        server = self.aio(implicit_tls=True, cert="self_signed")
+        pin = key_pin(self.certs.self_signed[0])
+        r = self.send(server, SMTPSEND_CAFILE="", SMTPSEND_PINNED_PUBKEY=OTHER_PIN + ";" + pin)
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+    def test_without_a_pin_the_self_signed_server_is_refused(self):
+        server = self.aio(implicit_tls=True, cert="self_signed")
+        r = self.send(server, "--json", SMTPSEND_CAFILE="")
+        self.assertExit(r, 78)
+        self.assertEqual(server.messages, [])
+
+    def test_a_pin_beside_a_cafile_is_checked_on_top_of_the_ca(self):
+        server = self.aio(implicit_tls=True, cert="self_signed")
+        r = self.send(server, "--json", SMTPSEND_PINNED_PUBKEY=key_pin(self.certs.self_signed[0]))
+        self.assertExit(r, 78)
+        self.assertEqual(r.json()["error"]["summary"].split(" (")[0],
+                         "the server's certificate is not signed by a trusted authority")
+        good = self.aio(implicit_tls=True)
+        r = self.send(good, SMTPSEND_PINNED_PUBKEY=key_pin(self.certs.good[0]))
+        self.assertExit(r, 0)
+        self.assertEqual(len(good.messages), 1)
+
+    def test_a_wrong_pin_is_78_with_both_keys_and_nothing_sent(self):
+        server = self.aio(implicit_tls=True)
+        actual = key_pin(self.certs.good[0])
+        r = self.send(server, "--json", SMTPSEND_PINNED_PUBKEY=OTHER_PIN)
+        self.assertExit(r, 78)
+        e = r.json()["error"]
+        self.assertEqual((e["class"], e["stage"]), ("tls", "tls"))
+        self.assertEqual(e["summary"], "the server's key is not one pinned_pubkey trusts: the server's is "
+                         "%s, pinned_pubkey = %s (env SMTPSEND_PINNED_PUBKEY); nothing was sent"
+                         % (actual, OTHER_PIN))
+        self.assertIn("if the server's key changed on purpose, pin the new one: pinned_pubkey = %s; "
+                      "otherwise the connection may be intercepted" % actual, e["hints"])
+        self.assertEqual(server.messages, [])
+        self.assertEqual(server.auth_attempts, [])
+
+    def test_a_wrong_pin_over_starttls_sends_no_login(self):
+        server = self.aio()
+        r = self.run_smtpsend(["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                              **self.server_env(server, SMTPSEND_PINNED_PUBKEY=OTHER_PIN))
+        self.assertExit(r, 78)
+        self.assertIn("the server's is %s" % key_pin(self.certs.good[0]), r.stderr)
+        self.assertEqual((server.messages, server.auth_attempts), ([], []))
+
+    def test_check_prints_the_server_key_to_pin(self):
+        server = self.aio(implicit_tls=True)
+        r = self.run_smtpsend(["check"], **self.server_env(server, scheme="smtps"))
+        self.assertExit(r, 0)
+        tls = [l for l in r.stdout.splitlines() if "tls" in l and "verified" in l]
+        self.assertEqual(len(tls), 1, r.stdout)
+        self.assertIn("; key %s" % key_pin(self.certs.good[0]), tls[0])
+
+    def test_check_with_a_wrong_pin_fails_its_tls_step_with_both_keys(self):
+        server = self.aio(implicit_tls=True)
+        r = self.run_smtpsend(["check"], **self.server_env(server, scheme="smtps",
+                                                             SMTPSEND_PINNED_PUBKEY=OTHER_PIN))
+        self.assertExit(r, 78)
+        self.assertIn("the server's is %s, pinned_pubkey = %s" % (key_pin(self.certs.good[0]), OTHER_PIN),
+                      r.stdout + r.stderr)
+
+    def test_a_malformed_pin_is_a_config_error_naming_the_key(self):
+        for bad in ("sha256//tooshort=", "md5//" + "A" * 43 + "=", OTHER_PIN + ";junk"):
+            with self.subTest(pin=bad):
+                r = self.run_smtpsend(["config", "show"], SMTPSEND_PINNED_PUBKEY=bad)
+                self.assertExit(r, 78)
+                self.assertIn('SMTPSEND_PINNED_PUBKEY: pinned_pubkey = "%s" is not sha256//BASE64' % bad,
+                              r.stderr)
+        r = self.run_smtpsend(["config", "show", "--pinned-pubkey", "sha256//x"])
+        self.assertExit(r, 64)
+        self.assertIn("pinned_pubkey", r.stderr)
+
+    def test_config_show_gives_the_pin_with_its_origin(self):
+        r = self.run_smtpsend(["config", "show", "--json", "--pinned-pubkey", OTHER_PIN])
+        s = r.json()["settings"]["pinned_pubkey"]
+        self.assertEqual((s["value"], s["origin"]), (OTHER_PIN, "flag --pinned-pubkey"))
+
+
+def has_ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class SourceAddressAndIpVersion(SmtpTestCase):
+    def send(self, server, *args, **extra):
+        return self.run_smtpsend(list(args) + ["-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, **extra))
+
+    def test_source_address_is_the_address_the_server_sees(self):
+        server = self.aio()
+        r = self.send(server, SMTPSEND_SOURCE_ADDRESS="127.0.0.2")
+        self.assertExit(r, 0)
+        self.assertEqual(server.messages[0]["peer"], "127.0.0.2")
+        r = self.send(server, "--source-address", "127.0.0.3")
+        self.assertExit(r, 0)
+        self.assertEqual(server.messages[1]["peer"], "127.0.0.3")
+
+    def test_an_address_not_of_this_machine_is_config_78_naming_source_address(self):
+        server = self.aio()
+        for bad in ("192.0.2.1", "if!nosuchif0"):
+            with self.subTest(source=bad):
+                r = self.send(server, "--json", SMTPSEND_SOURCE_ADDRESS=bad)
+                self.assertExit(r, 78)
+                e = r.json()["error"]
+                self.assertEqual((e["class"], e["stage"]), ("config", "connect"))
+                self.assertEqual(e["summary"], "cannot send from source_address %s (env SMTPSEND_SOURCE_ADDRESS): "
+                                 "no such local address or interface" % bad)
+                self.assertIn("unset source_address", e["hints"][0])
+        self.assertEqual(server.messages, [])
+
+    def test_ip_version_flags_and_config_show(self):
+        s = self.run_smtpsend(["config", "show", "--json"]).json()["settings"]["ip_version"]
+        self.assertEqual(s["value"], "any")
+        s = self.run_smtpsend(["config", "show", "--json"], SMTPSEND_IP_VERSION="4").json()["settings"]["ip_version"]
+        self.assertEqual((s["value"], s["origin"]), ("4", "env SMTPSEND_IP_VERSION"))
+        r = self.run_smtpsend(["config", "show"], SMTPSEND_IP_VERSION="5")
+        self.assertExit(r, 78)
+        self.assertIn('ip_version = "5" is not one of any, 4, 6', r.stderr)
+
+    @unittest.skipUnless(has_ipv6_loopback(), "no ::1 here")
+    def test_ip_version_reaches_the_connection(self):
+        server = self.aio()  # listens on 127.0.0.1 only
+        url = "smtp://localhost:%d" % server.port
+        r = self.send(server, "-6", SMTPSEND_SERVER=url)
+        self.assertExit(r, 75)  # ::1 refuses: IPv4 was not tried
+        self.assertEqual(server.messages, [])
+        r = self.send(server, "-4", SMTPSEND_SERVER=url)
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+
 if __name__ == "__main__":
     unittest.main()

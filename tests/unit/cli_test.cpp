@@ -118,3 +118,31 @@ TEST_CASE("help [COMMAND], -V and version") {
         CHECK(inv->command == cli::Command::version);
     }
 }
+
+TEST_CASE("the flags -4 and -6 set ip_version wherever they stand, after a command too", "[cli][ipflags]") {
+    using Settings = std::vector<std::pair<std::string, std::string>>;
+    struct Row {
+        std::vector<const char*> args;
+        cli::Command command;
+        Settings settings;
+        std::vector<std::string> recipients;
+    };
+    const std::vector<Row> rows = {
+        {{"-6", "a@x.org"}, cli::Command::send, {{"ip_version", "6"}}, {"a@x.org"}},
+        {{"a@x.org", "-4"}, cli::Command::send, {{"ip_version", "4"}}, {"a@x.org"}},
+        {{"check", "-6"}, cli::Command::check, {{"ip_version", "6"}}, {}},
+        {{"batch", "-4"}, cli::Command::batch, {{"ip_version", "4"}}, {}},
+        {{"config", "show", "-6"}, cli::Command::config_show, {{"ip_version", "6"}}, {}},
+        {{"queue", "flush", "-6"}, cli::Command::queue_flush, {{"ip_version", "6"}}, {}},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.args);
+        auto inv = parse(row.args);
+        REQUIRE(inv);
+        CHECK(inv->command == row.command);
+        CHECK(inv->settings == row.settings);
+        CHECK(inv->message.to == row.recipients);
+    }
+    CHECK_FALSE(parse({"-4", "-6", "a@x.org"}));
+    CHECK_FALSE(parse({"check", "-4", "-6"}));
+}

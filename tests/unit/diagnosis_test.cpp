@@ -495,3 +495,59 @@ TEST_CASE("a client certificate that cannot be loaded is config, 78, naming clie
     CHECK(d.summary == "the client certificate or its key cannot be loaded");
     CHECK(any_hint(d, "check client_cert = /etc/ssl/me.pem (flag --client-cert) and client_key"));
 }
+
+TEST_CASE("no TLS version in common is tls, 78, with a hint naming tls_min") {
+    Context ctx;
+    ctx.host = "relay.example.com";
+    ctx.port = 465;
+    ctx.tls_min = "1.3";
+    ctx.tls_min_origin = "flag --tls-min";
+    auto d = diagnose(Stage::tls, std::nullopt, NetError::tls_version, ctx);
+    CHECK(d.cls == Class::tls);
+    CHECK(d.exit_code == ExitCode::config);
+    CHECK(d.summary == "relay.example.com:465 does not speak TLS 1.3 or newer (tls_min = 1.3)");
+    CHECK(any_hint(d, "set tls_min = 1.2 (tls_min = 1.3 from flag --tls-min)"));
+    ctx.tls_min = "1.2";
+    d = diagnose(Stage::tls, std::nullopt, NetError::tls_version, ctx);
+    CHECK(d.summary == "relay.example.com:465 does not speak TLS 1.2 or newer (tls_min = 1.2)");
+    CHECK(any_hint(d, "its admin must enable TLS 1.2"));
+}
+
+TEST_CASE("an option libcurl refuses is config, 78") {
+    Context ctx;
+    auto d = diagnose(Stage::config, std::nullopt, NetError::option_refused, ctx);
+    CHECK(d.cls == Class::config);
+    CHECK(d.exit_code == ExitCode::config);
+    CHECK(any_hint(d, "smtpsend --version shows libcurl"));
+}
+
+TEST_CASE("a handshake that fails with tls_min = 1.3 names tls_min (servers that close without an alert)") {
+    Context ctx;
+    ctx.host = "relay.example.com";
+    ctx.port = 465;
+    ctx.tls_min = "1.3";
+    ctx.tls_min_origin = "env SMTPSEND_TLS_MIN";
+    auto d = diagnose(Stage::tls, std::nullopt, NetError::tls_handshake, ctx);
+    CHECK(d.cls == Class::tls);
+    CHECK(any_hint(d, "if the server speaks only TLS 1.2, set tls_min = 1.2 (tls_min = 1.3 from env SMTPSEND_TLS_MIN)"));
+    ctx.tls_min = "1.2";
+    d = diagnose(Stage::tls, std::nullopt, NetError::tls_handshake, ctx);
+    CHECK_FALSE(any_hint(d, "tls_min"));
+}
+
+TEST_CASE("a server key that is not pinned is tls, 78, with both keys") {
+    Context ctx;
+    ctx.host = "relay.example.com";
+    ctx.port = 465;
+    ctx.pinned_pubkey = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    ctx.pinned_pubkey_origin = "flag --pinned-pubkey";
+    ctx.server_key = "sha256//KvshRUiYY2L2/t4O/dkVzNiuKjfNBl3reOQ/enKvplY=";
+    auto d = diagnose(Stage::tls, std::nullopt, NetError::pin_mismatch, ctx);
+    CHECK(d.cls == Class::tls);
+    CHECK(d.exit_code == ExitCode::config);
+    CHECK(d.summary == "the server's key is not one pinned_pubkey trusts: the server's is "
+                       "sha256//KvshRUiYY2L2/t4O/dkVzNiuKjfNBl3reOQ/enKvplY=, pinned_pubkey = "
+                       "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= (flag --pinned-pubkey); "
+                       "nothing was sent");
+    CHECK(any_hint(d, "pin the new one: pinned_pubkey = sha256//KvshRUiYY2L2/t4O/dkVzNiuKjfNBl3reOQ/enKvplY="));
+}

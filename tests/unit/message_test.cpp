@@ -502,6 +502,69 @@ TEST_CASE("-t: an 8-bit or long-line body is re-encoded, the rest passes as it i
     }
 }
 
+TEST_CASE("-t: a header field with 8-bit bytes or a line over 998 octets is re-encoded, others pass as written") {
+    struct Row { std::string name, field, sent; };
+    const std::string ids = [] {
+        std::string v;
+        for (int i = 0; i < 40; ++i)
+            v += (i ? " " : "") + std::string("<message-") + std::to_string(i) + "@example.com>";
+        return v;
+    }();
+    for (const Row& row : std::initializer_list<Row>{
+             {"a raw UTF-8 subject", "Subject: Gr\xc3\xbc\xc3\x9f" "e", "Subject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n"},
+             {"a raw UTF-8 display name", "From: J\xc3\xb6rg <a@example.com>",
+              "From: =?UTF-8?B?SsO2cmc=?= <a@example.com>\r\n"},
+             {"a non-ASCII domain", "Cc: c@b\xc3\xbc" "cher.test", "Cc: c@xn--bcher-kva.test\r\n"},
+             {"a folded line over 998 at spaces", "References: " + ids,
+              fold_header("References", ids)},
+             {"an encoded word as written", "Subject: =?UTF-8?B?SGk=?=", "Subject: =?UTF-8?B?SGk=?=\r\n"},
+             {"a long line under 998", "X-Note: " + std::string(990, 'n'), "X-Note: " + std::string(990, 'n') + "\r\n"}}) {
+        CAPTURE(row.name);
+        std::string text = passed_through("From: a@example.com\nTo: b@example.com\n" + row.field + "\n\nbody\n");
+        if (row.field.rfind("From:", 0) == 0)
+            text = passed_through("To: b@example.com\n" + row.field + "\n\nbody\n");
+        CHECK(text.find("\r\n" + row.sent) != std::string::npos);
+    }
+    // One word of 1500 characters: encoded, in lines within 78, reading as written.
+    std::string text = passed_through("From: a@example.com\nTo: b@example.com\nSubject: " + std::string(1500, 'y') +
+                                      "\n\nbody\n");
+    auto block = parse_header_block(text);
+    REQUIRE(block);
+    CHECK(decode_words(block->values("Subject").front()) == std::string(1500, 'y'));
+    size_t longest = 0, start = 0;
+    for (size_t eol; (eol = text.find("\r\n", start)) != std::string::npos; start = eol + 2)
+        longest = std::max(longest, eol - start);
+    CHECK(longest <= 78);
+    for (unsigned char c : text)
+        CHECK(c < 0x80);
+}
+
+TEST_CASE("MIME parameters: quoted ASCII, else RFC 2231 continuations or RFC 2047 words in name=") {
+    CHECK(mime_param("filename", "say \"hi\".txt") == "filename=\"say \\\"hi\\\".txt\"");
+    CHECK(mime_param("filename", "\xc3\x9c" "b.csv") == "filename*=UTF-8''%C3%9Cb.csv");
+    CHECK(mime_param("name", "\xc3\x9c" "b.csv") == "name=\"=?UTF-8?B?w5xiLmNzdg==?=\"");
+    // 40 "Ü" are 240 percent-encoded characters: sections of at most 54, whole characters.
+    std::string long_name, nine, four;
+    for (int i = 0; i < 40; ++i)
+        long_name += "\xc3\x9c";
+    for (int i = 0; i < 9; ++i)
+        nine += "%C3%9C";
+    for (int i = 0; i < 4; ++i)
+        four += "%C3%9C";
+    CHECK(mime_param("filename", long_name) == "filename*0*=UTF-8''" + nine + "; filename*1*=" + nine +
+                                                   "; filename*2*=" + nine + "; filename*3*=" + nine +
+                                                   "; filename*4*=" + four);
+    std::string field = fold_header("Content-Disposition", "attachment; " + mime_param("filename", long_name));
+    for (size_t start = 0, eol; (eol = field.find("\r\n", start)) != std::string::npos; start = eol + 2)
+        CHECK(eol - start <= 78);
+    // A raw UTF-8 parameter in a passed-through field is encoded; ASCII ones stay.
+    CHECK(encode_mime_params("Content-Type", "text/csv; charset=utf-8; name=\"\xc3\x9c" "b.csv\"") ==
+          "Content-Type: text/csv; charset=utf-8; name=\"=?UTF-8?B?w5xiLmNzdg==?=\"\r\n");
+    CHECK(encode_mime_params("Content-Disposition", "attachment; filename=\xc3\x9c" "b.csv") ==
+          "Content-Disposition: attachment; filename*=UTF-8''%C3%9Cb.csv\r\n");
+    CHECK(encode_mime_params("Content-Type", "text/plain; charset=utf-8").empty());
+}
+
 TEST_CASE("-t: in a multipart message each part that needs it is re-encoded, boundaries kept") {
     std::string input = "From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
                         "Content-Type: multipart/mixed; boundary=\"BB\"\n\n"
@@ -525,6 +588,20 @@ TEST_CASE("-t: in a multipart message each part that needs it is re-encoded, bou
           "--BB--\r\nepilogue\r\n");
     CHECK(text.find("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BB\"\r\nDate: ") !=
           std::string::npos);
+}
+
+TEST_CASE("-t: a part's header fields with 8-bit bytes are re-encoded, its body kept") {
+    std::string input = "From: a@example.com\nTo: b@example.com\nMIME-Version: 1.0\n"
+                        "Content-Type: multipart/mixed; boundary=\"BB\"\n\n"
+                        "--BB\nContent-Type: text/csv; name=\"\xc3\x9c" "b.csv\"\n"
+                        "Content-Disposition: attachment; filename=\"\xc3\x9c" "b.csv\"\n"
+                        "Content-Transfer-Encoding: base64\n\nYSxiCg==\n"
+                        "--BB--\n";
+    CHECK(body_of(passed_through(input)) ==
+          "--BB\r\nContent-Type: text/csv; name=\"=?UTF-8?B?w5xiLmNzdg==?=\"\r\n"
+          "Content-Disposition: attachment; filename*=UTF-8''%C3%9Cb.csv\r\n"
+          "Content-Transfer-Encoding: base64\r\n\r\nYSxiCg==\r\n"
+          "--BB--\r\n");
 }
 
 TEST_CASE("sendmail mode: input without a header field is the body, with the headers added") {
