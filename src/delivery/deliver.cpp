@@ -371,6 +371,19 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
     if (a.outcome.final_reply && a.outcome.final_reply->positive())
         r.final_reply = a.outcome.final_reply;
 
+    // A connection that carried earlier messages (no greeting in this
+    // transfer) ended by the server's per-connection limit before it took
+    // anything of this one: the message goes again at once on a new
+    // connection (a failure always drops the old one), without using a
+    // retry. Bounded, so a server that says it on every connection fails it.
+    const Outcome& o = a.outcome;
+    if (o.status == Outcome::Status::failed && o.stage == Stage::mail && !o.greeting &&
+        diagnosis::per_connection_limit(a.diagnosis) && reconnects_ < max_reconnects) {
+        ++reconnects_;
+        return 0L; // owed_ is still this envelope's recipients
+    }
+    reconnects_ = 0;
+
     owed.clear();
     std::vector<std::string> deferred;
     bool progress = false;

@@ -201,6 +201,9 @@ class Delivery {
     std::vector<queue::Attempt> history_;
     int allowed_ = 1;
     int retry_ = 0;
+    // Resends after a per-connection limit in a row (see record()).
+    int reconnects_ = 0;
+    static constexpr int max_reconnects = 2;
     bool first_ = true;
 };
 

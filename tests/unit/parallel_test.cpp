@@ -314,3 +314,23 @@ TEST_CASE("parallel: the slow-down never goes below one connection") {
     CHECK(connections == std::vector<size_t>{1, 1});
     CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0"});
 }
+
+TEST_CASE("parallel: a per-connection limit on a reused connection is sent again at once, without a "
+          "retry and without slowing the batch") {
+    Batch b;
+    b.policy.retries = 0;
+    Outcome closing;
+    closing.status = Outcome::Status::failed;
+    closing.stage = transport::Stage::mail;
+    closing.recipients.push_back({"b@x.test", false, std::nullopt});
+    closing.reply = transport::make_reply({"421 4.7.0 Max message per connection reached, closing"});
+    b.script.outcomes["a@x.test"] = {sent_to("a@x.test")};
+    b.script.outcomes["b@x.test"] = {closing, sent_to("b@x.test")};
+    int notices = 0;
+    b.on_slow_down = [&](const diagnosis::Diagnosis&, size_t, long) { ++notices; };
+    b.run(2, {"a@x.test", "b@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0", "b@x.test sent 0"});
+    CHECK(b.results[1].attempts == 2);
+    CHECK(notices == 0);
+    CHECK(b.clock.sleeps.empty());
+}
