@@ -51,23 +51,34 @@ void Session::set_on_progress(std::function<void(uint64_t, uint64_t)> fn) {
         transport_->set_on_progress(on_progress_);
 }
 
+std::optional<Attempt> Session::refuse_before_sending(const message::Envelope& envelope) {
+    // check_smtputf8 fails without SMTPUTF8 exactly when an address needs it.
+    auto needs = message::check_smtputf8(envelope, false);
+    if (needs)
+        return std::nullopt;
+    if (!smtputf8_ && probe_)
+        if (auto caps = probe_(plan_.options))
+            smtputf8_ = caps->smtputf8;
+    if (!smtputf8_ || *smtputf8_)
+        return std::nullopt;
+    Attempt a;
+    a.outcome.status = Outcome::Status::failed;
+    a.outcome.stage = Stage::mail;
+    a.outcome.error = transport::NetError::local;
+    a.diagnosis = diagnosis::local_failure(diagnosis::Class::input, Stage::mail, needs.error().message,
+                                           needs.error().hint);
+    return a;
+}
+
+void Session::learn(const transport::Outcome& outcome) {
+    if (outcome.capabilities.seen)
+        smtputf8_ = outcome.capabilities.smtputf8;
+}
+
 Attempt Session::send(const message::Envelope& envelope, message::MessageSource& source,
                       long max_transfer_ms) {
-    // check_smtputf8 fails without SMTPUTF8 exactly when an address needs it.
-    if (auto needs = message::check_smtputf8(envelope, false); !needs) {
-        if (!smtputf8_ && probe_)
-            if (auto caps = probe_(plan_.options))
-                smtputf8_ = caps->smtputf8;
-        if (smtputf8_ && !*smtputf8_) {
-            Attempt a;
-            a.outcome.status = Outcome::Status::failed;
-            a.outcome.stage = Stage::mail;
-            a.outcome.error = transport::NetError::local;
-            a.diagnosis = diagnosis::local_failure(diagnosis::Class::input, Stage::mail, needs.error().message,
-                                                   needs.error().hint);
-            return a;
-        }
-    }
+    if (auto refused = refuse_before_sending(envelope))
+        return std::move(*refused);
     if (!transport_) {
         transport_ = factory_(plan_.options);
         if (on_progress_)
@@ -75,8 +86,7 @@ Attempt Session::send(const message::Envelope& envelope, message::MessageSource&
     }
     transport_->set_max_transfer_ms(max_transfer_ms);
     auto outcome = transport_->send(envelope, source);
-    if (outcome.capabilities.seen)
-        smtputf8_ = outcome.capabilities.smtputf8;
+    learn(outcome);
     return attempt_for(envelope, std::move(outcome));
 }
 
@@ -609,7 +619,7 @@ void RateLimiter::take() {
     next_ms_ = std::max(now, next_ms_) + interval_ms_;
 }
 
-Parallel::Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
+Parallel::Parallel(Session& session, PoolFactory factory, size_t connections, Policy policy,
                    double rate, long max_per_connection)
     : session_(session), factory_(std::move(factory)), connections_(std::max<size_t>(1, connections)),
       policy_(std::move(policy)), slots_(connections_, nullptr), sent_on_(connections_, 0), rate_(rate),
@@ -716,6 +726,15 @@ void Parallel::pump() {
             it.result = it.delivery->finish();
             continue;
         }
+        if (auto refused = session_.refuse_before_sending(it.envelope)) {
+            // As a single send refuses it (no connection is taken).
+            auto wait_ms = it.delivery->record(it.envelope, *refused);
+            if (!wait_ms)
+                it.result = it.delivery->finish();
+            else
+                it.not_before = clock_->now_ms() + *wait_ms;
+            continue;
+        }
         if (!pool_)
             pool_ = factory_(session_.plan().options, connections_);
         size_t slot = static_cast<size_t>(free - slots_.begin());
@@ -739,6 +758,7 @@ void Parallel::pump() {
             if (slot >= active_)
                 pool_->reconnect(slot); // slowed down: this connection is no longer used
             it.running = false;
+            session_.learn(outcome);
             Attempt a = session_.attempt_for(it.envelope, std::move(outcome));
             note(a);
             auto wait_ms = it.delivery->record(it.envelope, a);

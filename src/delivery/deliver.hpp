@@ -55,6 +55,13 @@ class Session {
     // exit 65) before MAIL: such an address is never sent raw.
     Attempt send(const message::Envelope& envelope, message::MessageSource& source,
                  long max_transfer_ms);
+    // send()'s check before sending, for a caller that sends through
+    // another transport (a Pool): the failed Attempt (input, 65, before
+    // MAIL) when an address needs SMTPUTF8 and the server lacks it (asked
+    // once when not known yet), else nothing.
+    std::optional<Attempt> refuse_before_sending(const message::Envelope& envelope);
+    // Keeps what an outcome's EHLO showed (SMTPUTF8) for later checks.
+    void learn(const transport::Outcome& outcome);
     // The Attempt of an outcome another transport (a Pool) gave for
     // `envelope` under this plan: diagnosed as send() diagnoses.
     Attempt attempt_for(const message::Envelope& envelope, transport::Outcome outcome) const;
@@ -239,7 +246,7 @@ class Parallel {
   public:
     // `rate`: messages per second across all connections (0: no limit);
     // `max_per_connection`: reconnect after so many (0: never).
-    Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
+    Parallel(Session& session, PoolFactory factory, size_t connections, Policy policy,
              double rate = 0, long max_per_connection = 0);
     ~Parallel();
     Parallel(const Parallel&) = delete;
@@ -269,7 +276,7 @@ class Parallel {
     struct Item;
     void pump();
     void emit();
-    const Session& session_;
+    Session& session_;
     PoolFactory factory_;
     size_t connections_;
     Policy policy_;

@@ -227,6 +227,21 @@ class Batch(SmtpTestCase):
         self.assertEqual(server.connections, 3)
         self.assertEqual(server.log_commands().count("MAIL"), 8)
 
+    def test_a_non_ascii_local_part_without_smtputf8_is_refused_before_mail_over_the_pool(self):
+        server = self.responder()  # offers no SMTPUTF8
+        data = (json.dumps({"to": "a@example.com", "subject": "s", "body": "b"}) + "\n" +
+                json.dumps({"to": "j\u00f6rg@example.com", "subject": "s", "body": "b"}) + "\n" +
+                json.dumps({"to": "b@example.com", "subject": "s", "body": "b"}) + "\n").encode()
+        r = self.run_batch(server, data, "--connections", "2")
+        self.assertExit(r, 65)
+        results = self.results(r)
+        self.assertEqual([x["status"] for x in results], ["sent", "failed", "sent"], r.stdout)
+        self.assertEqual(results[1]["error"]["class"], "input")
+        self.assertEqual(results[1]["error"]["stage"], "mail")
+        self.assertTrue(any("SMTPUTF8" in h for h in results[1]["error"]["hints"]), results[1])
+        self.assertNotIn("RCPT TO:<j\u00f6rg@example.com>", server.log)
+        self.assertEqual(len(server.messages), 2)
+
     def test_a_plain_refusal_does_not_slow_the_batch(self):
         server = self.responder({"rcpt": {"dev1@example.com": "550 5.1.1 user unknown"}})
         r = self.run_batch(server, self.lines(4), "--connections", "2")

@@ -98,6 +98,8 @@ struct Batch {
     long max_per_connection = 0;
     std::function<void(const diagnosis::Diagnosis&, size_t, long)> on_slow_down;
     size_t most_busy_after_slow_down = 0;
+    std::optional<bool> smtputf8; // what the capability probe finds (nothing: unreachable)
+    int probes = 0;
 
     Batch() {
         policy.retries = 1;
@@ -110,6 +112,16 @@ struct Batch {
             std::move(plan), [](const transport::TransportOptions&) -> std::unique_ptr<transport::Transport> {
                 FAIL("the pool sends, not a transport");
                 return nullptr;
+            },
+            false,
+            [this](const transport::TransportOptions&) -> std::optional<transport::Capabilities> {
+                ++probes;
+                if (!smtputf8)
+                    return std::nullopt;
+                transport::Capabilities c;
+                c.seen = true;
+                c.smtputf8 = *smtputf8;
+                return c;
             });
     }
     void run(size_t connections, const std::vector<std::string>& to) {
@@ -333,4 +345,33 @@ TEST_CASE("parallel: a per-connection limit on a reused connection is sent again
     CHECK(b.results[1].attempts == 2);
     CHECK(notices == 0);
     CHECK(b.clock.sleeps.empty());
+}
+
+TEST_CASE("parallel: a non-ASCII local part to a server without SMTPUTF8 is refused before MAIL (65), "
+          "as a single send refuses it; the others go") {
+    Batch b;
+    b.smtputf8 = false;
+    b.script.outcomes["a@x.test"] = {sent_to("a@x.test")};
+    b.script.outcomes["b@x.test"] = {sent_to("b@x.test")};
+    b.run(2, {"a@x.test", "j\xc3\xbcrgen@x.test", "b@x.test"});
+    CHECK(b.reported ==
+          std::vector<std::string>{"a@x.test sent 0", "j\xc3\xbcrgen@x.test failed 65", "b@x.test sent 0"});
+    CHECK(b.script.started == std::vector<std::string>{"a@x.test", "b@x.test"}); // never reached MAIL
+    REQUIRE(b.results[1].diagnosis);
+    CHECK(b.results[1].diagnosis->stage == transport::Stage::mail);
+    CHECK(b.results[1].diagnosis->cls == diagnosis::Class::input);
+    CHECK_FALSE(b.results[1].diagnosis->hints.empty());
+    CHECK(b.probes == 1);
+}
+
+TEST_CASE("parallel: what a message's EHLO showed decides later non-ASCII addresses without a probe") {
+    Batch b;
+    Outcome first = sent_to("a@x.test");
+    first.capabilities.seen = true;
+    first.capabilities.smtputf8 = true;
+    b.script.outcomes["a@x.test"] = {first};
+    b.script.outcomes["j\xc3\xbcrgen@x.test"] = {sent_to("j\xc3\xbcrgen@x.test")};
+    b.run(1, {"a@x.test", "j\xc3\xbcrgen@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0", "j\xc3\xbcrgen@x.test sent 0"});
+    CHECK(b.probes == 0);
 }
