@@ -10,8 +10,10 @@
 
 #include <algorithm>
 
+#include <cerrno>
 #include <fstream>
-#include <iostream>
+#include <istream>
+#include <streambuf>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -82,6 +84,27 @@ request_from_json(const std::string& line, std::string& from) {
     }
     return std::make_pair(std::move(req), std::move(body));
 }
+
+// Standard input as the Io gives it (a descriptor), read as a stream: tests
+// pass a pipe; nothing reads the process's std::cin.
+class FdBuf final : public std::streambuf {
+  public:
+    explicit FdBuf(int fd) : fd_(fd) {}
+
+  private:
+    int_type underflow() override {
+        ssize_t n;
+        do
+            n = ::read(fd_, buf_, sizeof buf_);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            return traits_type::eof();
+        setg(buf_, buf_, buf_ + n);
+        return traits_type::to_int_type(*gptr());
+    }
+    int fd_;
+    char buf_[1 << 16];
+};
 
 struct Input {
     std::string label; // "FILE:LINE" or the file
@@ -210,7 +233,9 @@ int batch_command(const cli::Invocation& inv, Io& io) {
             continue;
         }
         std::ifstream file;
-        std::istream* stream = &std::cin;
+        FdBuf stdin_buf(io.stdin_fd);
+        std::istream stdin_stream(&stdin_buf);
+        std::istream* stream = &stdin_stream;
         if (name != "-") {
             file.open(name);
             if (!file) {
