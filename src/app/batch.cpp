@@ -70,6 +70,18 @@ request_from_json(const std::string& line, std::string& from) {
     auto text = [&](const char* key) -> std::string {
         return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
     };
+    // "-" (standard input) is never read for a line: stdin is the batch's
+    // input, or one stream that many lines would share.
+    auto stdin_refused = [](const char* key) {
+        return util::make_error(std::string(key) + ": \"-\" (standard input) cannot be read in a batch",
+                                "give a file path; standard input is the batch's input", util::ErrorKind::input);
+    };
+    for (const auto& spec : req.attach)
+        if (spec.substr(0, spec.find(';')) == "-")
+            return stdin_refused("attach");
+    for (const char* key : {"body_file", "html_file"})
+        if (j.contains(key) && text(key) == "-")
+            return stdin_refused(key);
     req.subject = text("subject");
     req.html_file = text("html_file");
     from = text("from");

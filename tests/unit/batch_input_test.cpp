@@ -63,3 +63,17 @@ TEST_CASE("batch reads its lines from the Io's standard input, not the process's
     CHECK(run.code == 0);
     CHECK(run.statuses() == std::vector<std::string>{"stdin:1 dry-run", "stdin:3 dry-run"});
 }
+
+TEST_CASE("batch: a line whose attach, body_file or html_file is \"-\" fails alone (65), naming the key") {
+    BatchRun run;
+    run.go("{\"to\": \"a@example.com\", \"subject\": \"s\", \"body\": \"b\", \"attach\": [\"-\"]}\n"
+           "{\"to\": \"b@example.com\", \"subject\": \"s\", \"body_file\": \"-\"}\n"
+           "{\"to\": \"c@example.com\", \"subject\": \"s\", \"body\": \"b\", \"attach\": \"-;name=x.txt\"}\n"
+           "{\"to\": \"d@example.com\", \"subject\": \"s\", \"body\": \"b\"}\n",
+           {"--dry-run", "--json"});
+    CHECK(run.code == 65);
+    CHECK(run.statuses() == std::vector<std::string>{"stdin:1 failed", "stdin:2 failed", "stdin:3 failed",
+                                                     "stdin:4 dry-run"});
+    CHECK(run.out.str().find("attach: \\\"-\\\" (standard input) cannot be read in a batch") != std::string::npos);
+    CHECK(run.out.str().find("body_file: \\\"-\\\" (standard input) cannot be read in a batch") != std::string::npos);
+}
