@@ -183,7 +183,15 @@ class Batch(SmtpTestCase):
         self.assertExit(r, 64)
         self.assertEqual(json.loads(r.stdout)["error"]["summary"],
                          '--rate: rate = "10/h" is not N/s or N/min (e.g. 10/s, 300/min)')
+        self.assertEqual(json.loads(r.stdout)["error"]["hints"],
+                         ["set rate (--rate) to N/s or N/min, a whole number of messages per second "
+                          "or minute: --rate 10/s, rate = 300/min"])
         self.assertEqual(server.connections, 0)
+
+    def test_a_bad_rate_prints_its_hint_on_stderr(self):
+        r = self.run_smtpsend(["batch", "--rate", "fast"], stdin=b"")
+        self.assertExit(r, 64)
+        self.assertIn("hint: set rate (--rate) to N/s or N/min", r.stderr)
 
     def test_a_rate_reply_slows_the_whole_batch_and_every_message_ends_sent(self):
         server = self.responder({"mail_nth": {3: "421 4.7.0 rate limit exceeded, try again later"}})
