@@ -62,7 +62,7 @@ class Batch(SmtpTestCase):
         results = self.results(r)
         self.assertEqual([x["status"] for x in results], ["sent"] * 40, r.stdout)
         self.assertEqual(len(server.messages), 40)
-        self.assertGreaterEqual(sum(1 for x in results if x["attempts"] == 2), 4, r.stdout)
+        self.assertGreaterEqual(sum(1 for x in results if x["attempts"] == 2), 1, r.stdout)
         self.assertNotIn("slow down", r.stderr)
 
     def test_real_server_with_starttls_and_auth(self):
