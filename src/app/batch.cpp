@@ -12,10 +12,12 @@
 
 #include <algorithm>
 
+#include <cerrno>
 #include <fstream>
 #include <iterator>
-#include <iostream>
+#include <istream>
 #include <sstream>
+#include <streambuf>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sys/stat.h>
@@ -124,6 +126,18 @@ request_from_json(const std::string& line, std::string& from) {
     auto text = [&](const char* key) -> std::string {
         return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
     };
+    // "-" (standard input) is never read for a line: stdin is the batch's
+    // input, or one stream that many lines would share.
+    auto stdin_refused = [](const char* key) {
+        return util::make_error(std::string(key) + ": \"-\" (standard input) cannot be read in a batch",
+                                "give a file path; standard input is the batch's input", util::ErrorKind::input);
+    };
+    for (const auto& spec : req.attach)
+        if (spec.substr(0, spec.find(';')) == "-")
+            return stdin_refused("attach");
+    for (const char* key : {"body_file", "html_file"})
+        if (j.contains(key) && text(key) == "-")
+            return stdin_refused(key);
     req.subject = text("subject");
     req.html_file = text("html_file");
     if (j.contains("html"))
@@ -236,6 +250,27 @@ std::optional<size_t> count_inputs(const std::vector<std::string>& names, bool e
     return n;
 }
 
+// Standard input as the Io gives it (a descriptor), read as a stream: tests
+// pass a pipe; nothing reads the process's std::cin.
+class FdBuf final : public std::streambuf {
+  public:
+    explicit FdBuf(int fd) : fd_(fd) {}
+
+  private:
+    int_type underflow() override {
+        ssize_t n;
+        do
+            n = ::read(fd_, buf_, sizeof buf_);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            return traits_type::eof();
+        setg(buf_, buf_, buf_ + n);
+        return traits_type::to_int_type(*gptr());
+    }
+    int fd_;
+    char buf_[1 << 16];
+};
+
 struct Input {
     std::string label; // "FILE:LINE" or the file
     std::string text;  // a JSON line, or "" for --eml
@@ -294,6 +329,14 @@ int batch_command(const cli::Invocation& inv, Io& io) {
     };
     if (progress)
         progress->update(counts);
+    if (parallel)
+        parallel->set_on_slow_down([&io, &clear_progress](const diagnosis::Diagnosis& d, size_t n, long pause_ms) {
+            clear_progress();
+            io.err << "smtpsend: batch: server asked to slow down: "
+                   << (d.reply ? util::one_line(d.reply->text()) : d.summary) << "; now " << n
+                   << (n == 1 ? " connection" : " connections") << ", pausing " << std::max(1L, (pause_ms + 500) / 1000)
+                   << "s\n" << std::flush;
+        });
     auto handle = [&](const Input& input) {
         ++count;
         message::ComposeContext ctx;
@@ -397,7 +440,9 @@ int batch_command(const cli::Invocation& inv, Io& io) {
             continue;
         }
         std::ifstream file;
-        std::istream* stream = &std::cin;
+        FdBuf stdin_buf(io.stdin_fd);
+        std::istream stdin_stream(&stdin_buf);
+        std::istream* stream = &stdin_stream;
         if (name != "-") {
             file.open(name);
             if (!file) {

@@ -177,7 +177,8 @@ Status check_helo(const std::string& v) {
 util::Result<double> parse_rate(const std::string& text) {
     auto bad = [&] {
         return util::make_error("rate = \"" + text + "\" is not N/s or N/min (e.g. 10/s, 300/min)",
-                                "set rate (--rate) to a whole number of messages per second or minute");
+                                "set rate (--rate) to N/s or N/min, a whole number of messages per second "
+                                "or minute: --rate 10/s, rate = 300/min");
     };
     auto slash = text.find('/');
     if (slash == std::string::npos || slash == 0 || slash > 6)

@@ -131,7 +131,8 @@ util::Status apply_flags(Settings& s, const std::vector<std::pair<std::string, s
         if (!info)
             return make_error("unknown setting " + key, "", util::ErrorKind::usage);
         if (auto st = info->assign(s, value, Origin::flag(flag_name(key))); !st)
-            return make_error(flag_name(key) + ": " + st.error().message, "", util::ErrorKind::usage);
+            return make_error(flag_name(key) + ": " + st.error().message, st.error().hint,
+                              util::ErrorKind::usage);
     }
     return util::Ok{};
 }

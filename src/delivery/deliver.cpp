@@ -51,23 +51,34 @@ void Session::set_on_progress(std::function<void(uint64_t, uint64_t)> fn) {
         transport_->set_on_progress(on_progress_);
 }
 
+std::optional<Attempt> Session::refuse_before_sending(const message::Envelope& envelope) {
+    // check_smtputf8 fails without SMTPUTF8 exactly when an address needs it.
+    auto needs = message::check_smtputf8(envelope, false);
+    if (needs)
+        return std::nullopt;
+    if (!smtputf8_ && probe_)
+        if (auto caps = probe_(plan_.options))
+            smtputf8_ = caps->smtputf8;
+    if (!smtputf8_ || *smtputf8_)
+        return std::nullopt;
+    Attempt a;
+    a.outcome.status = Outcome::Status::failed;
+    a.outcome.stage = Stage::mail;
+    a.outcome.error = transport::NetError::local;
+    a.diagnosis = diagnosis::local_failure(diagnosis::Class::input, Stage::mail, needs.error().message,
+                                           needs.error().hint);
+    return a;
+}
+
+void Session::learn(const transport::Outcome& outcome) {
+    if (outcome.capabilities.seen)
+        smtputf8_ = outcome.capabilities.smtputf8;
+}
+
 Attempt Session::send(const message::Envelope& envelope, message::MessageSource& source,
                       long max_transfer_ms) {
-    // check_smtputf8 fails without SMTPUTF8 exactly when an address needs it.
-    if (auto needs = message::check_smtputf8(envelope, false); !needs) {
-        if (!smtputf8_ && probe_)
-            if (auto caps = probe_(plan_.options))
-                smtputf8_ = caps->smtputf8;
-        if (smtputf8_ && !*smtputf8_) {
-            Attempt a;
-            a.outcome.status = Outcome::Status::failed;
-            a.outcome.stage = Stage::mail;
-            a.outcome.error = transport::NetError::local;
-            a.diagnosis = diagnosis::local_failure(diagnosis::Class::input, Stage::mail, needs.error().message,
-                                                   needs.error().hint);
-            return a;
-        }
-    }
+    if (auto refused = refuse_before_sending(envelope))
+        return std::move(*refused);
     if (!transport_) {
         transport_ = factory_(plan_.options);
         if (on_progress_)
@@ -75,8 +86,7 @@ Attempt Session::send(const message::Envelope& envelope, message::MessageSource&
     }
     transport_->set_max_transfer_ms(max_transfer_ms);
     auto outcome = transport_->send(envelope, source);
-    if (outcome.capabilities.seen)
-        smtputf8_ = outcome.capabilities.smtputf8;
+    learn(outcome);
     return attempt_for(envelope, std::move(outcome));
 }
 
@@ -371,6 +381,19 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
     if (a.outcome.final_reply && a.outcome.final_reply->positive())
         r.final_reply = a.outcome.final_reply;
 
+    // A connection that carried earlier messages (no greeting in this
+    // transfer) ended by the server's per-connection limit before it took
+    // anything of this one: the message goes again at once on a new
+    // connection (a failure always drops the old one), without using a
+    // retry. Bounded, so a server that says it on every connection fails it.
+    const Outcome& o = a.outcome;
+    if (o.status == Outcome::Status::failed && o.stage == Stage::mail && !o.greeting &&
+        diagnosis::per_connection_limit(a.diagnosis) && reconnects_ < max_reconnects) {
+        ++reconnects_;
+        return 0L; // owed_ is still this envelope's recipients
+    }
+    reconnects_ = 0;
+
     owed.clear();
     std::vector<std::string> deferred;
     bool progress = false;
@@ -596,11 +619,11 @@ void RateLimiter::take() {
     next_ms_ = std::max(now, next_ms_) + interval_ms_;
 }
 
-Parallel::Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
+Parallel::Parallel(Session& session, PoolFactory factory, size_t connections, Policy policy,
                    double rate, long max_per_connection)
     : session_(session), factory_(std::move(factory)), connections_(std::max<size_t>(1, connections)),
       policy_(std::move(policy)), slots_(connections_, nullptr), sent_on_(connections_, 0), rate_(rate),
-      max_per_connection_(max_per_connection) {}
+      max_per_connection_(max_per_connection), active_(connections_) {}
 
 Parallel::~Parallel() = default;
 
@@ -646,11 +669,38 @@ void Parallel::emit() {
     items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
+void Parallel::note(const Attempt& a) {
+    const int64_t now = clock_->now_ms();
+    if (diagnosis::asks_to_slow_down(a.diagnosis)) {
+        sent_since_slow_down_ = 0;
+        if (paused_until_ > now)
+            return; // the same slow-down, heard on another connection
+        long pause = backoff_ms(policy_.retry_wait, slow_downs_++, 300);
+        active_ = std::max<size_t>(1, active_ / 2);
+        paused_until_ = now + pause;
+        // The connections no longer used are closed (they hold a login).
+        if (pool_)
+            for (size_t i = active_; i < slots_.size(); ++i)
+                if (!slots_[i])
+                    pool_->reconnect(i);
+        if (on_slow_down_)
+            on_slow_down_(a.diagnosis, active_, pause);
+        return;
+    }
+    if (a.diagnosis.cls == diagnosis::Class::ok && active_ < connections_ &&
+        ++sent_since_slow_down_ >= recover_after) {
+        ++active_;
+        sent_since_slow_down_ = 0;
+    }
+}
+
 void Parallel::pump() {
     // Free connections take the first messages waiting, in input order.
     const int64_t now = clock_->now_ms();
-    int64_t next_due = -1;
+    int64_t next_due = paused_until_ > now ? paused_until_ : -1;
     for (auto& p : items_) {
+        if (next_due >= 0 && paused_until_ > now)
+            break; // slowed down: nothing starts before the pause ends
         Item& it = *p;
         if (it.settled() || it.running)
             continue;
@@ -658,8 +708,9 @@ void Parallel::pump() {
             next_due = next_due < 0 ? it.not_before : std::min(next_due, it.not_before);
             continue;
         }
-        auto free = std::find(slots_.begin(), slots_.end(), nullptr);
-        if (free == slots_.end())
+        const auto in_use = slots_.begin() + static_cast<std::ptrdiff_t>(active_);
+        auto free = std::find(slots_.begin(), in_use, nullptr);
+        if (free == in_use)
             break;
         if (rate_ > 0 && !limiter_)
             limiter_.emplace(rate_, *clock_);
@@ -673,6 +724,15 @@ void Parallel::pump() {
         long budget = 0;
         if (!it.delivery->next(it.envelope, budget)) {
             it.result = it.delivery->finish();
+            continue;
+        }
+        if (auto refused = session_.refuse_before_sending(it.envelope)) {
+            // As a single send refuses it (no connection is taken).
+            auto wait_ms = it.delivery->record(it.envelope, *refused);
+            if (!wait_ms)
+                it.result = it.delivery->finish();
+            else
+                it.not_before = clock_->now_ms() + *wait_ms;
             continue;
         }
         if (!pool_)
@@ -695,8 +755,12 @@ void Parallel::pump() {
             Item& it = *slots_.at(slot);
             slots_[slot] = nullptr;
             ++sent_on_[slot];
+            if (slot >= active_)
+                pool_->reconnect(slot); // slowed down: this connection is no longer used
             it.running = false;
+            session_.learn(outcome);
             Attempt a = session_.attempt_for(it.envelope, std::move(outcome));
+            note(a);
             auto wait_ms = it.delivery->record(it.envelope, a);
             if (!wait_ms)
                 it.result = it.delivery->finish();

@@ -55,6 +55,13 @@ class Session {
     // exit 65) before MAIL: such an address is never sent raw.
     Attempt send(const message::Envelope& envelope, message::MessageSource& source,
                  long max_transfer_ms);
+    // send()'s check before sending, for a caller that sends through
+    // another transport (a Pool): the failed Attempt (input, 65, before
+    // MAIL) when an address needs SMTPUTF8 and the server lacks it (asked
+    // once when not known yet), else nothing.
+    std::optional<Attempt> refuse_before_sending(const message::Envelope& envelope);
+    // Keeps what an outcome's EHLO showed (SMTPUTF8) for later checks.
+    void learn(const transport::Outcome& outcome);
     // The Attempt of an outcome another transport (a Pool) gave for
     // `envelope` under this plan: diagnosed as send() diagnoses.
     Attempt attempt_for(const message::Envelope& envelope, transport::Outcome outcome) const;
@@ -201,6 +208,9 @@ class Delivery {
     std::vector<queue::Attempt> history_;
     int allowed_ = 1;
     int retry_ = 0;
+    // Resends after a per-connection limit in a row (see record()).
+    int reconnects_ = 0;
+    static constexpr int max_reconnects = 2;
     bool first_ = true;
 };
 
@@ -236,7 +246,7 @@ class Parallel {
   public:
     // `rate`: messages per second across all connections (0: no limit);
     // `max_per_connection`: reconnect after so many (0: never).
-    Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
+    Parallel(Session& session, PoolFactory factory, size_t connections, Policy policy,
              double rate = 0, long max_per_connection = 0);
     ~Parallel();
     Parallel(const Parallel&) = delete;
@@ -250,12 +260,23 @@ class Parallel {
     void add_report(std::function<void()> report);
     // Runs until every message added is settled and reported.
     void drain();
+    // A reply that asks to slow down (diagnosis::asks_to_slow_down) on any
+    // connection slows the whole batch: its message is retried as deliver()
+    // decides, no message starts for the back-off (backoff_ms over
+    // retry_wait, longer at each further slow-down), and half the
+    // connections are used (at least one); each run of `recover_after`
+    // messages sent gives one back. `fn` hears of each slow-down once: the
+    // reply's diagnosis, the connections now used, the pause.
+    void set_on_slow_down(std::function<void(const diagnosis::Diagnosis&, size_t connections, long pause_ms)> fn) {
+        on_slow_down_ = std::move(fn);
+    }
+    static constexpr long recover_after = 20;
 
   private:
     struct Item;
     void pump();
     void emit();
-    const Session& session_;
+    Session& session_;
     PoolFactory factory_;
     size_t connections_;
     Policy policy_;
@@ -267,6 +288,13 @@ class Parallel {
     double rate_ = 0;
     long max_per_connection_ = 0;
     std::optional<RateLimiter> limiter_;
+    // The slow-down: connections in use, no start before paused_until_.
+    size_t active_ = 1;
+    int64_t paused_until_ = 0;
+    int slow_downs_ = 0;
+    long sent_since_slow_down_ = 0;
+    std::function<void(const diagnosis::Diagnosis&, size_t, long)> on_slow_down_;
+    void note(const Attempt& a);
 };
 
 // The log record of one attempt.

@@ -142,6 +142,15 @@ std::string describe_certificate(const transport::CertificateInfo& cert) {
     return out;
 }
 
+bool per_connection_limit(const Diagnosis& d) {
+    return d.reply && d.reply->code == 421 && d.cls == Class::rate &&
+           detail::match_reply(d.stage, *d.reply, "").id == "connection-limit";
+}
+
+bool asks_to_slow_down(const Diagnosis& d) {
+    return d.cls == Class::rate && d.temporary && !per_connection_limit(d);
+}
+
 Diagnosis local_failure(Class cls, Stage stage, std::string summary, std::string hint) {
     Diagnosis d;
     d.cls = cls;

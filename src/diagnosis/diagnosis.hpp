@@ -88,6 +88,17 @@ Diagnosis diagnose(transport::Stage stage, const std::optional<transport::Reply>
 // partial delivery. Returns Class::ok for a complete delivery.
 Diagnosis diagnose_outcome(const transport::Outcome& outcome, const Context& context);
 
+// Whether a failure is the server asking this client to send more slowly
+// (a temporary sending-rate or connection limit, Class::rate, but not a
+// per_connection_limit): batch then slows down as a whole instead of
+// failing the rest.
+bool asks_to_slow_down(const Diagnosis& d);
+
+// Whether a failure is a 421 saying this connection carried as many messages
+// as the server takes on one ("Max message per connection reached"): not a
+// rate complaint; a new connection goes on. Never asks_to_slow_down.
+bool per_connection_limit(const Diagnosis& d);
+
 // A diagnosis for a local failure (bad flags, unreadable file, settings).
 Diagnosis local_failure(Class cls, transport::Stage stage, std::string summary,
                         std::string hint);

@@ -262,6 +262,9 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
                "reset time)");
         if (has(t, "too many recipients"))
             add(d, "send to fewer recipients per message");
+        if (has(t, "per connection"))
+            add(d, "batch opens a new connection and goes on; set max_per_connection "
+                   "(--max-per-connection) below the server's limit to avoid this reply");
         break;
     case Hint::fewer_recipients:
         add(d, "send to fewer recipients per message");

@@ -41,6 +41,8 @@ const P rate_words = {"daily", "quota exceeded", "quotaexceeded", "rate limit", 
                       "too quickly", "too much mail", "per hour", "messaging limits",
                       "exceeded their limit", "maximum credits", "sending rate", "rate limited",
                       "per second", "too many emails", "too many mails"};
+const P per_connection_words = {"per connection", "per session", "in this connection",
+                                "in this session", "on this connection"};
 const P temporary_words = {"temporar", "try again", "try later"};
 const P full_words = {"mailbox full", "mailbox is full", "over quota", "overquota",
                       "deliver.exception:quotaexceeded", "insufficient storage for",
@@ -108,6 +110,11 @@ std::vector<ReplyRule> make_reply_rules() {
         {"sandbox", any, 400, 599, "", {"sandbox"}, {}, "", C::sender, Temp::no,
          "the account is in a sandbox and may send only to authorised recipients", {H::sender}},
         // 421: the server closes the channel; later may work.
+        // A connection that carried the messages the server takes on one
+        // (Yahoo, Postfix smtpd_client_message_rate_limit-like setups): a
+        // new connection goes on (diagnosis::per_connection_limit).
+        {"connection-limit", any, 421, 421, "", per_connection_words, {}, "", C::rate, Temp::yes,
+         "the server takes only so many messages on one connection", {H::rate}},
         {"closing-rate", any, 421, 421, "", rate_words, {}, "", C::rate, Temp::yes,
          "the server limits connections or messages from this client", {H::rate}},
         {"closing", any, 421, 421, "", {}, {}, "", C::temporary, Temp::yes,

@@ -306,18 +306,18 @@ bool MessageSend::next(Connection& c) {
 
 void MessageSend::ended(Connection& c, CURLcode rc) {
     Outcome out = c.finish(rc);
-    // A reused connection the server had just closed (libcurl notes, row
-    // 16): nothing was accepted on it, so one retry on a new one is safe.
+    // A reused connection the server had closed before it said anything in
+    // this transfer (libcurl notes, row 16): a stale connection, nothing was
+    // accepted on it, so one retry on a new one is safe and needs no word.
+    // Any reply the server sent (a 421 at MAIL too, row 17: a rate limit or
+    // a per-connection limit) is the server's answer, not staleness: it goes
+    // to the delivery, which decides (retry, slow-down, new connection).
     bool server_spoke = std::any_of(out.transcript.begin(), out.transcript.end(),
                                     [](const TranscriptLine& l) { return l.who == 'S'; });
-    bool closed_unheard = !server_spoke && (out.curl_code == CURLE_RECV_ERROR ||
-                                            out.curl_code == CURLE_SEND_ERROR ||
-                                            out.curl_code == CURLE_GOT_NOTHING);
-    // Or it had said "421 closing" (a per-connection limit) before MAIL
-    // was answered (row 17): the message was not taken, so again safe.
-    bool closing_before_mail = out.stage == Stage::mail && out.reply && out.reply->code == 421;
-    if (attempt_ == 0 && c.last_reused() && out.status == Outcome::Status::failed &&
-        (closed_unheard || closing_before_mail)) {
+    bool closed_unheard = !server_spoke && !out.reply &&
+                          (out.curl_code == CURLE_RECV_ERROR || out.curl_code == CURLE_SEND_ERROR ||
+                           out.curl_code == CURLE_GOT_NOTHING);
+    if (attempt_ == 0 && c.last_reused() && out.status == Outcome::Status::failed && closed_unheard) {
         attempt_ = 1;
         rewind_ = true;
         return;

@@ -256,6 +256,8 @@ class Responder:
     "SLEEP:n" (wait n seconds, then the reply in `after`), raw bytes,
     "FLOOD:n" / "NOEOL:n" (an endless multi-line reply / line without a
     line break, as fast as it is read, for n seconds or 256 MB).
+    `mail_nth: {N: reply}` answers the Nth MAIL on each connection with
+    `reply` (a 421 then closes the connection).
     `rcpt` may be a dict address -> reply. It records every line received
     in `log`; `log_commands()` gives just the command verbs."""
 
@@ -380,6 +382,7 @@ class Responder:
         f = conn.makefile("rb")
         in_auth = False
         on_this_connection = 0
+        mails_on_connection = 0
         rcpts_in_transaction = 0
         while True:
             line = self._readline(f)
@@ -419,6 +422,13 @@ class Responder:
                     return
             elif upper.startswith("MAIL FROM"):
                 rcpts_in_transaction = 0
+                mails_on_connection += 1
+                nth = s.get("mail_nth", {}).get(mails_on_connection)
+                if nth:
+                    self._send(conn, nth)
+                    if nth.startswith("421"):
+                        return
+                    continue
                 declared = [p[5:] for p in upper.split(" ") if p.startswith("SIZE=")]
                 if s.get("size_limit") and declared and int(declared[0]) > s["size_limit"]:
                     reply = "552 5.3.4 Message size exceeds fixed maximum message size"

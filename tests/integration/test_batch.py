@@ -50,12 +50,30 @@ class Batch(SmtpTestCase):
         self.assertEqual(server.connections, 5)
 
     def test_a_server_that_says_421_closing_every_ten_messages(self):
+        # A per-connection limit (an unsolicited 421 after the tenth message, read as the
+        # next MAIL's reply): without retries (SMTPSEND_RETRIES=0) every message is sent,
+        # on a new connection each ten, with no slow-down.
         server = self.responder({"close_after": 10,
                                  "close_with": "421 4.7.0 Max message per connection reached, closing"})
-        r = self.run_batch(server, self.lines(30))
+        r = self.run_batch(server, self.lines(30), "--connections", "1")
         self.assertExit(r, 0)
-        self.assertTrue(all(x["status"] == "sent" for x in self.results(r)), r.stdout)
+        results = self.results(r)
+        self.assertEqual([x["status"] for x in results], ["sent"] * 30, r.stdout)
         self.assertEqual(len(server.messages), 30)
+        self.assertEqual(server.connections, 3)
+        self.assertTrue(all(x["attempts"] <= 2 for x in results), r.stdout)
+        self.assertNotIn("slow down", r.stderr)
+
+    def test_a_per_connection_421_at_mail_reconnects_on_every_connection(self):
+        # The same limit as a reply to MAIL, over four connections: all sent, none slowed.
+        server = self.responder({"mail_nth": {6: "421 4.7.0 Max message per connection reached, closing"}})
+        r = self.run_batch(server, self.lines(40), "--connections", "4")
+        self.assertExit(r, 0)
+        results = self.results(r)
+        self.assertEqual([x["status"] for x in results], ["sent"] * 40, r.stdout)
+        self.assertEqual(len(server.messages), 40)
+        self.assertGreaterEqual(sum(1 for x in results if x["attempts"] == 2), 1, r.stdout)
+        self.assertNotIn("slow down", r.stderr)
 
     def test_real_server_with_starttls_and_auth(self):
         server = self.aio()
@@ -200,7 +218,78 @@ class Batch(SmtpTestCase):
         self.assertExit(r, 64)
         self.assertEqual(json.loads(r.stdout)["error"]["summary"],
                          '--rate: rate = "10/h" is not N/s or N/min (e.g. 10/s, 300/min)')
+        self.assertEqual(json.loads(r.stdout)["error"]["hints"],
+                         ["set rate (--rate) to N/s or N/min, a whole number of messages per second "
+                          "or minute: --rate 10/s, rate = 300/min"])
         self.assertEqual(server.connections, 0)
+
+    def test_a_bad_rate_prints_its_hint_on_stderr(self):
+        r = self.run_smtpsend(["batch", "--rate", "fast"], stdin=b"")
+        self.assertExit(r, 64)
+        self.assertIn("hint: set rate (--rate) to N/s or N/min", r.stderr)
+
+    def test_a_rate_reply_slows_the_whole_batch_and_every_message_ends_sent(self):
+        server = self.responder({"mail_nth": {3: "421 4.7.0 rate limit exceeded, try again later"}})
+        r = self.run_batch(server, self.lines(12), "--connections", "4", "--retries", "2", "--retry-wait", "1")
+        self.assertExit(r, 0)
+        results = self.results(r)
+        self.assertEqual([x["status"] for x in results], ["sent"] * 12, r.stdout)
+        self.assertEqual([x["input"] for x in results], ["stdin:%d" % i for i in range(1, 13)])
+        self.assertEqual(len(server.messages), 12)
+        self.assertEqual(sum(1 for x in results if x["attempts"] == 2) >= 1, True, r.stdout)
+        notices = [l for l in r.stderr.splitlines() if "slow down" in l]
+        self.assertTrue(notices, r.stderr)
+        self.assertRegex(notices[0], r"^smtpsend: batch: server asked to slow down: "
+                                     r"421 4\.7\.0 rate limit exceeded, try again later; "
+                                     r"now 2 connections, pausing 1s$")
+
+    def test_a_rate_reply_without_retries_fails_that_message_alone_75(self):
+        # One recipient's RCPT is refused for the rate: only its message, whatever connection has it.
+        server = self.responder({"rcpt": {"dev3@example.com": "421 4.7.0 rate limit exceeded, try again later"}})
+        r = self.run_batch(server, self.lines(8), "--connections", "2", "--retry-wait", "1")
+        self.assertExit(r, 75)
+        statuses = [x["status"] for x in self.results(r)]
+        self.assertEqual(statuses, ["sent"] * 3 + ["failed"] + ["sent"] * 4, r.stdout)
+        self.assertEqual(self.results(r)[3]["attempts"], 1)
+        self.assertEqual(len(server.messages), 7)
+        self.assertIn("now 1 connection, pausing 1s", r.stderr)
+
+    def test_a_rate_reply_at_mail_on_a_reused_connection_is_heard_not_absorbed(self):
+        # The third MAIL on each connection is refused for the rate: without retries that
+        # message fails (one connection: messages 3 and 6); it is not sent again on a new
+        # connection as a stale one would be.
+        server = self.responder({"mail_nth": {3: "421 4.7.0 rate limit exceeded, try again later"}})
+        r = self.run_batch(server, self.lines(8), "--connections", "1", "--retry-wait", "1")
+        self.assertExit(r, 75)
+        results = self.results(r)
+        self.assertEqual([x["status"] for x in results], ["sent", "sent", "failed"] * 2 + ["sent", "sent"],
+                         r.stdout)
+        self.assertEqual([x["attempts"] for x in results], [1] * 8)
+        self.assertEqual(results[2]["error"]["class"], "rate")
+        self.assertEqual(len(server.messages), 6)
+        self.assertEqual(server.connections, 3)
+        self.assertEqual(server.log_commands().count("MAIL"), 8)
+
+    def test_a_non_ascii_local_part_without_smtputf8_is_refused_before_mail_over_the_pool(self):
+        server = self.responder()  # offers no SMTPUTF8
+        data = (json.dumps({"to": "a@example.com", "subject": "s", "body": "b"}) + "\n" +
+                json.dumps({"to": "j\u00f6rg@example.com", "subject": "s", "body": "b"}) + "\n" +
+                json.dumps({"to": "b@example.com", "subject": "s", "body": "b"}) + "\n").encode()
+        r = self.run_batch(server, data, "--connections", "2")
+        self.assertExit(r, 65)
+        results = self.results(r)
+        self.assertEqual([x["status"] for x in results], ["sent", "failed", "sent"], r.stdout)
+        self.assertEqual(results[1]["error"]["class"], "input")
+        self.assertEqual(results[1]["error"]["stage"], "mail")
+        self.assertTrue(any("SMTPUTF8" in h for h in results[1]["error"]["hints"]), results[1])
+        self.assertNotIn("RCPT TO:<j\u00f6rg@example.com>", server.log)
+        self.assertEqual(len(server.messages), 2)
+
+    def test_a_plain_refusal_does_not_slow_the_batch(self):
+        server = self.responder({"rcpt": {"dev1@example.com": "550 5.1.1 user unknown"}})
+        r = self.run_batch(server, self.lines(4), "--connections", "2")
+        self.assertExit(r, 67)
+        self.assertNotIn("slow down", r.stderr)
 
 
 class Progress(SmtpTestCase):

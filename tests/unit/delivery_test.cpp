@@ -492,3 +492,89 @@ TEST_CASE("policy table: (outcome, recipient verdicts, queue) -> (status, exit c
         }
     }
 }
+
+namespace {
+
+// A failure at MAIL with this reply, on a connection reused from an earlier
+// message (no greeting in this transfer) or on a new one.
+Outcome at_mail(const std::string& text, bool new_connection, const std::vector<std::string>& to) {
+    Outcome o = outcome(Outcome::Status::failed, transport::Stage::mail, {}, to);
+    o.reply = reply(text);
+    if (new_connection)
+        o.greeting = reply("220 mx.example.com ESMTP");
+    return o;
+}
+
+const std::string max_per_connection_reply = "421 4.7.0 Max message per connection reached, closing";
+const std::string rate_reply = "421 4.7.0 rate limit exceeded, try again later";
+
+} // namespace
+
+TEST_CASE("policy: a per-connection limit at MAIL on a reused connection sends the message again at once, "
+          "on a new connection, without using a retry") {
+    Run run;
+    run.policy.retries = 0;
+    run.script.outcomes.push_back(at_mail(max_per_connection_reply, false, {"a@x.test"}));
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::sent, transport::Stage::end_of_data, {"250 Ok"}, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(r.exit_code == ExitCode::ok);
+    CHECK(r.attempts == 2); // both attempts are counted (and logged)
+    CHECK(run.clock.sleeps.empty());
+    CHECK(run.retries.empty());
+    REQUIRE(run.script.sent.size() == 2);
+    CHECK(run.script.sent[1].body == "Subject: t\r\n\r\nbody\r\n");
+}
+
+TEST_CASE("policy: a per-connection limit on a new connection is a failure (75), not sent again") {
+    Run run;
+    run.policy.retries = 0;
+    run.script.outcomes.push_back(at_mail(max_per_connection_reply, true, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::tempfail);
+    CHECK(r.attempts == 1);
+    CHECK(run.script.sent.size() == 1);
+}
+
+TEST_CASE("policy: a rate reply at MAIL on a reused connection is a server reply, not a stale connection: "
+          "without retries it fails (75) after one attempt") {
+    Run run;
+    run.policy.retries = 0;
+    run.script.outcomes.push_back(at_mail(rate_reply, false, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::tempfail);
+    CHECK(r.attempts == 1);
+    CHECK(run.script.sent.size() == 1);
+    REQUIRE(r.diagnosis);
+    CHECK(r.diagnosis->cls == diagnosis::Class::rate);
+}
+
+TEST_CASE("policy: a rate reply at MAIL on a reused connection takes a retry, after the back-off") {
+    Run run;
+    run.policy.retries = 1;
+    run.script.outcomes.push_back(at_mail(rate_reply, false, {"a@x.test"}));
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::sent, transport::Stage::end_of_data, {"250 Ok"}, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(r.attempts == 2);
+    REQUIRE(run.clock.sleeps.size() == 1);
+    CHECK(run.clock.sleeps[0] >= 4000);
+    REQUIRE(run.retries.size() == 1);
+    CHECK(run.retries[0].rfind("1/2 ", 0) == 0);
+}
+
+TEST_CASE("policy: the per-connection resend is bounded: a third such reply in a row fails the message") {
+    Run run;
+    run.policy.retries = 0;
+    for (int i = 0; i < 3; ++i)
+        run.script.outcomes.push_back(at_mail(max_per_connection_reply, false, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::tempfail);
+    CHECK(r.attempts == 3);
+    CHECK(run.script.outcomes.empty());
+}

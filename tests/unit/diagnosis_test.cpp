@@ -551,3 +551,30 @@ TEST_CASE("a server key that is not pinned is tls, 78, with both keys") {
                        "nothing was sent");
     CHECK(any_hint(d, "pin the new one: pinned_pubkey = sha256//KvshRUiYY2L2/t4O/dkVzNiuKjfNBl3reOQ/enKvplY="));
 }
+
+TEST_CASE("a per-connection limit is told apart from a rate reply: the batch reconnects, it does not slow down") {
+    struct Case {
+        const char* reply;
+        bool per_connection;
+        bool slow_down;
+    };
+    const std::vector<Case> cases = {
+        {"421 4.7.0 Max message per connection reached, closing", true, false},
+        {"421 Max message per connection reached, closing transmission channel", true, false},
+        {"421 4.7.0 Too many messages in this connection", true, false},
+        {"421 4.7.0 rate limit exceeded, try again later", false, true},
+        {"421 4.7.0 Too many connections, try again later", false, true},
+        {"451 4.7.1 Sending rate exceeded", false, true},
+        {"421 4.3.2 Service shutting down, closing transmission channel", false, false},
+        {"550 5.7.1 Max message per connection reached", false, true}, // not 421: a sending limit
+    };
+    for (const auto& c : cases) {
+        INFO(c.reply);
+        auto d = diagnose(transport::Stage::mail, transport::make_reply({c.reply}), transport::NetError::none,
+                          Context{});
+        CHECK(per_connection_limit(d) == c.per_connection);
+        CHECK(asks_to_slow_down(d) == c.slow_down);
+        if (c.per_connection)
+            CHECK(d.cls == Class::rate); // still a limit; exit 75 when it fails a message
+    }
+}

@@ -96,6 +96,10 @@ struct Batch {
     std::vector<delivery::Result> results;
     double rate = 0;
     long max_per_connection = 0;
+    std::function<void(const diagnosis::Diagnosis&, size_t, long)> on_slow_down;
+    size_t most_busy_after_slow_down = 0;
+    std::optional<bool> smtputf8; // what the capability probe finds (nothing: unreachable)
+    int probes = 0;
 
     Batch() {
         policy.retries = 1;
@@ -108,6 +112,16 @@ struct Batch {
             std::move(plan), [](const transport::TransportOptions&) -> std::unique_ptr<transport::Transport> {
                 FAIL("the pool sends, not a transport");
                 return nullptr;
+            },
+            false,
+            [this](const transport::TransportOptions&) -> std::optional<transport::Capabilities> {
+                ++probes;
+                if (!smtputf8)
+                    return std::nullopt;
+                transport::Capabilities c;
+                c.seen = true;
+                c.smtputf8 = *smtputf8;
+                return c;
             });
     }
     void run(size_t connections, const std::vector<std::string>& to) {
@@ -115,6 +129,13 @@ struct Batch {
             ++script.pools_made;
             return std::unique_ptr<transport::Pool>(new FakePool(script, n));
         }, connections, policy, rate, max_per_connection);
+        bool slowed = false;
+        parallel.set_on_slow_down([&](const diagnosis::Diagnosis& d, size_t n, long pause_ms) {
+            slowed = true;
+            script.most_busy = 0; // counted again from the next start
+            if (on_slow_down)
+                on_slow_down(d, n, pause_ms);
+        });
         for (const auto& t : to) {
             sources.push_back(std::make_unique<message::SegmentedSource>(
                 std::vector<message::Segment>{message::Segment::literal("Subject: t\r\n\r\nbody\r\n")}));
@@ -131,6 +152,8 @@ struct Batch {
             });
         }
         parallel.drain();
+        if (slowed)
+            most_busy_after_slow_down = script.most_busy;
     }
 };
 
@@ -240,4 +263,115 @@ TEST_CASE("parallel: --max-per-connection reconnects a connection after N messag
     b.run(1, to);
     CHECK(b.script.reconnects == std::vector<size_t>{0, 0});
     CHECK(b.reported.size() == 5);
+}
+
+namespace {
+
+Outcome rate_limited(const std::string& to) {
+    Outcome o;
+    o.status = Outcome::Status::failed;
+    o.stage = transport::Stage::mail;
+    o.recipients.push_back({to, false, std::nullopt});
+    o.reply = transport::make_reply({"421 4.7.0 rate limit exceeded, slow down"});
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("parallel: a rate reply retries that message and slows the whole batch (pause, half the connections)") {
+    Batch b;
+    std::vector<std::string> to;
+    for (int i = 0; i < 8; ++i) {
+        to.push_back("r" + std::to_string(i) + "@x.test");
+        b.script.outcomes[to.back()].push_back(sent_to(to.back()));
+    }
+    // The fake pool ends the last slot first: r3 (slot 3) ends first, refused.
+    b.script.outcomes["r3@x.test"].push_front(rate_limited("r3@x.test"));
+    std::vector<std::string> notices;
+    b.on_slow_down = [&](const diagnosis::Diagnosis& d, size_t connections, long pause_ms) {
+        notices.push_back(d.reply->text() + " " + std::to_string(connections));
+        CHECK(pause_ms >= 4000);
+        CHECK(pause_ms <= 6000);
+    };
+    b.run(4, to);
+    REQUIRE(b.reported.size() == 8);
+    for (size_t i = 0; i < 8; ++i)
+        CHECK(b.reported[i] == to[i] + " sent 0");
+    CHECK(b.results[3].attempts == 2);
+    CHECK(notices == std::vector<std::string>{"421 4.7.0 rate limit exceeded, slow down 2"});
+    // The batch paused once for the back-off, not message by message.
+    REQUIRE_FALSE(b.clock.sleeps.empty());
+    CHECK(b.clock.sleeps[0] >= 4000);
+    // After the slow-down at most 2 messages are in flight at once.
+    CHECK(b.most_busy_after_slow_down <= 2);
+}
+
+TEST_CASE("parallel: a plain temporary failure does not slow the batch") {
+    Batch b;
+    b.script.outcomes["a@x.test"] = {refused_connection("a@x.test"), sent_to("a@x.test")};
+    b.script.outcomes["b@x.test"] = {sent_to("b@x.test")};
+    int notices = 0;
+    b.on_slow_down = [&](const diagnosis::Diagnosis&, size_t, long) { ++notices; };
+    b.run(2, {"a@x.test", "b@x.test"});
+    CHECK(notices == 0);
+}
+
+TEST_CASE("parallel: the slow-down never goes below one connection") {
+    Batch b;
+    b.script.outcomes["a@x.test"] = {rate_limited("a@x.test"), rate_limited("a@x.test"), sent_to("a@x.test")};
+    b.policy.retries = 2;
+    std::vector<size_t> connections;
+    b.on_slow_down = [&](const diagnosis::Diagnosis&, size_t n, long) { connections.push_back(n); };
+    b.run(2, {"a@x.test"});
+    CHECK(connections == std::vector<size_t>{1, 1});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0"});
+}
+
+TEST_CASE("parallel: a per-connection limit on a reused connection is sent again at once, without a "
+          "retry and without slowing the batch") {
+    Batch b;
+    b.policy.retries = 0;
+    Outcome closing;
+    closing.status = Outcome::Status::failed;
+    closing.stage = transport::Stage::mail;
+    closing.recipients.push_back({"b@x.test", false, std::nullopt});
+    closing.reply = transport::make_reply({"421 4.7.0 Max message per connection reached, closing"});
+    b.script.outcomes["a@x.test"] = {sent_to("a@x.test")};
+    b.script.outcomes["b@x.test"] = {closing, sent_to("b@x.test")};
+    int notices = 0;
+    b.on_slow_down = [&](const diagnosis::Diagnosis&, size_t, long) { ++notices; };
+    b.run(2, {"a@x.test", "b@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0", "b@x.test sent 0"});
+    CHECK(b.results[1].attempts == 2);
+    CHECK(notices == 0);
+    CHECK(b.clock.sleeps.empty());
+}
+
+TEST_CASE("parallel: a non-ASCII local part to a server without SMTPUTF8 is refused before MAIL (65), "
+          "as a single send refuses it; the others go") {
+    Batch b;
+    b.smtputf8 = false;
+    b.script.outcomes["a@x.test"] = {sent_to("a@x.test")};
+    b.script.outcomes["b@x.test"] = {sent_to("b@x.test")};
+    b.run(2, {"a@x.test", "j\xc3\xbcrgen@x.test", "b@x.test"});
+    CHECK(b.reported ==
+          std::vector<std::string>{"a@x.test sent 0", "j\xc3\xbcrgen@x.test failed 65", "b@x.test sent 0"});
+    CHECK(b.script.started == std::vector<std::string>{"a@x.test", "b@x.test"}); // never reached MAIL
+    REQUIRE(b.results[1].diagnosis);
+    CHECK(b.results[1].diagnosis->stage == transport::Stage::mail);
+    CHECK(b.results[1].diagnosis->cls == diagnosis::Class::input);
+    CHECK_FALSE(b.results[1].diagnosis->hints.empty());
+    CHECK(b.probes == 1);
+}
+
+TEST_CASE("parallel: what a message's EHLO showed decides later non-ASCII addresses without a probe") {
+    Batch b;
+    Outcome first = sent_to("a@x.test");
+    first.capabilities.seen = true;
+    first.capabilities.smtputf8 = true;
+    b.script.outcomes["a@x.test"] = {first};
+    b.script.outcomes["j\xc3\xbcrgen@x.test"] = {sent_to("j\xc3\xbcrgen@x.test")};
+    b.run(1, {"a@x.test", "j\xc3\xbcrgen@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0", "j\xc3\xbcrgen@x.test sent 0"});
+    CHECK(b.probes == 0);
 }
