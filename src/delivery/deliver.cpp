@@ -39,6 +39,8 @@ PoolFactory curl_pool_factory() {
 Session::Session(Plan plan, TransportFactory factory, bool reuse, CapabilityProbe probe)
     : plan_(std::move(plan)), factory_(std::move(factory)), probe_(std::move(probe)) {
     plan_.options.reuse_connection = reuse;
+    smtputf8_.resize(plan_.server_count());
+    transports_.resize(plan_.server_count());
 }
 
 void Session::set_on_line(std::function<void(const transport::TranscriptLine&)> fn) {
@@ -47,18 +49,21 @@ void Session::set_on_line(std::function<void(const transport::TranscriptLine&)> 
 
 void Session::set_on_progress(std::function<void(uint64_t, uint64_t)> fn) {
     on_progress_ = std::move(fn);
-    if (transport_)
-        transport_->set_on_progress(on_progress_);
+    for (auto& t : transports_)
+        if (t)
+            t->set_on_progress(on_progress_);
 }
 
 Attempt Session::send(const message::Envelope& envelope, message::MessageSource& source,
-                      long max_transfer_ms) {
+                      long max_transfer_ms, size_t server) {
+    server = std::min(server, transports_.size() - 1);
+    std::optional<bool>& smtputf8 = smtputf8_[server];
     // check_smtputf8 fails without SMTPUTF8 exactly when an address needs it.
     if (auto needs = message::check_smtputf8(envelope, false); !needs) {
-        if (!smtputf8_ && probe_)
-            if (auto caps = probe_(plan_.options))
-                smtputf8_ = caps->smtputf8;
-        if (smtputf8_ && !*smtputf8_) {
+        if (!smtputf8 && probe_)
+            if (auto caps = probe_(plan_.options_for(server)))
+                smtputf8 = caps->smtputf8;
+        if (smtputf8 && !*smtputf8) {
             Attempt a;
             a.outcome.status = Outcome::Status::failed;
             a.outcome.stage = Stage::mail;
@@ -68,23 +73,26 @@ Attempt Session::send(const message::Envelope& envelope, message::MessageSource&
             return a;
         }
     }
-    if (!transport_) {
-        transport_ = factory_(plan_.options);
+    auto& transport = transports_[server];
+    if (!transport) {
+        transport = factory_(plan_.options_for(server));
         if (on_progress_)
-            transport_->set_on_progress(on_progress_);
+            transport->set_on_progress(on_progress_);
     }
-    transport_->set_max_transfer_ms(max_transfer_ms);
-    auto outcome = transport_->send(envelope, source);
+    transport->set_max_transfer_ms(max_transfer_ms);
+    auto outcome = transport->send(envelope, source);
     if (outcome.capabilities.seen)
-        smtputf8_ = outcome.capabilities.smtputf8;
-    return attempt_for(envelope, std::move(outcome));
+        smtputf8 = outcome.capabilities.smtputf8;
+    return attempt_for(envelope, std::move(outcome), server);
 }
 
-Attempt Session::attempt_for(const message::Envelope& envelope, transport::Outcome outcome) const {
+Attempt Session::attempt_for(const message::Envelope& envelope, transport::Outcome outcome,
+                             size_t server) const {
     Attempt a;
     a.outcome = std::move(outcome);
     const Outcome& o = a.outcome;
-    diagnosis::Context ctx = plan_.context;
+    server = std::min(server, plan_.server_count() - 1);
+    diagnosis::Context ctx = plan_.context_for(server);
     ctx.credentials_configured = o.credentials_configured;
     ctx.auth_sent = o.auth_sent;
     ctx.tls_active = o.tls_active;
@@ -102,7 +110,7 @@ Attempt Session::attempt_for(const message::Envelope& envelope, transport::Outco
     using transport::NetError;
     if (o.error == NetError::cert_untrusted || o.error == NetError::cert_name ||
         o.error == NetError::cert_expired || o.error == NetError::cert_other) {
-        transport::TransportOptions quiet = plan_.options;
+        transport::TransportOptions quiet = plan_.options_for(server);
         quiet.credentials = nullptr;
         quiet.on_line = nullptr;
         ctx.certificate = transport::fetch_certificate(quiet);
@@ -359,15 +367,63 @@ bool Delivery::next(message::Envelope& envelope, long& budget_ms) {
     return true;
 }
 
-std::optional<long> Delivery::record(const message::Envelope& envelope, const Attempt& a) {
+bool Delivery::may_fall_back(const Attempt& attempt) {
+    const Outcome& o = attempt.outcome;
+    if (o.status != Outcome::Status::failed || o.error == transport::NetError::local)
+        return false;
+    for (const auto& rcpt : o.recipients)
+        if (rcpt.accepted || rcpt.uncertain)
+            return false;
+    if (o.reply && o.reply->code >= 500)
+        return false;
+    if (attempt.diagnosis.temporary)
+        return true;
+    // A failure of the connection itself, before the server said anything
+    // it could mean for good.
+    const bool connection_stage = o.stage == Stage::resolve || o.stage == Stage::connect ||
+                                  o.stage == Stage::tls || o.stage == Stage::greeting ||
+                                  o.stage == Stage::starttls;
+    return connection_stage && !o.reply;
+}
+
+std::optional<long> Delivery::record(const message::Envelope& envelope, const Attempt& attempt) {
     const util::Clock& clock = *hooks_.clock;
     const std::string& user = session_.plan().credentials->user;
     const std::string entry_id = job_.entry ? job_.entry->id : "";
     auto& r = r_;
     auto& owed = owed_;
+    const Plan& plan = session_.plan();
     ++r.attempts;
-    warn(log::write(policy_.log, log_record(a, r.server, envelope, job_.message_id, user, entry_id)));
-    history_.push_back(queue_attempt(a, clock.unix_seconds()));
+    r.server = plan.server(server_);
+    warn(log::write(policy_.log, log_record(attempt, r.server, envelope, job_.message_id, user, entry_id)));
+    history_.push_back(queue_attempt(attempt, clock.unix_seconds()));
+
+    // Fallback servers: the next one at once, while none has accepted
+    // anything. The same envelope is still owed.
+    Attempt a = attempt;
+    const bool nothing_accepted = r.accepted.empty() && r.uncertain.empty() && !unconfirmed_;
+    if (plan.server_count() > 1) {
+        const bool falls_back = nothing_accepted && may_fall_back(attempt);
+        if (falls_back)
+            round_.emplace_back(r.server, attempt.diagnosis);
+        if (falls_back && server_ + 1 < plan.server_count()) {
+            ++server_;
+            if (hooks_.on_fallback)
+                hooks_.on_fallback(r.server, plan.server(server_), attempt.diagnosis);
+            return 0L;
+        }
+        if (falls_back && round_.size() > 1) {
+            // No server took it: the worst failure decides (diagnosis::worst).
+            const Diagnosis* decisive = &round_.front().second;
+            for (const auto& [server, d] : round_)
+                if (diagnosis::worst(decisive->exit_code, d.exit_code) != decisive->exit_code)
+                    decisive = &d;
+            a.diagnosis = *decisive;
+            r.server_failures = round_;
+        }
+        round_.clear();
+        server_ = 0; // a retry walks the list again from the first
+    }
     if (a.outcome.final_reply && a.outcome.final_reply->positive())
         r.final_reply = a.outcome.final_reply;
 
@@ -450,7 +506,8 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
         return std::nullopt;
     ++retry_;
     if (hooks_.on_retry && temporary_failure_)
-        hooks_.on_retry(r.attempts, allowed_, wait, *temporary_failure_);
+        hooks_.on_retry(session_.plan().server_count() > 1 ? retry_ : r.attempts, allowed_, wait,
+                        *temporary_failure_);
     return wait;
 }
 
@@ -558,7 +615,7 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
     message::Envelope envelope;
     long budget = 0;
     while (d.next(envelope, budget)) {
-        Attempt a = session.send(envelope, *job.source, budget);
+        Attempt a = session.send(envelope, *job.source, budget, d.server());
         auto wait = d.record(envelope, a);
         if (!wait)
             break;
@@ -599,8 +656,13 @@ void RateLimiter::take() {
 Parallel::Parallel(const Session& session, PoolFactory factory, size_t connections, Policy policy,
                    double rate, long max_per_connection)
     : session_(session), factory_(std::move(factory)), connections_(std::max<size_t>(1, connections)),
-      policy_(std::move(policy)), slots_(connections_, nullptr), sent_on_(connections_, 0), rate_(rate),
-      max_per_connection_(max_per_connection) {}
+      policy_(std::move(policy)), lanes_(session.plan().server_count()), rate_(rate),
+      max_per_connection_(max_per_connection) {
+    for (auto& lane : lanes_) {
+        lane.slots.assign(connections_, nullptr);
+        lane.sent_on.assign(connections_, 0);
+    }
+}
 
 Parallel::~Parallel() = default;
 
@@ -647,7 +709,8 @@ void Parallel::emit() {
 }
 
 void Parallel::pump() {
-    // Free connections take the first messages waiting, in input order.
+    // Free connections take the first messages waiting, in input order;
+    // each message goes to the connections of the server its Delivery is on.
     const int64_t now = clock_->now_ms();
     int64_t next_due = -1;
     for (auto& p : items_) {
@@ -658,9 +721,10 @@ void Parallel::pump() {
             next_due = next_due < 0 ? it.not_before : std::min(next_due, it.not_before);
             continue;
         }
-        auto free = std::find(slots_.begin(), slots_.end(), nullptr);
-        if (free == slots_.end())
-            break;
+        Lane& lane = lanes_.at(std::min(it.delivery->server(), lanes_.size() - 1));
+        auto free = std::find(lane.slots.begin(), lane.slots.end(), nullptr);
+        if (free == lane.slots.end())
+            continue;
         if (rate_ > 0 && !limiter_)
             limiter_.emplace(rate_, *clock_);
         if (limiter_) {
@@ -675,33 +739,44 @@ void Parallel::pump() {
             it.result = it.delivery->finish();
             continue;
         }
-        if (!pool_)
-            pool_ = factory_(session_.plan().options, connections_);
-        size_t slot = static_cast<size_t>(free - slots_.begin());
-        if (max_per_connection_ > 0 && sent_on_[slot] >= max_per_connection_) {
-            pool_->reconnect(slot); // --max-per-connection: a new connection, a new login
-            sent_on_[slot] = 0;
+        const size_t server = static_cast<size_t>(&lane - lanes_.data());
+        if (!lane.pool)
+            lane.pool = factory_(session_.plan().options_for(server), connections_);
+        size_t slot = static_cast<size_t>(free - lane.slots.begin());
+        if (max_per_connection_ > 0 && lane.sent_on[slot] >= max_per_connection_) {
+            lane.pool->reconnect(slot); // --max-per-connection: a new connection, a new login
+            lane.sent_on[slot] = 0;
         }
         *free = &it;
         it.running = true;
         if (limiter_)
             limiter_->take();
-        pool_->start(slot, it.envelope, *it.job.source, budget);
+        lane.pool->start(slot, it.envelope, *it.job.source, budget);
     }
-    bool busy = std::any_of(slots_.begin(), slots_.end(), [](Item* i) { return i != nullptr; });
-    if (busy) {
+    auto busy = [](const Lane& lane) {
+        return std::any_of(lane.slots.begin(), lane.slots.end(), [](Item* i) { return i != nullptr; });
+    };
+    const auto busy_lanes = std::count_if(lanes_.begin(), lanes_.end(), busy);
+    if (busy_lanes > 0) {
         long wait = next_due < 0 ? -1 : static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms()));
-        for (auto& [slot, outcome] : pool_->run(wait)) {
-            Item& it = *slots_.at(slot);
-            slots_[slot] = nullptr;
-            ++sent_on_[slot];
-            it.running = false;
-            Attempt a = session_.attempt_for(it.envelope, std::move(outcome));
-            auto wait_ms = it.delivery->record(it.envelope, a);
-            if (!wait_ms)
-                it.result = it.delivery->finish();
-            else
-                it.not_before = clock_->now_ms() + *wait_ms;
+        if (busy_lanes > 1) // one lane must not hold up the others' transfers
+            wait = wait < 0 ? 20 : std::min(wait, 20L);
+        for (size_t server = 0; server < lanes_.size(); ++server) {
+            Lane& lane = lanes_[server];
+            if (!busy(lane))
+                continue;
+            for (auto& [slot, outcome] : lane.pool->run(wait)) {
+                Item& it = *lane.slots.at(slot);
+                lane.slots[slot] = nullptr;
+                ++lane.sent_on[slot];
+                it.running = false;
+                Attempt a = session_.attempt_for(it.envelope, std::move(outcome), server);
+                auto wait_ms = it.delivery->record(it.envelope, a);
+                if (!wait_ms)
+                    it.result = it.delivery->finish();
+                else
+                    it.not_before = clock_->now_ms() + *wait_ms;
+            }
         }
     } else if (next_due >= 0) {
         clock_->sleep_ms(static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms())));
