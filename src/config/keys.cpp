@@ -229,9 +229,9 @@ Status check_domain(const std::string& v) {
 Status check_server(const std::string& v) {
     if (util::trim(v).empty())
         return util::Ok{}; // "" unsets it; "no server is set" comes when sending
-    auto ep = parse_server_url(v);
-    if (!ep)
-        return ep.error();
+    auto list = parse_server_list(v);
+    if (!list)
+        return list.error();
     return util::Ok{};
 }
 

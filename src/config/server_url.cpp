@@ -116,29 +116,75 @@ util::Result<Endpoint> parse_server_url(const std::string& value) {
     return ep;
 }
 
-util::Result<Endpoint> resolve_endpoint(const Settings& settings) {
+std::vector<std::string> split_server_list(const std::string& text) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (true) {
+        size_t comma = text.find(',', start);
+        items.push_back(util::trim(text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                                  : comma - start)));
+        if (comma == std::string::npos)
+            break;
+        start = comma + 1;
+    }
+    return items;
+}
+
+util::Result<std::vector<Endpoint>> parse_server_list(const std::string& text) {
+    auto items = split_server_list(text);
+    std::vector<Endpoint> out;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const std::string item_name = items.size() == 1 ? std::string()
+                                      : "server item " + std::to_string(i + 1) + " of " +
+                                            std::to_string(items.size()) + ": ";
+        if (items[i].empty())
+            return make_error(item_name + "empty (two commas, or a comma at an end)",
+                              "separate the servers with one comma: smtp://a.example:587,smtp://b.example:587");
+        auto ep = parse_server_url(items[i]);
+        if (!ep) {
+            util::Error e = ep.error();
+            e.message = item_name + e.message;
+            return e;
+        }
+        out.push_back(*ep);
+    }
+    return out;
+}
+
+util::Result<std::vector<Endpoint>> resolve_endpoints(const Settings& settings) {
     if (util::trim(settings.server.value).empty())
         return make_error("no server is set",
                           "give --server smtp://HOST:587 (or smtps://HOST:465), or set "
                           "SMTPSEND_SERVER or `server` in a profile");
-    auto parsed = parse_server_url(settings.server.value);
+    auto parsed = parse_server_list(settings.server.value);
     if (!parsed) {
         util::Error e = parsed.error();
         e.message += " (" + settings.server.origin.describe() + ")";
         e.kind = error_kind(settings.server.origin);
         return e;
     }
-    Endpoint ep = *parsed;
-    ep.port_given = ep.port_given || settings.port.set;
-    if (settings.tls.set && !settings.tls.value.empty()) {
-        const auto& t = settings.tls.value;
-        ep.mode = t == "implicit" ? TlsMode::implicit : t == "none" ? TlsMode::none : TlsMode::starttls;
-        if (!parsed->port_given && !settings.port.set)
-            ep.port = ep.mode == TlsMode::implicit ? 465 : 587;
+    std::vector<Endpoint> out;
+    for (const Endpoint& given : *parsed) {
+        Endpoint ep = given;
+        ep.port_given = ep.port_given || settings.port.set;
+        if (settings.tls.set && !settings.tls.value.empty()) {
+            const auto& t = settings.tls.value;
+            ep.mode = t == "implicit" ? TlsMode::implicit : t == "none" ? TlsMode::none : TlsMode::starttls;
+            if (!given.port_given && !settings.port.set)
+                ep.port = ep.mode == TlsMode::implicit ? 465 : 587;
+        }
+        if (settings.port.set)
+            ep.port = static_cast<int>(settings.port.value);
+        out.push_back(ep);
     }
-    if (settings.port.set)
-        ep.port = static_cast<int>(settings.port.value);
-    return ep;
+    return out;
+}
+
+util::Result<Endpoint> resolve_endpoint(const Settings& settings) {
+    auto all = resolve_endpoints(settings);
+    if (!all)
+        return all.error();
+    return all->front();
 }
 
 util::Result<ProxyUrl> parse_proxy_url(const std::string& value) {

@@ -4,6 +4,7 @@
 #include "config/settings.hpp"
 
 #include <string>
+#include <vector>
 
 namespace smtpsend::config {
 
@@ -47,5 +48,19 @@ util::Result<ProxyUrl> parse_proxy_url(const std::string& text);
 // Fails when no server is set, the scheme is unknown, the port is out of
 // range, or the URL carries a user name or password.
 util::Result<Endpoint> resolve_endpoint(const Settings& settings);
+
+// The items of a `server` list ("smtp://a:587, smtp://b:587"), trimmed, in
+// order; one item for a single URL. Empty items are kept (as "") so that
+// parse_server_list can name them.
+std::vector<std::string> split_server_list(const std::string& text);
+
+// Parses each item of a `server` list as parse_server_url does; an error
+// names the item ("server item 2 of 3: ...").
+util::Result<std::vector<Endpoint>> parse_server_list(const std::string& text);
+
+// Every server of the `server` list, in the order they are tried, each with
+// `tls` and `port` applied as resolve_endpoint applies them (which gives the
+// first). Fails as resolve_endpoint does, naming the item.
+util::Result<std::vector<Endpoint>> resolve_endpoints(const Settings& settings);
 
 } // namespace smtpsend::config

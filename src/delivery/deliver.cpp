@@ -39,6 +39,8 @@ PoolFactory curl_pool_factory() {
 Session::Session(Plan plan, TransportFactory factory, bool reuse, CapabilityProbe probe)
     : plan_(std::move(plan)), factory_(std::move(factory)), probe_(std::move(probe)) {
     plan_.options.reuse_connection = reuse;
+    smtputf8_.resize(plan_.server_count());
+    transports_.resize(plan_.server_count());
 }
 
 void Session::set_on_line(std::function<void(const transport::TranscriptLine&)> fn) {
@@ -47,19 +49,22 @@ void Session::set_on_line(std::function<void(const transport::TranscriptLine&)> 
 
 void Session::set_on_progress(std::function<void(uint64_t, uint64_t)> fn) {
     on_progress_ = std::move(fn);
-    if (transport_)
-        transport_->set_on_progress(on_progress_);
+    for (auto& t : transports_)
+        if (t)
+            t->set_on_progress(on_progress_);
 }
 
-std::optional<Attempt> Session::refuse_before_sending(const message::Envelope& envelope) {
+std::optional<Attempt> Session::refuse_before_sending(const message::Envelope& envelope, size_t server) {
+    server = std::min(server, smtputf8_.size() - 1);
+    std::optional<bool>& smtputf8 = smtputf8_[server];
     // check_smtputf8 fails without SMTPUTF8 exactly when an address needs it.
     auto needs = message::check_smtputf8(envelope, false);
     if (needs)
         return std::nullopt;
-    if (!smtputf8_ && probe_)
-        if (auto caps = probe_(plan_.options))
-            smtputf8_ = caps->smtputf8;
-    if (!smtputf8_ || *smtputf8_)
+    if (!smtputf8 && probe_)
+        if (auto caps = probe_(plan_.options_for(server)))
+            smtputf8 = caps->smtputf8;
+    if (!smtputf8 || *smtputf8)
         return std::nullopt;
     Attempt a;
     a.outcome.status = Outcome::Status::failed;
@@ -70,31 +75,35 @@ std::optional<Attempt> Session::refuse_before_sending(const message::Envelope& e
     return a;
 }
 
-void Session::learn(const transport::Outcome& outcome) {
+void Session::learn(const transport::Outcome& outcome, size_t server) {
     if (outcome.capabilities.seen)
-        smtputf8_ = outcome.capabilities.smtputf8;
+        smtputf8_[std::min(server, smtputf8_.size() - 1)] = outcome.capabilities.smtputf8;
 }
 
 Attempt Session::send(const message::Envelope& envelope, message::MessageSource& source,
-                      long max_transfer_ms) {
-    if (auto refused = refuse_before_sending(envelope))
+                      long max_transfer_ms, size_t server) {
+    server = std::min(server, transports_.size() - 1);
+    if (auto refused = refuse_before_sending(envelope, server))
         return std::move(*refused);
-    if (!transport_) {
-        transport_ = factory_(plan_.options);
+    auto& transport = transports_[server];
+    if (!transport) {
+        transport = factory_(plan_.options_for(server));
         if (on_progress_)
-            transport_->set_on_progress(on_progress_);
+            transport->set_on_progress(on_progress_);
     }
-    transport_->set_max_transfer_ms(max_transfer_ms);
-    auto outcome = transport_->send(envelope, source);
-    learn(outcome);
-    return attempt_for(envelope, std::move(outcome));
+    transport->set_max_transfer_ms(max_transfer_ms);
+    auto outcome = transport->send(envelope, source);
+    learn(outcome, server);
+    return attempt_for(envelope, std::move(outcome), server);
 }
 
-Attempt Session::attempt_for(const message::Envelope& envelope, transport::Outcome outcome) const {
+Attempt Session::attempt_for(const message::Envelope& envelope, transport::Outcome outcome,
+                             size_t server) const {
     Attempt a;
     a.outcome = std::move(outcome);
     const Outcome& o = a.outcome;
-    diagnosis::Context ctx = plan_.context;
+    server = std::min(server, plan_.server_count() - 1);
+    diagnosis::Context ctx = plan_.context_for(server);
     ctx.credentials_configured = o.credentials_configured;
     ctx.auth_sent = o.auth_sent;
     ctx.tls_active = o.tls_active;
@@ -112,7 +121,7 @@ Attempt Session::attempt_for(const message::Envelope& envelope, transport::Outco
     using transport::NetError;
     if (o.error == NetError::cert_untrusted || o.error == NetError::cert_name ||
         o.error == NetError::cert_expired || o.error == NetError::cert_other) {
-        transport::TransportOptions quiet = plan_.options;
+        transport::TransportOptions quiet = plan_.options_for(server);
         quiet.credentials = nullptr;
         quiet.on_line = nullptr;
         ctx.certificate = transport::fetch_certificate(quiet);
@@ -369,30 +378,80 @@ bool Delivery::next(message::Envelope& envelope, long& budget_ms) {
     return true;
 }
 
-std::optional<long> Delivery::record(const message::Envelope& envelope, const Attempt& a) {
+bool Delivery::may_fall_back(const Attempt& attempt) {
+    const Outcome& o = attempt.outcome;
+    if (o.status != Outcome::Status::failed || o.error == transport::NetError::local)
+        return false;
+    for (const auto& rcpt : o.recipients)
+        if (rcpt.accepted || rcpt.uncertain)
+            return false;
+    if (o.reply && o.reply->code >= 500)
+        return false;
+    if (attempt.diagnosis.temporary)
+        return true;
+    // A failure of the connection itself, before the server said anything
+    // it could mean for good.
+    const bool connection_stage = o.stage == Stage::resolve || o.stage == Stage::connect ||
+                                  o.stage == Stage::tls || o.stage == Stage::greeting ||
+                                  o.stage == Stage::starttls;
+    return connection_stage && !o.reply;
+}
+
+std::optional<long> Delivery::record(const message::Envelope& envelope, const Attempt& attempt) {
     const util::Clock& clock = *hooks_.clock;
     const std::string& user = session_.plan().credentials->user;
     const std::string entry_id = job_.entry ? job_.entry->id : "";
     auto& r = r_;
     auto& owed = owed_;
+    const Plan& plan = session_.plan();
     ++r.attempts;
-    warn(log::write(policy_.log, log_record(a, r.server, envelope, job_.message_id, user, entry_id)));
-    history_.push_back(queue_attempt(a, clock.unix_seconds()));
-    if (a.outcome.final_reply && a.outcome.final_reply->positive())
-        r.final_reply = a.outcome.final_reply;
+    r.server = plan.server(server_);
+    warn(log::write(policy_.log, log_record(attempt, r.server, envelope, job_.message_id, user, entry_id)));
+    history_.push_back(queue_attempt(attempt, clock.unix_seconds()));
 
     // A connection that carried earlier messages (no greeting in this
     // transfer) ended by the server's per-connection limit before it took
     // anything of this one: the message goes again at once on a new
     // connection (a failure always drops the old one), without using a
-    // retry. Bounded, so a server that says it on every connection fails it.
-    const Outcome& o = a.outcome;
+    // retry (and before a fallback server: this one is not failing). Bounded,
+    // so a server that says it on every connection fails it.
+    const Outcome& o = attempt.outcome;
     if (o.status == Outcome::Status::failed && o.stage == Stage::mail && !o.greeting &&
-        diagnosis::per_connection_limit(a.diagnosis) && reconnects_ < max_reconnects) {
+        diagnosis::per_connection_limit(attempt.diagnosis) && reconnects_ < max_reconnects) {
         ++reconnects_;
         return 0L; // owed_ is still this envelope's recipients
     }
     reconnects_ = 0;
+
+    // Fallback servers: the next one at once, while none has accepted
+    // anything. The same envelope is still owed.
+    Attempt a = attempt;
+    const bool nothing_accepted = r.accepted.empty() && r.uncertain.empty() && !unconfirmed_;
+    if (plan.server_count() > 1) {
+        const bool falls_back = nothing_accepted && may_fall_back(attempt);
+        if (falls_back)
+            round_.emplace_back(r.server, attempt.diagnosis);
+        if (falls_back && server_ + 1 < plan.server_count()) {
+            ++server_;
+            if (hooks_.on_fallback)
+                hooks_.on_fallback(r.server, plan.server(server_), attempt.diagnosis);
+            return 0L;
+        }
+        if (falls_back && round_.size() > 1) {
+            // No server took it: the worst failure decides (diagnosis::worst).
+            const Diagnosis* decisive = &round_.front().second;
+            for (const auto& [server, d] : round_)
+                if (diagnosis::worst(decisive->exit_code, d.exit_code) != decisive->exit_code)
+                    decisive = &d;
+            a.diagnosis = *decisive;
+            r.server_failures = round_;
+        }
+        round_.clear();
+        server_ = 0; // a retry walks the list again from the first
+    }
+    if (a.outcome.final_reply && a.outcome.final_reply->positive())
+        r.final_reply = a.outcome.final_reply;
+
 
     owed.clear();
     std::vector<std::string> deferred;
@@ -473,7 +532,8 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
         return std::nullopt;
     ++retry_;
     if (hooks_.on_retry && temporary_failure_)
-        hooks_.on_retry(r.attempts, allowed_, wait, *temporary_failure_);
+        hooks_.on_retry(session_.plan().server_count() > 1 ? retry_ : r.attempts, allowed_, wait,
+                        *temporary_failure_);
     return wait;
 }
 
@@ -581,7 +641,7 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
     message::Envelope envelope;
     long budget = 0;
     while (d.next(envelope, budget)) {
-        Attempt a = session.send(envelope, *job.source, budget);
+        Attempt a = session.send(envelope, *job.source, budget, d.server());
         auto wait = d.record(envelope, a);
         if (!wait)
             break;
@@ -622,8 +682,13 @@ void RateLimiter::take() {
 Parallel::Parallel(Session& session, PoolFactory factory, size_t connections, Policy policy,
                    double rate, long max_per_connection)
     : session_(session), factory_(std::move(factory)), connections_(std::max<size_t>(1, connections)),
-      policy_(std::move(policy)), slots_(connections_, nullptr), sent_on_(connections_, 0), rate_(rate),
-      max_per_connection_(max_per_connection), active_(connections_) {}
+      policy_(std::move(policy)), lanes_(session.plan().server_count()), rate_(rate),
+      max_per_connection_(max_per_connection), active_(connections_) {
+    for (auto& lane : lanes_) {
+        lane.slots.assign(connections_, nullptr);
+        lane.sent_on.assign(connections_, 0);
+    }
+}
 
 Parallel::~Parallel() = default;
 
@@ -679,10 +744,11 @@ void Parallel::note(const Attempt& a) {
         active_ = std::max<size_t>(1, active_ / 2);
         paused_until_ = now + pause;
         // The connections no longer used are closed (they hold a login).
-        if (pool_)
-            for (size_t i = active_; i < slots_.size(); ++i)
-                if (!slots_[i])
-                    pool_->reconnect(i);
+        for (auto& lane : lanes_)
+            if (lane.pool)
+                for (size_t i = active_; i < lane.slots.size(); ++i)
+                    if (!lane.slots[i])
+                        lane.pool->reconnect(i);
         if (on_slow_down_)
             on_slow_down_(a.diagnosis, active_, pause);
         return;
@@ -695,7 +761,8 @@ void Parallel::note(const Attempt& a) {
 }
 
 void Parallel::pump() {
-    // Free connections take the first messages waiting, in input order.
+    // Free connections take the first messages waiting, in input order;
+    // each message goes to the connections of the server its Delivery is on.
     const int64_t now = clock_->now_ms();
     int64_t next_due = paused_until_ > now ? paused_until_ : -1;
     for (auto& p : items_) {
@@ -708,10 +775,11 @@ void Parallel::pump() {
             next_due = next_due < 0 ? it.not_before : std::min(next_due, it.not_before);
             continue;
         }
-        const auto in_use = slots_.begin() + static_cast<std::ptrdiff_t>(active_);
-        auto free = std::find(slots_.begin(), in_use, nullptr);
+        Lane& lane = lanes_.at(std::min(it.delivery->server(), lanes_.size() - 1));
+        const auto in_use = lane.slots.begin() + static_cast<std::ptrdiff_t>(active_);
+        auto free = std::find(lane.slots.begin(), in_use, nullptr);
         if (free == in_use)
-            break;
+            continue; // its server's connections are busy; another server's may not be
         if (rate_ > 0 && !limiter_)
             limiter_.emplace(rate_, *clock_);
         if (limiter_) {
@@ -726,7 +794,8 @@ void Parallel::pump() {
             it.result = it.delivery->finish();
             continue;
         }
-        if (auto refused = session_.refuse_before_sending(it.envelope)) {
+        const size_t server = static_cast<size_t>(&lane - lanes_.data());
+        if (auto refused = session_.refuse_before_sending(it.envelope, server)) {
             // As a single send refuses it (no connection is taken).
             auto wait_ms = it.delivery->record(it.envelope, *refused);
             if (!wait_ms)
@@ -735,37 +804,47 @@ void Parallel::pump() {
                 it.not_before = clock_->now_ms() + *wait_ms;
             continue;
         }
-        if (!pool_)
-            pool_ = factory_(session_.plan().options, connections_);
-        size_t slot = static_cast<size_t>(free - slots_.begin());
-        if (max_per_connection_ > 0 && sent_on_[slot] >= max_per_connection_) {
-            pool_->reconnect(slot); // --max-per-connection: a new connection, a new login
-            sent_on_[slot] = 0;
+        if (!lane.pool)
+            lane.pool = factory_(session_.plan().options_for(server), connections_);
+        size_t slot = static_cast<size_t>(free - lane.slots.begin());
+        if (max_per_connection_ > 0 && lane.sent_on[slot] >= max_per_connection_) {
+            lane.pool->reconnect(slot); // --max-per-connection: a new connection, a new login
+            lane.sent_on[slot] = 0;
         }
         *free = &it;
         it.running = true;
         if (limiter_)
             limiter_->take();
-        pool_->start(slot, it.envelope, *it.job.source, budget);
+        lane.pool->start(slot, it.envelope, *it.job.source, budget);
     }
-    bool busy = std::any_of(slots_.begin(), slots_.end(), [](Item* i) { return i != nullptr; });
-    if (busy) {
+    auto busy = [](const Lane& lane) {
+        return std::any_of(lane.slots.begin(), lane.slots.end(), [](Item* i) { return i != nullptr; });
+    };
+    const auto busy_lanes = std::count_if(lanes_.begin(), lanes_.end(), busy);
+    if (busy_lanes > 0) {
         long wait = next_due < 0 ? -1 : static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms()));
-        for (auto& [slot, outcome] : pool_->run(wait)) {
-            Item& it = *slots_.at(slot);
-            slots_[slot] = nullptr;
-            ++sent_on_[slot];
-            if (slot >= active_)
-                pool_->reconnect(slot); // slowed down: this connection is no longer used
-            it.running = false;
-            session_.learn(outcome);
-            Attempt a = session_.attempt_for(it.envelope, std::move(outcome));
-            note(a);
-            auto wait_ms = it.delivery->record(it.envelope, a);
-            if (!wait_ms)
-                it.result = it.delivery->finish();
-            else
-                it.not_before = clock_->now_ms() + *wait_ms;
+        if (busy_lanes > 1) // one lane must not hold up the others' transfers
+            wait = wait < 0 ? 20 : std::min(wait, 20L);
+        for (size_t server = 0; server < lanes_.size(); ++server) {
+            Lane& lane = lanes_[server];
+            if (!busy(lane))
+                continue;
+            for (auto& [slot, outcome] : lane.pool->run(wait)) {
+                Item& it = *lane.slots.at(slot);
+                lane.slots[slot] = nullptr;
+                ++lane.sent_on[slot];
+                if (slot >= active_)
+                    lane.pool->reconnect(slot); // slowed down: this connection is no longer used
+                it.running = false;
+                session_.learn(outcome, server);
+                Attempt a = session_.attempt_for(it.envelope, std::move(outcome), server);
+                note(a);
+                auto wait_ms = it.delivery->record(it.envelope, a);
+                if (!wait_ms)
+                    it.result = it.delivery->finish();
+                else
+                    it.not_before = clock_->now_ms() + *wait_ms;
+            }
         }
     } else if (next_due >= 0) {
         clock_->sleep_ms(static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms())));

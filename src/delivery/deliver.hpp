@@ -53,26 +53,30 @@ class Session {
     // capabilities are not known yet they are asked first (libcurl sends
     // MAIL right after EHLO), and without SMTPUTF8 the attempt fails (input,
     // exit 65) before MAIL: such an address is never sent raw.
+    // `server`: the index in the plan's server list (0: the first); each
+    // server has its own connection.
     Attempt send(const message::Envelope& envelope, message::MessageSource& source,
-                 long max_transfer_ms);
+                 long max_transfer_ms, size_t server = 0);
     // send()'s check before sending, for a caller that sends through
     // another transport (a Pool): the failed Attempt (input, 65, before
-    // MAIL) when an address needs SMTPUTF8 and the server lacks it (asked
-    // once when not known yet), else nothing.
-    std::optional<Attempt> refuse_before_sending(const message::Envelope& envelope);
-    // Keeps what an outcome's EHLO showed (SMTPUTF8) for later checks.
-    void learn(const transport::Outcome& outcome);
+    // MAIL) when an address needs SMTPUTF8 and server `server` lacks it
+    // (asked once when not known yet), else nothing.
+    std::optional<Attempt> refuse_before_sending(const message::Envelope& envelope, size_t server = 0);
+    // Keeps what an outcome's EHLO showed (SMTPUTF8) of server `server`.
+    void learn(const transport::Outcome& outcome, size_t server = 0);
     // The Attempt of an outcome another transport (a Pool) gave for
-    // `envelope` under this plan: diagnosed as send() diagnoses.
-    Attempt attempt_for(const message::Envelope& envelope, transport::Outcome outcome) const;
+    // `envelope` under this plan, from server `server`: diagnosed as send()
+    // diagnoses.
+    Attempt attempt_for(const message::Envelope& envelope, transport::Outcome outcome,
+                        size_t server = 0) const;
     const Plan& plan() const { return plan_; }
 
   private:
     Plan plan_;
     TransportFactory factory_;
     CapabilityProbe probe_;
-    std::optional<bool> smtputf8_; // what the server said, once known
-    std::unique_ptr<transport::Transport> transport_;
+    std::vector<std::optional<bool>> smtputf8_; // what each server said, once known
+    std::vector<std::unique_ptr<transport::Transport>> transports_; // one per server, made at need
     std::function<void(uint64_t, uint64_t)> on_progress_;
 };
 
@@ -116,7 +120,10 @@ struct Result {
     std::optional<transport::Reply> final_reply;   // the server's reply to the message
     std::string queue_id;                          // the entry that holds what is owed
     std::string queue_reason;
-    std::string server;                            // smtp://host:port
+    std::string server;                            // smtp://host:port that took it (else the last tried)
+    // With fallback servers, when none took the message: each server's
+    // failure in the order tried (the worst decides `diagnosis`).
+    std::vector<std::pair<std::string, diagnosis::Diagnosis>> server_failures;
     int attempts = 0;
     long elapsed_ms = 0;
 };
@@ -168,6 +175,10 @@ struct Hooks {
     std::function<void(int attempt, int attempts, long wait_ms, const diagnosis::Diagnosis&)> on_retry;
     // --dry-run: show the message instead of sending it.
     std::function<void(const Job& job, const std::string& server)> on_dry_run;
+    // A server of the list failed before any recipient was accepted: the
+    // next one is tried at once.
+    std::function<void(const std::string& failed, const std::string& next, const diagnosis::Diagnosis&)>
+        on_fallback;
 };
 
 // Delivers one message through `session` under `policy`.
@@ -177,7 +188,7 @@ Result deliver(Job& job, Session& session, const Policy& policy, const Hooks& ho
 // batch over several connections): the same decisions, whoever sends.
 //   begin()    nothing to send (a bad envelope, a dry run): the Result;
 //   next()     the envelope and the --max-time budget of the next attempt,
-//              false when there is none;
+//              false when there is none; server() is the server to send to;
 //   record()   the attempt's outcome judged: the wait before the next
 //              attempt (0: at once), or nothing when it is settled;
 //   finish()   the queue and the Result.
@@ -189,6 +200,15 @@ class Delivery {
     std::optional<long> record(const message::Envelope& envelope, const Attempt& attempt);
     Result finish();
     Job& job() { return job_; }
+    // The index in the plan's server list of the next attempt's server.
+    size_t server() const { return server_; }
+
+    // The fallback rule: whether a failed attempt lets the next server of
+    // the list be tried. Only when the attempt got no recipient accepted
+    // (never a duplicate), and the failure is of the connection (DNS,
+    // refused, timeout, TLS handshake) or temporary (a 4xx greeting, MAIL
+    // or RCPT); never after a permanent (5xx) reply.
+    static bool may_fall_back(const Attempt& attempt);
 
   private:
     long elapsed() const;
@@ -212,6 +232,8 @@ class Delivery {
     int reconnects_ = 0;
     static constexpr int max_reconnects = 2;
     bool first_ = true;
+    size_t server_ = 0; // the server of the next attempt
+    std::vector<std::pair<std::string, diagnosis::Diagnosis>> round_; // this pass over the list
 };
 
 // At most `per_second` messages a second (--rate), spaced evenly: each
@@ -281,10 +303,14 @@ class Parallel {
     size_t connections_;
     Policy policy_;
     const util::Clock* clock_ = &util::system_clock();
-    std::unique_ptr<transport::Pool> pool_;
     std::vector<std::unique_ptr<Item>> items_; // in input order; reported ones removed from the front
-    std::vector<Item*> slots_;                 // the message on each connection, or null
-    std::vector<long> sent_on_;                // messages ended on each connection since it opened
+    // The connections to one server of the plan's list, made at need.
+    struct Lane {
+        std::unique_ptr<transport::Pool> pool;
+        std::vector<Item*> slots;  // the message on each connection, or null
+        std::vector<long> sent_on; // messages ended on each connection since it opened
+    };
+    std::vector<Lane> lanes_; // one per server
     double rate_ = 0;
     long max_per_connection_ = 0;
     std::optional<RateLimiter> limiter_;

@@ -8,7 +8,10 @@ namespace smtpsend::delivery {
 util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environment& env,
                              const std::string& hostname, bool load_secrets) {
     const config::Settings& s = loaded.settings;
-    auto endpoint = config::resolve_endpoint(s);
+    auto endpoints = config::resolve_endpoints(s);
+    util::Result<config::Endpoint> endpoint =
+        endpoints ? util::Result<config::Endpoint>(endpoints->front())
+                  : util::Result<config::Endpoint>(endpoints.error());
     Plan plan;
     plan.profile = loaded.profile;
     plan.credentials = std::make_unique<config::Credentials>();
@@ -24,6 +27,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
                                 "is only for a relay that needs no login",
                                 util::ErrorKind::config);
     plan.endpoint = *endpoint;
+    plan.fallbacks.assign(endpoints->begin() + 1, endpoints->end());
     plan.proxy_credentials = std::make_unique<config::Credentials>();
     if (load_secrets) {
         auto credentials = config::load_credentials(s, env);
@@ -81,6 +85,23 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     c.tls_min_origin = s.tls_min.origin.describe();
     c.client_cert = s.client_cert.set ? s.client_cert.value + " (" + s.client_cert.origin.describe() + ")" : "";
     return plan;
+}
+
+transport::TransportOptions Plan::options_for(size_t i) const {
+    transport::TransportOptions o = options;
+    o.endpoint = endpoint_at(i);
+    return o;
+}
+
+diagnosis::Context Plan::context_for(size_t i) const {
+    diagnosis::Context c = context;
+    if (i > 0) {
+        const auto& ep = endpoint_at(i);
+        c.host = ep.host;
+        c.port = ep.port;
+        c.tls_mode = ep.mode;
+    }
+    return c;
 }
 
 Recorded recorded_settings(const config::Settings& settings) {

@@ -18,7 +18,8 @@
 namespace smtpsend::delivery {
 
 struct Plan {
-    config::Endpoint endpoint;
+    config::Endpoint endpoint;               // the first server of the list
+    std::vector<config::Endpoint> fallbacks; // the others, tried in order (`server = a, b`)
     // Owned here so that options.credentials stays valid when the Plan moves.
     std::unique_ptr<config::Credentials> credentials;
     std::unique_ptr<config::Credentials> proxy_credentials; // user "" when no proxy login
@@ -28,6 +29,17 @@ struct Plan {
 
     // "smtp://host:port" for reports and the log.
     std::string server() const { return endpoint.host.empty() ? std::string() : endpoint.curl_url(); }
+
+    // The servers in the order they are tried: 1 + fallbacks.size().
+    size_t server_count() const { return 1 + fallbacks.size(); }
+    // Server `i` of the list (0: endpoint).
+    const config::Endpoint& endpoint_at(size_t i) const { return i == 0 ? endpoint : fallbacks.at(i - 1); }
+    // "smtp://host:port" of server `i`.
+    std::string server(size_t i) const { return i == 0 ? server() : endpoint_at(i).curl_url(); }
+    // The transport's options and the diagnosis context for server `i`:
+    // the plan's, with that server's host, port and TLS mode.
+    transport::TransportOptions options_for(size_t i) const;
+    diagnosis::Context context_for(size_t i) const;
 };
 
 // Builds the plan. `load_secrets` false (a dry run) reads no password and

@@ -414,6 +414,13 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
         add(d, "check client_cert" + (c.client_cert.empty() ? std::string() : " = " + c.client_cert) +
                    " and client_key: PEM files that exist, are readable and match");
         break;
+    case Hint::client_cert_refused:
+        add(d, c.client_cert.empty()
+                   ? "set client_cert and client_key (--client-cert, --client-key): PEM files of a "
+                     "certificate the server's CA issued"
+                   : "client_cert = " + c.client_cert + " was not accepted: give client_cert and "
+                     "client_key of a certificate the server's CA issued");
+        break;
     case Hint::proxy_name:
         add(d, "check the host name in proxy = " + c.proxy + " (" + c.proxy_origin + ")");
         break;

@@ -152,6 +152,11 @@ nlohmann::json result_json(const delivery::Result& r, const std::string& message
     j["elapsed_ms"] = r.elapsed_ms;
     if (r.diagnosis)
         j["error"] = error_json(*r.diagnosis);
+    if (!r.server_failures.empty()) {
+        j["servers"] = nlohmann::json::array();
+        for (const auto& [server, d] : r.server_failures)
+            j["servers"].push_back({{"server", server}, {"error", error_json(d)}});
+    }
     return j;
 }
 
@@ -164,10 +169,20 @@ void print_result(std::ostream& err, const delivery::Result& r, const std::strin
     if (!r.queue_id.empty())
         err << start << "queued as " << r.queue_id << " (" << printable(r.queue_reason)
             << "); `smtpsend queue flush` sends it\n";
+    if (!r.server_failures.empty()) {
+        err << start << "no server took the message (" << r.server_failures.size() << " tried):\n";
+        for (const auto& [server, d] : r.server_failures) {
+            err << start << "  " << printable(server) << ": " << printable(d.summary);
+            if (d.reply && !d.reply->lines.empty())
+                err << " (" << printable(util::one_line(d.reply->text())) << ")";
+            err << "\n";
+        }
+    }
     if (r.diagnosis)
         print_diagnosis(err, *r.diagnosis, prefix);
     else if (verbose && r.status == delivery::Status::sent)
         err << start << "sent " << printable(message_id) << " to " << r.accepted.size() << " recipient(s)"
+            << (r.server.empty() ? "" : " via " + printable(r.server))
             << (r.final_reply ? " (" + printable(util::one_line(r.final_reply->text())) + ")" : "") << "\n";
 }
 
@@ -199,6 +214,13 @@ delivery::Hooks delivery_hooks(Io& io, const std::string& prefix) {
     h.on_retry = [err, start](int attempt, int attempts, long wait_ms, const diagnosis::Diagnosis& why) {
         *err << start << "attempt " << attempt << " of " << attempts << " failed (" << printable(why.summary)
              << "): retrying in " << seconds_text(wait_ms) << "\n"
+             << std::flush;
+    };
+    h.on_fallback = [err, start](const std::string& failed, const std::string& next,
+                                 const diagnosis::Diagnosis& why) {
+        *err << start << printable(failed) << " failed (" << printable(why.summary)
+             << (why.reply && !why.reply->lines.empty() ? ": " + printable(util::one_line(why.reply->text())) : "")
+             << "): trying " << printable(next) << "\n"
              << std::flush;
     };
     h.on_dry_run = [out, err, start](const delivery::Job& job, const std::string& server) {

@@ -30,6 +30,17 @@ NetError cert_error(long verify_result, const std::string& errbuf) {
 
 namespace {
 
+// OpenSSL's words for the alerts a server sends about the client's
+// certificate: none given ("certificate required", TLS 1.3), or one it does
+// not accept (its CA unknown, its signature not verified).
+bool client_cert_alert(const std::string& errbuf) {
+    for (const char* phrase : {"alert certificate required", "alert bad certificate", "alert unknown ca",
+                               "alert certificate unknown", "alert decrypt error"})
+        if (errbuf.find(phrase) != std::string::npos)
+            return true;
+    return false;
+}
+
 // OpenSSL's words for "no TLS version both sides accept": the server's alert
 // (it speaks none of ours) or our refusal of the version it chose.
 bool tls_version_mismatch(const std::string& errbuf) {
@@ -179,6 +190,14 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     }
     if (rc == CURLE_SSL_CERTPROBLEM) {
         out.error = NetError::client_cert_bad;
+        out.stage = Stage::tls;
+        return;
+    }
+    // The server checks our certificate during (TLS 1.2) or right after
+    // (TLS 1.3: at the first read) the handshake; libcurl 7.88 reports
+    // either as a failed connection, with OpenSSL's alert in errbuf.
+    if ((rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR) && client_cert_alert(errbuf)) {
+        out.error = NetError::client_cert_refused;
         out.stage = Stage::tls;
         return;
     }

@@ -94,6 +94,7 @@ std::string net_error_name(NetError e) {
     case NetError::auth_refused: return "auth-refused";
     case NetError::protocol: return "protocol";
     case NetError::client_cert_bad: return "client-cert-bad";
+    case NetError::client_cert_refused: return "client-cert-refused";
     case NetError::tls_version: return "tls-version";
     case NetError::pin_mismatch: return "pin-mismatch";
     case NetError::source_address: return "source-address";

@@ -59,6 +59,7 @@ enum class NetError {
     auth_refused,         // the login failed without a 4xx/5xx reply (XOAUTH2's 334 error)
     protocol,             // the server's bytes are not SMTP
     client_cert_bad,      // our client certificate or key cannot be loaded
+    client_cert_refused,  // the server's TLS alert: no client certificate, or one it does not trust
     proxy_resolve,        // the proxy's host name does not resolve
     proxy_refused,        // the connection to the proxy failed
     proxy_auth,           // the proxy refused its login (SOCKS5 user rejected, HTTP 407)

@@ -284,6 +284,47 @@ class ClientCertificate(SmtpTestCase):
         self.assertIn("hint: check client_cert = %s" % missing, r.stderr)
 
 
+class ClientCertificateRefused(SmtpTestCase):
+    """A Python ssl server with CERT_REQUIRED (Responder): libcurl reports
+    only a failed connection; the server's TLS alert gives the class."""
+
+    def send(self, server, **extra):
+        return self.run_smtpsend(["--json", "-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme="smtps", **extra))
+
+    def check_refused(self, r, server, hint):
+        self.assertExit(r, 78)
+        e = r.json()["error"]
+        self.assertEqual(e["class"], "tls")
+        self.assertEqual(e["stage"], "tls")
+        self.assertEqual(e["summary"], "127.0.0.1:%d refused the TLS connection: it requires a client "
+                                       "certificate it trusts" % server.port)
+        self.assertTrue(any(hint in h for h in e["hints"]), e["hints"])
+        self.assertEqual(server.messages, [])
+
+    def test_no_client_certificate_tls13(self):
+        server = self.responder(implicit_tls=True, require_client_cert=True)
+        self.check_refused(self.send(server), server, "set client_cert and client_key (--client-cert, --client-key)")
+
+    def test_certificate_of_another_ca_tls12(self):
+        import tempfile
+        from smtptest import Certificates
+        other = Certificates(tempfile.mkdtemp(dir=self.tmp))
+        cert, key = other.client()
+        server = self.responder(implicit_tls=True, require_client_cert=True, tls_max="TLSv1_2")
+        r = self.send(server, SMTPSEND_CLIENT_CERT=cert, SMTPSEND_CLIENT_KEY=key)
+        self.check_refused(r, server, "client_cert = %s (env SMTPSEND_CLIENT_CERT) was not accepted" % cert)
+
+    def test_certificate_of_another_ca_tls13(self):
+        import tempfile
+        from smtptest import Certificates
+        other = Certificates(tempfile.mkdtemp(dir=self.tmp))
+        cert, key = other.client()
+        server = self.responder(implicit_tls=True, require_client_cert=True)
+        r = self.send(server, SMTPSEND_CLIENT_CERT=cert, SMTPSEND_CLIENT_KEY=key)
+        self.check_refused(r, server, "client_cert = %s (env SMTPSEND_CLIENT_CERT) was not accepted" % cert)
+
+
 class TlsMinimum(SmtpTestCase):
     def send(self, server, *args, **extra):
         return self.run_smtpsend(list(args) + ["-s", "hi", "dev@example.com"], stdin=b"body\n",

@@ -77,6 +77,50 @@ TEST_CASE("bad server URLs are errors that name the value and its origin") {
     CHECK_FALSE(config::resolve_endpoint(with_server("smtp://:25")));
 }
 
+TEST_CASE("a server list gives each server in order, tls and port applying to each") {
+    auto eps = config::resolve_endpoints(with_server(" smtp://a.example:2525 , smtps://b.example,c.example:25 "));
+    REQUIRE(eps);
+    REQUIRE(eps->size() == 3);
+    CHECK((*eps)[0].host == "a.example");
+    CHECK((*eps)[0].port == 2525);
+    CHECK((*eps)[0].mode == TlsMode::starttls);
+    CHECK((*eps)[1].host == "b.example");
+    CHECK((*eps)[1].port == 465);
+    CHECK((*eps)[1].mode == TlsMode::implicit);
+    CHECK((*eps)[2].host == "c.example");
+    CHECK((*eps)[2].port == 25);
+    auto first = config::resolve_endpoint(with_server("smtp://a.example:2525,smtps://b.example"));
+    REQUIRE(first);
+    CHECK(first->host == "a.example");
+    auto none = config::resolve_endpoints(with_server("smtp://a.example:2525,smtps://b.example", "none"));
+    REQUIRE(none);
+    CHECK((*none)[1].mode == TlsMode::none);
+    CHECK((*none)[1].port == 587); // as for one URL: `tls` without a port gives its default
+}
+
+TEST_CASE("a bad item of a server list is an error that names the item") {
+    struct Row {
+        const char* value;
+        const char* message;
+    };
+    const Row rows[] = {
+        {"smtp://a.example,http://b.example", "server item 2 of 2: server = \"http://b.example\": unknown scheme"},
+        {"smtp://a.example,,smtp://b.example", "server item 2 of 3: empty"},
+        {"smtp://a.example,", "server item 2 of 2: empty"},
+        {"smtp://a.example:0,smtp://b.example", "server item 1 of 2: server = \"smtp://a.example:0\": port"},
+        {"smtp://a.example,smtp://u:pw@b.example", "server item 2 of 2: server: the URL holds a login"},
+    };
+    for (const auto& row : rows) {
+        DYNAMIC_SECTION(row.value) {
+            auto r = config::resolve_endpoints(with_server(row.value));
+            REQUIRE_FALSE(r);
+            CHECK(r.error().message.rfind(row.message, 0) == 0);
+            CHECK(r.error().message.find("(flag --server)") != std::string::npos);
+            CHECK(r.error().message.find("pw") == std::string::npos);
+        }
+    }
+}
+
 TEST_CASE("one vocabulary: key, flag and environment variable") {
     CHECK(config::flag_name("password_cmd") == "--password-cmd");
     CHECK(config::env_name("password_cmd") == "SMTPSEND_PASSWORD_CMD");

@@ -19,6 +19,7 @@ namespace {
 struct Sent {
     message::Envelope envelope;
     std::string body;
+    int port = 0; // the server it went to
 };
 
 // Plays back scripted outcomes and records what it was asked to send.
@@ -31,10 +32,10 @@ struct Script {
 
 class FakeTransport final : public transport::Transport {
   public:
-    explicit FakeTransport(Script& s) : s_(s) {}
+    FakeTransport(Script& s, int port) : s_(s), port_(port) {}
     Outcome send(const message::Envelope& envelope, message::MessageSource& source) override {
         auto body = message::read_all(source);
-        s_.sent.push_back({envelope, body ? *body : ""});
+        s_.sent.push_back({envelope, body ? *body : "", port_});
         REQUIRE(!s_.outcomes.empty());
         Outcome o = s_.outcomes.front();
         s_.outcomes.pop_front();
@@ -45,18 +46,26 @@ class FakeTransport final : public transport::Transport {
 
   private:
     Script& s_;
+    int port_;
 };
 
-delivery::Session session_for(Script& script, std::optional<bool> smtputf8 = std::nullopt) {
+// A session to 127.0.0.1:2525, then to each of `fallback_ports`.
+delivery::Session session_for(Script& script, std::optional<bool> smtputf8 = std::nullopt,
+                              const std::vector<int>& fallback_ports = {}) {
     delivery::Plan plan;
     plan.endpoint.host = "127.0.0.1";
     plan.endpoint.port = 2525;
+    for (int port : fallback_ports) {
+        config::Endpoint ep = plan.endpoint;
+        ep.port = port;
+        plan.fallbacks.push_back(ep);
+    }
     plan.credentials = std::make_unique<config::Credentials>();
     return delivery::Session(
         std::move(plan),
-        [&script](const transport::TransportOptions&) {
+        [&script](const transport::TransportOptions& o) {
             ++script.transports_made;
-            return std::unique_ptr<transport::Transport>(new FakeTransport(script));
+            return std::unique_ptr<transport::Transport>(new FakeTransport(script, o.endpoint.port));
         },
         false,
         [&script, smtputf8](const transport::TransportOptions&) -> std::optional<transport::Capabilities> {
@@ -102,6 +111,8 @@ struct Run {
     util::FakeClock clock;
     delivery::Policy policy;
     std::vector<std::string> retries;
+    std::vector<std::string> fallbacks_seen; // "from -> to"
+    std::vector<int> fallback_ports;
     std::string queue_dir = std::string(std::getenv("TMPDIR")) + "/dq-" + std::to_string(std::rand());
     message::SegmentedSource source{{message::Segment::literal("Subject: t\r\n\r\nbody\r\n")}};
 
@@ -111,7 +122,7 @@ struct Run {
         policy.retry_wait = 5;
     }
     delivery::Result go(std::vector<std::string> to, std::optional<queue::Entry> entry = std::nullopt) {
-        auto session = session_for(script);
+        auto session = session_for(script, std::nullopt, fallback_ports);
         delivery::Job job;
         job.envelope = message::Envelope{"s@example.com", std::move(to)};
         job.message_id = "<m@example.com>";
@@ -123,7 +134,16 @@ struct Run {
             retries.push_back(std::to_string(attempt) + "/" + std::to_string(attempts) + " " +
                               std::to_string(wait));
         };
+        hooks.on_fallback = [this](const std::string& failed, const std::string& next, const diagnosis::Diagnosis&) {
+            fallbacks_seen.push_back(failed + " -> " + next);
+        };
         return delivery::deliver(job, session, policy, hooks);
+    }
+    std::vector<int> ports() const {
+        std::vector<int> out;
+        for (const auto& s : script.sent)
+            out.push_back(s.port);
+        return out;
     }
 };
 
@@ -493,6 +513,194 @@ TEST_CASE("policy table: (outcome, recipient verdicts, queue) -> (status, exit c
     }
 }
 
+// --- Fallback servers ---------------------------------------------------------
+
+namespace {
+
+Outcome greeting_reply(const std::string& line, const std::vector<std::string>& to) {
+    Outcome o = outcome(Outcome::Status::failed, transport::Stage::greeting, {}, to);
+    o.reply = reply(line);
+    return o;
+}
+
+Outcome sent_to(const std::vector<std::string>& to) {
+    std::vector<std::string> ok(to.size(), "250 2.1.5 Ok");
+    return outcome(Outcome::Status::sent, transport::Stage::end_of_data, ok, to);
+}
+
+} // namespace
+
+TEST_CASE("fallback: a refused first server, the second takes it at once; the result names it") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    run.script.outcomes.push_back(sent_to({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(r.exit_code == ExitCode::ok);
+    CHECK(run.ports() == std::vector<int>{2525, 2526});
+    CHECK(r.server == "smtp://127.0.0.1:2526");
+    CHECK(r.attempts == 2);
+    CHECK(run.clock.sleeps.empty()); // no back-off between servers
+    CHECK(run.retries.empty());
+    CHECK(run.fallbacks_seen == std::vector<std::string>{"smtp://127.0.0.1:2525 -> smtp://127.0.0.1:2526"});
+    CHECK(run.script.transports_made == 2);
+    CHECK(r.server_failures.empty());
+}
+
+TEST_CASE("fallback: a first server that works is the only one asked") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.script.outcomes.push_back(sent_to({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(run.ports() == std::vector<int>{2525});
+    CHECK(r.server == "smtp://127.0.0.1:2525");
+}
+
+TEST_CASE("fallback: a 421 greeting tries the next server") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.script.outcomes.push_back(greeting_reply("421 4.3.2 busy, try later", {"a@x.test"}));
+    run.script.outcomes.push_back(sent_to({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(run.ports() == std::vector<int>{2525, 2526});
+}
+
+TEST_CASE("fallback: a 554 greeting is permanent: no fallback") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.script.outcomes.push_back(greeting_reply("554 5.7.1 go away", {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::failed);
+    CHECK(run.ports() == std::vector<int>{2525});
+}
+
+TEST_CASE("fallback: 550 at RCPT on the first server: the second gets nothing") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::failed, transport::Stage::rcpt, {"550 5.1.1 no such user"}, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::nouser);
+    CHECK(run.ports() == std::vector<int>{2525});
+    CHECK(r.server == "smtp://127.0.0.1:2525");
+}
+
+TEST_CASE("fallback: 451 at DATA after RCPT was accepted: never sent to the second (queued, or 75)") {
+    for (bool queue : {true, false}) {
+        DYNAMIC_SECTION("queue " << queue) {
+            Run run;
+            run.fallback_ports = {2526};
+            run.policy.queue = queue;
+            run.policy.retries = 0;
+            Outcome o = outcome(Outcome::Status::failed, transport::Stage::end_of_data, {"250 2.1.5 Ok"},
+                                {"a@x.test"});
+            o.reply = reply("451 4.3.0 try again later");
+            run.script.outcomes.push_back(o);
+            auto r = run.go({"a@x.test"});
+            CHECK(run.ports() == std::vector<int>{2525});
+            CHECK(delivery::status_name(r.status) == (queue ? "queued" : "failed"));
+            CHECK(static_cast<int>(r.exit_code) == (queue ? 0 : 75));
+        }
+    }
+}
+
+TEST_CASE("fallback: RCPT 450 for every recipient (none accepted) tries the next server") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::failed, transport::Stage::rcpt, {"450 4.2.0 greylisted"}, {"a@x.test"}));
+    run.script.outcomes.push_back(sent_to({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(run.ports() == std::vector<int>{2525, 2526});
+}
+
+TEST_CASE("fallback: one recipient accepted and one greylisted: the rest is not sent to the next server") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.policy.retries = 1;
+    run.script.outcomes.push_back(outcome(Outcome::Status::partial, transport::Stage::end_of_data,
+                                          {"250 Ok", "450 4.2.0 greylisted"}, {"a@x.test", "b@x.test"}));
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::failed, transport::Stage::connect, {}, {"b@x.test"}));
+    run.script.outcomes.back().error = transport::NetError::refused;
+    auto r = run.go({"a@x.test", "b@x.test"});
+    // The retry goes to the first server again, and its refusal does not
+    // fall back: server 1 already took the message for a@.
+    CHECK(run.ports() == std::vector<int>{2525, 2525});
+    CHECK(r.status == Status::partial);
+    CHECK(r.server == "smtp://127.0.0.1:2525");
+}
+
+TEST_CASE("fallback: three servers, two fail, the third takes it") {
+    Run run;
+    run.fallback_ports = {2526, 2527};
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    run.script.outcomes.push_back(greeting_reply("421 4.3.2 shutting down", {"a@x.test"}));
+    run.script.outcomes.push_back(sent_to({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(run.ports() == std::vector<int>{2525, 2526, 2527});
+    CHECK(r.server == "smtp://127.0.0.1:2527");
+    CHECK(run.fallbacks_seen.size() == 2);
+}
+
+TEST_CASE("fallback: every server fails: each failure is reported, a retry walks the list again") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.policy.retries = 1;
+    for (int i = 0; i < 4; ++i)
+        run.script.outcomes.push_back(refused({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(run.ports() == std::vector<int>{2525, 2526, 2525, 2526});
+    REQUIRE(run.clock.sleeps.size() == 1); // one back-off, between the two rounds
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::tempfail);
+    REQUIRE(r.server_failures.size() == 2);
+    CHECK(r.server_failures[0].first == "smtp://127.0.0.1:2525");
+    CHECK(r.server_failures[1].first == "smtp://127.0.0.1:2526");
+    REQUIRE(run.retries.size() == 1);
+    CHECK(run.retries[0].rfind("1/2 ", 0) == 0);
+}
+
+TEST_CASE("fallback: every server fails: the worst failure decides the exit code") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.policy.retries = 0;
+    Outcome untrusted = outcome(Outcome::Status::failed, transport::Stage::tls, {}, {"a@x.test"});
+    untrusted.error = transport::NetError::cert_untrusted;
+    run.script.outcomes.push_back(untrusted);
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(run.ports() == std::vector<int>{2525, 2526});
+    CHECK(r.status == Status::failed);
+    REQUIRE(r.diagnosis);
+    CHECK(diagnosis::class_name(r.diagnosis->cls) == "tls");
+    CHECK(r.exit_code == diagnosis::worst(ExitCode::tempfail, r.server_failures[0].second.exit_code));
+    CHECK(r.exit_code != ExitCode::tempfail);
+    REQUIRE(r.server_failures.size() == 2);
+    CHECK(r.server_failures[1].second.exit_code == ExitCode::tempfail);
+}
+
+TEST_CASE("fallback: with the queue on, total failure queues the message once") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.policy.retries = 0;
+    run.policy.queue = true;
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::queued);
+    CHECK(r.exit_code == ExitCode::ok);
+    auto e = queue::Queue(run.queue_dir).load(r.queue_id);
+    REQUIRE(e);
+    CHECK(e->attempts.size() == 2);
+}
+
 namespace {
 
 // A failure at MAIL with this reply, on a connection reused from an earlier
@@ -577,4 +785,18 @@ TEST_CASE("policy: the per-connection resend is bounded: a third such reply in a
     CHECK(r.exit_code == ExitCode::tempfail);
     CHECK(r.attempts == 3);
     CHECK(run.script.outcomes.empty());
+}
+
+TEST_CASE("fallback: a per-connection limit at MAIL on a reused connection reconnects to the same server, "
+          "not the next") {
+    Run run;
+    run.policy.retries = 0;
+    run.fallback_ports = {2526};
+    run.script.outcomes.push_back(at_mail(max_per_connection_reply, false, {"a@x.test"}));
+    run.script.outcomes.push_back(sent_to({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(run.ports() == std::vector<int>{2525, 2525});
+    CHECK(r.server == "smtp://127.0.0.1:2525");
+    CHECK(run.fallbacks_seen.empty());
 }

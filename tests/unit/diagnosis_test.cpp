@@ -496,6 +496,26 @@ TEST_CASE("a client certificate that cannot be loaded is config, 78, naming clie
     CHECK(any_hint(d, "check client_cert = /etc/ssl/me.pem (flag --client-cert) and client_key"));
 }
 
+TEST_CASE("a refused or missing client certificate is tls, 78, with a hint naming client_cert and client_key") {
+    for (bool configured : {false, true}) {
+        DYNAMIC_SECTION("configured " << configured) {
+            Context ctx;
+            ctx.host = "relay.example.com";
+            ctx.port = 465;
+            if (configured)
+                ctx.client_cert = "/etc/ssl/me.pem (flag --client-cert)";
+            auto d = diagnose(Stage::tls, std::nullopt, NetError::client_cert_refused, ctx);
+            CHECK(d.cls == Class::tls);
+            CHECK(d.exit_code == ExitCode::config);
+            CHECK(d.summary == "relay.example.com:465 refused the TLS connection: it requires a client "
+                               "certificate it trusts");
+            CHECK(any_hint(d, configured ? "client_cert = /etc/ssl/me.pem (flag --client-cert) was not accepted: "
+                                           "give client_cert and client_key"
+                                         : "set client_cert and client_key (--client-cert, --client-key)"));
+        }
+    }
+}
+
 TEST_CASE("no TLS version in common is tls, 78, with a hint naming tls_min") {
     Context ctx;
     ctx.host = "relay.example.com";
