@@ -223,6 +223,35 @@ class AioServer:
         self.controller.stop()
 
 
+
+def why_no_mount_namespace():
+    """Why a test that builds an installed layout in a private mount
+    namespace (root, unshare, a tmpfs mount) cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (a mount namespace)"
+    if not shutil.which("unshare"):
+        return "needs unshare (util-linux)"
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs",
+                            "tmpfs", "/mnt"], capture_output=True)
+    if probe.returncode != 0:
+        return "cannot make a mount namespace: %s" % probe.stderr.decode(errors="replace").strip()
+    return None
+
+
+def lingering_close(conn):
+    """Closes a socket whose TLS handshake failed as a careful server does:
+    its alert was sent; the client's last handshake bytes are read and
+    dropped first, so the close is a FIN, not a reset that could destroy the
+    alert before the client read it (TLS 1.3 clients read it after their
+    Finished)."""
+    try:
+        socket.socket.shutdown(conn, socket.SHUT_WR)
+        conn.settimeout(1)
+        while socket.socket.recv(conn, 4096):
+            pass
+    except OSError:
+        pass
+
 def wait_for_port(port, timeout=10):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -371,11 +400,21 @@ class Responder:
             except OSError:
                 pass
 
+    def _start_tls(self, conn):
+        conn = self.certs.server_context(self.cert, *self.tls_options).wrap_socket(
+            conn, server_side=True, do_handshake_on_connect=False)
+        try:
+            conn.do_handshake()
+        except ssl.SSLError:
+            lingering_close(conn)
+            raise
+        return conn
+
     def _dialogue(self, conn):
         s = self.script
         tls = False
         if self.implicit_tls:
-            conn = self.certs.server_context(self.cert, *self.tls_options).wrap_socket(conn, server_side=True)
+            conn = self._start_tls(conn)
             tls = True
         if not self._send(conn, s.get("greeting", "220 responder.test ESMTP")):
             return
@@ -407,7 +446,7 @@ class Responder:
                     return
                 if isinstance(reply, str) and reply.startswith("220"):
                     f.close()
-                    conn = self.certs.server_context(self.cert, *self.tls_options).wrap_socket(conn, server_side=True)
+                    conn = self._start_tls(conn)
                     f = conn.makefile("rb")
                     tls = True
             elif upper.startswith("AUTH"):

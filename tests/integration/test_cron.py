@@ -22,7 +22,7 @@ import subprocess
 import time
 import unittest
 
-from smtptest import BIN, SmtpTestCase
+from smtptest import BIN, SmtpTestCase, why_no_mount_namespace
 
 CRON = "/usr/sbin/cron"
 PASSWORD = "relay-Pa55word"
@@ -30,17 +30,9 @@ WAIT = 200  # seconds: the next minute for the jobs, the one after for root's fl
 
 
 def why_not():
-    if os.geteuid() != 0:
-        return "needs root (a cron daemon, a mount namespace, a second user)"
-    if not shutil.which("unshare"):
-        return "needs unshare (util-linux)"
     if not os.access(CRON, os.X_OK):
         return "needs Debian's cron (%s; tests/setup.sh installs it)" % CRON
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs",
-                            "tmpfs", "/mnt"], capture_output=True)
-    if probe.returncode != 0:
-        return "cannot make a mount namespace: %s" % probe.stderr.decode(errors="replace").strip()
-    return None
+    return why_no_mount_namespace()
 
 
 SKIP = why_not()

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import unittest
 
-from smtptest import BIN, SmtpTestCase
+from smtptest import BIN, SmtpTestCase, why_no_mount_namespace
 
 PASSWORD = "relay-Pa55word"
 HAVE_PHP = bool(shutil.which("php"))
@@ -27,19 +27,7 @@ HAVE_MAILX = bool(shutil.which("s-nail"))
 HAVE_MUTT = bool(shutil.which("mutt"))
 
 
-def why_not():
-    if os.geteuid() != 0:
-        return "needs root (a mount namespace)"
-    if not shutil.which("unshare"):
-        return "needs unshare (util-linux)"
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "mount", "-t", "tmpfs",
-                            "tmpfs", "/mnt"], capture_output=True)
-    if probe.returncode != 0:
-        return "cannot make a mount namespace: %s" % probe.stderr.decode(errors="replace").strip()
-    return None
-
-
-SKIP = why_not()
+SKIP = why_no_mount_namespace()
 
 PATCH = ("From 1234567890abcdef Mon Sep 17 00:00:00 2001\n"
          "From: Dev <dev@example.com>\nDate: Sat, 28 Nov 2026 01:00:00 +0000\n"
