@@ -383,8 +383,8 @@ bool Delivery::may_fall_back(const Attempt& attempt) {
     if (o.status != Outcome::Status::failed || o.error == transport::NetError::local)
         return false;
     for (const auto& rcpt : o.recipients)
-        if (rcpt.accepted || rcpt.uncertain)
-            return false;
+        if (rcpt.accepted || rcpt.uncertain || (rcpt.reply && rcpt.reply->code >= 500))
+            return false; // taken, or refused for good by this server: never asked elsewhere
     if (o.reply && o.reply->code >= 500)
         return false;
     if (attempt.diagnosis.temporary)
@@ -438,16 +438,26 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
             return 0L;
         }
         if (falls_back && round_.size() > 1) {
-            // No server took it: the worst failure decides (diagnosis::worst).
-            const Diagnosis* decisive = &round_.front().second;
-            for (const auto& [server, d] : round_)
-                if (diagnosis::worst(decisive->exit_code, d.exit_code) != decisive->exit_code)
+            // No server took it. While any server failed only for now, the
+            // message waits (as a temporary failure of any MX defers mail):
+            // the worst of the temporary failures decides; else the worst
+            // of all (diagnosis::worst). Each is reported.
+            const bool any_temporary = std::any_of(round_.begin(), round_.end(),
+                                                   [](const auto& f) { return f.second.temporary; });
+            const Diagnosis* decisive = nullptr;
+            for (const auto& [server, d] : round_) {
+                if (any_temporary && !d.temporary)
+                    continue;
+                if (!decisive || diagnosis::worst(decisive->exit_code, d.exit_code) != decisive->exit_code)
                     decisive = &d;
+            }
             a.diagnosis = *decisive;
             r.server_failures = round_;
         }
         round_.clear();
-        server_ = 0; // a retry walks the list again from the first
+        if (falls_back)
+            server_ = 0; // every server failed: a retry walks the list again from the first
+        // else the server that answered keeps the rest (the recipients still owed)
     }
     if (a.outcome.final_reply && a.outcome.final_reply->positive())
         r.final_reply = a.outcome.final_reply;

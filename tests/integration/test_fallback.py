@@ -148,16 +148,26 @@ class Fallback(FallbackCase):
         self.assertEqual([s["error"]["class"] for s in j["servers"]], ["network", "network"])
         self.assertEqual(j["exit_code"], 75)
 
-    def test_every_server_failing_the_worst_decides(self):
-        # The first one's certificate is not trusted (78); the second is refused (75).
+    def test_one_server_failing_for_now_makes_the_message_wait(self):
+        # The first one's certificate is not trusted (78); the second is refused (75): as
+        # with MX hosts, a temporary failure of any server defers the mail (75), and the
+        # certificate's failure is still listed.
         untrusted = self.aio(cert="self_signed")
         closed = free_port()
         r = self.send([untrusted.port, closed], "--json")
+        self.assertExit(r, 75)
+        j = r.json()
+        self.assertEqual(j["error"]["class"], "network")
+        self.assertEqual([s["error"]["class"] for s in j["servers"]], ["tls", "network"])
+        self.assertEqual(untrusted.messages, [])
+
+    def test_every_server_failing_for_good_the_worst_decides(self):
+        first, second = self.aio(cert="self_signed"), self.aio(cert="self_signed")
+        r = self.send([first.port, second.port], "--json")
         self.assertExit(r, 78)
         j = r.json()
         self.assertEqual(j["error"]["class"], "tls")
-        self.assertEqual([s["error"]["class"] for s in j["servers"]], ["tls", "network"])
-        self.assertEqual(untrusted.messages, [])
+        self.assertEqual([s["error"]["class"] for s in j["servers"]], ["tls", "tls"])
 
     def test_queue_flush_walks_the_list_again(self):
         closed, later = free_port(), free_port()

@@ -667,7 +667,25 @@ TEST_CASE("fallback: every server fails: each failure is reported, a retry walks
     CHECK(run.retries[0].rfind("1/2 ", 0) == 0);
 }
 
-TEST_CASE("fallback: every server fails: the worst failure decides the exit code") {
+TEST_CASE("fallback: every server fails for good: the worst failure decides the exit code") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.policy.retries = 0;
+    Outcome untrusted = outcome(Outcome::Status::failed, transport::Stage::tls, {}, {"a@x.test"});
+    untrusted.error = transport::NetError::cert_untrusted;
+    run.script.outcomes.push_back(untrusted);
+    run.script.outcomes.push_back(untrusted);
+    auto r = run.go({"a@x.test"});
+    CHECK(run.ports() == std::vector<int>{2525, 2526});
+    CHECK(r.status == Status::failed);
+    REQUIRE(r.diagnosis);
+    CHECK(diagnosis::class_name(r.diagnosis->cls) == "tls");
+    CHECK(r.exit_code == ExitCode::config);
+    REQUIRE(r.server_failures.size() == 2);
+}
+
+TEST_CASE("fallback: one server failing for now and one for good: the message waits (75), "
+          "as a temporary failure of any MX defers the mail") {
     Run run;
     run.fallback_ports = {2526};
     run.policy.retries = 0;
@@ -678,12 +696,57 @@ TEST_CASE("fallback: every server fails: the worst failure decides the exit code
     auto r = run.go({"a@x.test"});
     CHECK(run.ports() == std::vector<int>{2525, 2526});
     CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::tempfail);
     REQUIRE(r.diagnosis);
-    CHECK(diagnosis::class_name(r.diagnosis->cls) == "tls");
-    CHECK(r.exit_code == diagnosis::worst(ExitCode::tempfail, r.server_failures[0].second.exit_code));
-    CHECK(r.exit_code != ExitCode::tempfail);
-    REQUIRE(r.server_failures.size() == 2);
-    CHECK(r.server_failures[1].second.exit_code == ExitCode::tempfail);
+    CHECK(r.diagnosis->temporary);
+    REQUIRE(r.server_failures.size() == 2); // the certificate's 78 is still reported
+    CHECK(r.server_failures[0].second.exit_code == ExitCode::config);
+}
+
+TEST_CASE("fallback: one server failing for now and one for good, with the queue on: queued, not dropped") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.policy.retries = 0;
+    run.policy.queue = true;
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    Outcome untrusted = outcome(Outcome::Status::failed, transport::Stage::tls, {}, {"a@x.test"});
+    untrusted.error = transport::NetError::cert_untrusted;
+    run.script.outcomes.push_back(untrusted);
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::queued);
+    CHECK(r.exit_code == ExitCode::ok);
+}
+
+TEST_CASE("fallback: the second server took one recipient and greylisted the other: the rest goes to it, "
+          "not back to the first") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.policy.retries = 1;
+    run.script.outcomes.push_back(refused({"a@x.test", "b@x.test"}));
+    run.script.outcomes.push_back(outcome(Outcome::Status::partial, transport::Stage::end_of_data,
+                                          {"250 Ok", "450 4.2.0 greylisted"}, {"a@x.test", "b@x.test"}));
+    run.script.outcomes.push_back(sent_to({"b@x.test"}));
+    auto r = run.go({"a@x.test", "b@x.test"});
+    CHECK(run.ports() == std::vector<int>{2525, 2526, 2526});
+    CHECK(r.status == Status::sent);
+    CHECK(r.server == "smtp://127.0.0.1:2526");
+}
+
+TEST_CASE("fallback: one recipient refused for good (550) and one for now (450): no fallback, "
+          "the 550 stands") {
+    Run run;
+    run.fallback_ports = {2526};
+    run.policy.retries = 0;
+    Outcome o = outcome(Outcome::Status::failed, transport::Stage::rcpt,
+                        {"550 5.1.1 no such user", "450 4.2.0 greylisted"}, {"a@x.test", "b@x.test"});
+    o.reply = reply("450 4.2.0 greylisted");
+    run.script.outcomes.push_back(o);
+    auto r = run.go({"a@x.test", "b@x.test"});
+    CHECK(run.ports() == std::vector<int>{2525});
+    CHECK(run.fallbacks_seen.empty());
+    REQUIRE(r.rejected.size() >= 1);
+    CHECK(r.rejected[0].address == "a@x.test");
+    CHECK(r.rejected[0].reply.rfind("550 ", 0) == 0);
 }
 
 TEST_CASE("fallback: with the queue on, total failure queues the message once") {
