@@ -424,6 +424,12 @@ int batch_command(const cli::Invocation& inv, Io& io) {
                 clear_progress();
                 retry(attempt, attempts, wait_ms, why);
             };
+            hooks.on_fallback = [fallback = hooks.on_fallback, clear_progress](
+                                    const std::string& failed, const std::string& next,
+                                    const diagnosis::Diagnosis& why) {
+                clear_progress();
+                fallback(failed, next, why);
+            };
         }
         if (parallel)
             parallel->add(std::move(job), std::move(hooks), prepared, report);

@@ -12,7 +12,7 @@ import threading
 import tty
 import unittest
 
-from smtptest import BIN, SmtpTestCase
+from smtptest import BIN, SmtpTestCase, free_port
 
 # One drawing of the progress line: "\r2/3 sent, 0 queued, 0 failed, 3.1 msg/s, 0:00 left" ESC [K
 PROGRESS = re.compile(r"\r(\d+)(/\d+)? sent, (\d+) queued, (\d+) failed, [\d.]+ msg/s(, \d+:\d\d left)?\x1b\[K")
@@ -305,14 +305,15 @@ class Progress(SmtpTestCase):
                     f.write(json.dumps({"to": "dev%d@example.com" % i, "subject": "m%d" % i, "body": "b"}) + "\n")
         return path
 
-    def on_terminal(self, server, args, stdin=subprocess.DEVNULL, **env):
+    def on_terminal(self, server, args, stdin=subprocess.DEVNULL, server_url=None, **env):
         """Runs batch with stderr on a pseudo-terminal (raw: no \\n to \\r\\n);
         returns (exit code, stdout, what the terminal showed)."""
         master, slave = pty.openpty()
         tty.setraw(slave)
         proc = subprocess.Popen([BIN, "batch", "--connections", "1"] + args, stdin=stdin,
                                 stdout=subprocess.PIPE, stderr=slave,
-                                env=self.env(**self.server_env(server), **env))
+                                env=self.env(**self.server_env(server, **({"SMTPSEND_SERVER": server_url}
+                                                                          if server_url else {})), **env))
         os.close(slave)
         shown = b""
         while True:
@@ -353,6 +354,15 @@ class Progress(SmtpTestCase):
         self.assertIn("\x1b[K\r\x1b[Ksmtpsend: %s:2: subject: unknown placeholder {{nope}}\n" % path, shown)
         self.assertRegex(shown, r"\r2/3 sent, 0 queued, 1 failed, [\d.]+ msg/s, 0:00 left\x1b\[K\r\x1b\[K"
                                 r"smtpsend: batch: 2 of 3 sent or queued\n$")
+
+    def test_a_fallback_line_erases_the_progress_line_first(self):
+        server = self.slow()
+        dead = "smtp://127.0.0.1:%d" % free_port()
+        url = "%s,smtp://127.0.0.1:%d" % (dead, server.port)
+        code, out, shown = self.on_terminal(server, [self.input_file(2)], server_url=url)
+        self.assertEqual(code, 0, shown)
+        self.assertIn("\x1b[K\r\x1b[Ksmtpsend: %s:1: %s failed (" % (os.path.join(self.tmp, "in.jsonl"), dead), shown)
+        self.assertEqual(len(server.messages), 2)
 
     def test_standard_input_from_a_file_knows_the_total_a_pipe_does_not(self):
         server = self.slow()
