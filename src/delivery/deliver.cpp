@@ -415,9 +415,14 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
     // connection (a failure always drops the old one), without using a
     // retry (and before a fallback server: this one is not failing). Bounded,
     // so a server that says it on every connection fails it.
+    // Any other 421 there that does not ask to slow down (Postfix's idle
+    // "421 4.4.2 ... timeout exceeded") also ended the connection, not the message.
     const Outcome& o = attempt.outcome;
-    if (o.status == Outcome::Status::failed && o.stage == Stage::mail && !o.greeting &&
-        diagnosis::per_connection_limit(attempt.diagnosis) && reconnects_ < max_reconnects) {
+    const bool connection_ended =
+        diagnosis::per_connection_limit(attempt.diagnosis) ||
+        (o.reply && o.reply->code == 421 && !diagnosis::asks_to_slow_down(attempt.diagnosis));
+    if (o.status == Outcome::Status::failed && o.stage == Stage::mail && !o.greeting && connection_ended &&
+        reconnects_ < max_reconnects) {
         ++reconnects_;
         return 0L; // owed_ is still this envelope's recipients
     }

@@ -863,3 +863,29 @@ TEST_CASE("fallback: a per-connection limit at MAIL on a reused connection recon
     CHECK(r.server == "smtp://127.0.0.1:2525");
     CHECK(run.fallbacks_seen.empty());
 }
+
+TEST_CASE("policy: an idle timeout's 421 at MAIL on a reused connection sends the message again at once, "
+          "without using a retry") {
+    // Postfix closes an idle connection with an unsolicited "421 4.4.2 ... timeout
+    // exceeded", read as the next MAIL's reply: the server did not refuse the message.
+    Run run;
+    run.policy.retries = 0;
+    run.script.outcomes.push_back(at_mail("421 4.4.2 mx.example.com Error: timeout exceeded", false, {"a@x.test"}));
+    run.script.outcomes.push_back(
+        outcome(Outcome::Status::sent, transport::Stage::end_of_data, {"250 Ok"}, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    CHECK(r.attempts == 2);
+    CHECK(run.clock.sleeps.empty());
+    CHECK(run.retries.empty());
+}
+
+TEST_CASE("policy: a 421 at MAIL on a new connection is the server's answer: without retries, 75") {
+    Run run;
+    run.policy.retries = 0;
+    run.script.outcomes.push_back(at_mail("421 4.4.2 mx.example.com Error: timeout exceeded", true, {"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::tempfail);
+    CHECK(r.attempts == 1);
+}
