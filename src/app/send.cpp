@@ -37,7 +37,7 @@ std::optional<std::string> incoming_for(const cli::Invocation& inv, const config
         access(s.password_file.value.c_str(), R_OK) == 0 || errno != EACCES)
         return std::nullopt;
     std::string dir = queue::incoming_dir(s.queue_dir.set && !s.queue_dir.value.empty() ? s.queue_dir.value
-                                                                                      : "/var/spool/smtpsend");
+                                                                                      : queue::kSystemDir);
     if (access(dir.c_str(), W_OK | X_OK) != 0)
         return std::nullopt;
     return dir;

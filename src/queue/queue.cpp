@@ -475,7 +475,7 @@ Lock::~Lock() {
 
 std::string default_dir(const util::Environment& env) {
     if (geteuid() == 0)
-        return "/var/spool/smtpsend";
+        return kSystemDir;
     if (auto state = env.get("XDG_STATE_HOME"); state && !state->empty())
         return *state + "/smtpsend/queue";
     auto home = env.get("HOME");

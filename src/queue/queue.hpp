@@ -81,8 +81,11 @@ struct Scan {
 // How old (seconds) a file in tmp/ must be before it counts as stale.
 constexpr long stale_tmp_age = 3600;
 
+// The system queue: root's default, and where other users' mail waits
+// (incoming/).
+inline constexpr const char* kSystemDir = "/var/spool/smtpsend";
 // $XDG_STATE_HOME/smtpsend/queue (default ~/.local/state/smtpsend/queue), or
-// /var/spool/smtpsend for root.
+// kSystemDir for root.
 std::string default_dir(const util::Environment& env);
 
 class Queue;
