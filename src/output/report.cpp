@@ -12,6 +12,8 @@ std::function<void(const transport::TranscriptLine&)> verbose_printer(bool verbo
     if (!verbose)
         return nullptr;
     return [&err](const transport::TranscriptLine& line) {
+        if (line.connection)
+            err << '[' << line.connection << "] ";
         err << line.who << ": " << printable(line.text) << "\n";
     };
 }

@@ -87,6 +87,12 @@ class CurlPool final : public Pool {
         Slot &s = *slots_.at(slot);
         TransportOptions o = options_;
         o.max_transfer_ms = max_transfer_ms;
+        if (o.on_line && slots_.size() > 1) // interleaved lines say whose they are
+            o.on_line = [queue = std::move(o.on_line), n = slot + 1](const TranscriptLine &l) {
+                TranscriptLine named = l;
+                named.connection = n;
+                queue(named);
+            };
         s.send.emplace(envelope, source, std::move(o));
         advance(slot);
     }

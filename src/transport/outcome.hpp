@@ -99,6 +99,7 @@ struct TranscriptLine {
     char who = '*'; // 'C' client, 'S' server, '*' note
     std::string text;
     long at_ms = 0; // since the dialogue started
+    size_t connection = 0; // a pool of several: its connection, from 1; else 0
 };
 
 // A certificate as the server presented it (for hints and `check`).

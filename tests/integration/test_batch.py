@@ -41,6 +41,31 @@ class Batch(SmtpTestCase):
         self.assertEqual(server.log_commands().count("AUTH"), 1)
         self.assertEqual(len({x["message_id"] for x in results}), 50)
 
+    def verbose_lines(self, r):
+        return [l for l in r.stderr.splitlines() if re.match(r"(\[\d+\] )?[CS*]: ", l)]
+
+    def test_verbose_lines_over_several_connections_name_their_connection(self):
+        server = self.responder()
+        r = self.run_smtpsend(["batch", "-v", "--connections", "2", "--no-progress"], stdin=self.lines(6),
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        lines = self.verbose_lines(r)
+        self.assertTrue(lines, r.stderr)
+        prefixes = {re.match(r"\[(\d+)\] [CS*]: ", l).group(1) if re.match(r"\[\d+\] ", l) else None
+                    for l in lines}
+        self.assertEqual(prefixes, {"1", "2"}, r.stderr)
+        self.assertEqual(sum(1 for l in lines if re.match(r"\[\d\] C: MAIL FROM:", l)), 6, r.stderr)
+
+    def test_verbose_lines_over_one_connection_have_no_prefix(self):
+        server = self.responder()
+        r = self.run_smtpsend(["batch", "-v", "--connections", "1"], stdin=self.lines(2),
+                              **self.server_env(server))
+        self.assertExit(r, 0)
+        lines = self.verbose_lines(r)
+        self.assertTrue(lines, r.stderr)
+        self.assertFalse([l for l in lines if l.startswith("[")], r.stderr)
+        self.assertEqual(sum(1 for l in lines if l.startswith("C: MAIL FROM:")), 2, r.stderr)
+
     def test_a_server_that_closes_every_ten_messages(self):
         server = self.responder({"close_after": 10})
         r = self.run_batch(server, self.lines(50), "--connections", "1")
