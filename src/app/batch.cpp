@@ -167,27 +167,21 @@ request_from_json(const std::string& line, std::string& from) {
             req.html_text = std::move(*html);
         }
     }
+    const bool body_file = j.contains("body_file");
     std::shared_ptr<message::Spool> body;
-    if (j.contains("body_file")) {
-        if (vars) {
-            auto t = read_template(text("body_file"));
-            if (!t)
-                return t.error();
-            auto filled = fill(*t, *vars, "body_file");
-            if (!filled)
-                return filled.error();
-            body = message::Spool::from_string(std::move(*filled));
-        } else {
-            auto spool = message::Spool::from_path(text("body_file"));
-            if (!spool)
-                return spool.error();
-            body = *spool;
-        }
-    } else if (vars) {
-        auto filled = fill(text("body"), *vars, "body");
+    if (vars) { // read whole to be filled
+        auto t = body_file ? read_template(text("body_file")) : util::Result<std::string>(text("body"));
+        if (!t)
+            return t.error();
+        auto filled = fill(*t, *vars, body_file ? "body_file" : "body");
         if (!filled)
             return filled.error();
         body = message::Spool::from_string(std::move(*filled));
+    } else if (body_file) {
+        auto spool = message::Spool::from_path(text("body_file"));
+        if (!spool)
+            return spool.error();
+        body = *spool;
     } else {
         body = message::Spool::from_string(text("body"));
     }

@@ -75,17 +75,10 @@ int submit_incoming(const cli::Invocation& inv, Io& io, const config::Loaded& lo
     sub.extract_recipients = inv.message.extract_recipients;
     sub.ignore_dots = inv.message.ignore_dots;
     sub.full_name = inv.message.full_name;
-    sub.message.reserve((*spool)->size());
-    char buf[65536];
-    for (uint64_t at = 0;;) {
-        auto got = (*spool)->read_at(at, buf, sizeof buf);
-        if (!got)
-            return output::report_failure(io, Schema::send, inv.json, got.error(), diagnosis::Class::io);
-        if (*got == 0)
-            break;
-        sub.message.append(buf, *got);
-        at += *got;
-    }
+    auto whole = (*spool)->head(static_cast<size_t>((*spool)->size())); // at most max_incoming_bytes
+    if (!whole)
+        return output::report_failure(io, Schema::send, inv.json, whole.error(), diagnosis::Class::io);
+    sub.message = std::move(*whole);
     auto name = queue::submit(dir, sub);
     if (!name)
         return output::report_failure(io, Schema::send, inv.json, name.error(), diagnosis::Class::io);

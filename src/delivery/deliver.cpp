@@ -467,7 +467,6 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
     if (a.outcome.final_reply && a.outcome.final_reply->positive())
         r.final_reply = a.outcome.final_reply;
 
-
     owed.clear();
     std::vector<std::string> deferred;
     bool progress = false;
@@ -775,6 +774,14 @@ void Parallel::note(const Attempt& a) {
     }
 }
 
+void Parallel::record(Item& it, const Attempt& a) {
+    auto wait_ms = it.delivery->record(it.envelope, a);
+    if (!wait_ms)
+        it.result = it.delivery->finish();
+    else
+        it.not_before = clock_->now_ms() + *wait_ms;
+}
+
 void Parallel::pump() {
     // Free connections take the first messages waiting, in input order;
     // each message goes to the connections of the server its Delivery is on.
@@ -811,12 +818,7 @@ void Parallel::pump() {
         }
         const size_t server = static_cast<size_t>(&lane - lanes_.data());
         if (auto refused = session_.refuse_before_sending(it.envelope, server)) {
-            // As a single send refuses it (no connection is taken).
-            auto wait_ms = it.delivery->record(it.envelope, *refused);
-            if (!wait_ms)
-                it.result = it.delivery->finish();
-            else
-                it.not_before = clock_->now_ms() + *wait_ms;
+            record(it, *refused); // as a single send refuses it (no connection is taken)
             continue;
         }
         if (!lane.pool)
@@ -854,11 +856,7 @@ void Parallel::pump() {
                 session_.learn(outcome, server);
                 Attempt a = session_.attempt_for(it.envelope, std::move(outcome), server);
                 note(a);
-                auto wait_ms = it.delivery->record(it.envelope, a);
-                if (!wait_ms)
-                    it.result = it.delivery->finish();
-                else
-                    it.not_before = clock_->now_ms() + *wait_ms;
+                record(it, a);
             }
         }
     } else if (next_due >= 0) {

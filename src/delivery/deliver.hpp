@@ -321,6 +321,8 @@ class Parallel {
     long sent_since_slow_down_ = 0;
     std::function<void(const diagnosis::Diagnosis&, size_t, long)> on_slow_down_;
     void note(const Attempt& a);
+    // Its Delivery decides: settled, or due again after the wait.
+    void record(Item& it, const Attempt& a);
 };
 
 // The log record of one attempt.

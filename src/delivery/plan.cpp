@@ -9,24 +9,23 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
                              const std::string& hostname, bool load_secrets) {
     const config::Settings& s = loaded.settings;
     auto endpoints = config::resolve_endpoints(s);
-    util::Result<config::Endpoint> endpoint =
-        endpoints ? util::Result<config::Endpoint>(endpoints->front())
-                  : util::Result<config::Endpoint>(endpoints.error());
     Plan plan;
     plan.profile = loaded.profile;
     plan.credentials = std::make_unique<config::Credentials>();
     plan.credentials->user = s.user.value;
-    if (!endpoint && !load_secrets) // a dry run shows the message even without a server
+    if (!endpoints && !load_secrets) // a dry run shows the message even without a server
         return plan;
-    if (!endpoint)
-        return endpoint.error();
-    if (load_secrets && endpoint->mode == config::TlsMode::none && s.user.set && !s.user.value.empty())
+    if (!endpoints)
+        return endpoints.error();
+    // Mode none comes only from `tls`, which applies to every server of the list.
+    const config::Endpoint& first = endpoints->front();
+    if (load_secrets && first.mode == config::TlsMode::none && s.user.set && !s.user.value.empty())
         return util::make_error("refusing to send a password over an unencrypted connection "
                                 "(tls = none from " + s.tls.origin.describe() + ")",
                                 "use STARTTLS (smtp://HOST:587) or smtps://HOST:465; --tls none "
                                 "is only for a relay that needs no login",
                                 util::ErrorKind::config);
-    plan.endpoint = *endpoint;
+    plan.endpoint = first;
     plan.fallbacks.assign(endpoints->begin() + 1, endpoints->end());
     plan.proxy_credentials = std::make_unique<config::Credentials>();
     if (load_secrets) {
@@ -43,7 +42,7 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
 
     auto& o = plan.options;
     auto& c = plan.context;
-    o.endpoint = *endpoint;
+    o.endpoint = first;
     o.credentials = plan.credentials.get();
     o.auth = s.auth.value;
     o.cafile = s.cafile.value;
@@ -67,9 +66,9 @@ util::Result<Plan> make_plan(const config::Loaded& loaded, const util::Environme
     o.timeout_seconds = s.timeout.value;
     o.data_timeout_seconds = s.data_timeout.value;
 
-    c.host = endpoint->host;
-    c.port = endpoint->port;
-    c.tls_mode = endpoint->mode;
+    c.host = first.host;
+    c.port = first.port;
+    c.tls_mode = first.mode;
     c.server_origin = s.server.origin.describe();
     c.user = plan.credentials->user;
     c.credentials_configured = !plan.credentials->user.empty();

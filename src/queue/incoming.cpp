@@ -1,6 +1,7 @@
 #include "queue/incoming.hpp"
 
 #include "util/strings.hpp"
+#include "util/system.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -35,18 +36,6 @@ util::Error io_error(const std::string &what) {
 bool parse_number(std::string_view t, uint64_t &n) {
     auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
     return !t.empty() && ec == std::errc() && ptr == t.data() + t.size();
-}
-
-bool write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        ssize_t n = write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
 }
 
 } // namespace
@@ -149,7 +138,7 @@ util::Result<std::string> submit(const std::string &dir, const Submission &s) {
     int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return io_error("cannot create an entry in " + dir);
-    bool ok = write_all(fd, *bytes) && fsync(fd) == 0;
+    bool ok = util::write_all(fd, *bytes) && fsync(fd) == 0;
     int saved = errno;
     if (close(fd) != 0 && ok) {
         ok = false;

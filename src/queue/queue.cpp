@@ -94,15 +94,8 @@ util::Status fsync_dir(const std::string& dir) {
 }
 
 util::Status write_all(int fd, const char* data, size_t n, const std::string& path) {
-    while (n > 0) {
-        ssize_t w = write(fd, data, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return io_error("cannot write " + path);
-        data += w;
-        n -= static_cast<size_t>(w);
-    }
+    if (!util::write_all(fd, std::string_view(data, n)))
+        return io_error("cannot write " + path);
     return util::Ok{};
 }
 

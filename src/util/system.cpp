@@ -135,6 +135,18 @@ Result<std::string> run_command_output(const std::string& command, std::chrono::
     return out;
 }
 
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+}
+
 Result<std::string> read_small_file(const std::string& path, size_t max_bytes) {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0)

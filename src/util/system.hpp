@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace smtpsend::util {
@@ -83,6 +84,10 @@ class FakeClock final : public Clock {
 // longer than `timeout`. Its stderr is passed through to ours.
 Result<std::string> run_command_output(const std::string& command, std::chrono::seconds timeout,
                                        size_t max_bytes);
+
+// Writes all of `data` to `fd` (again after EINTR or a short write). False
+// on an error, with errno set.
+bool write_all(int fd, std::string_view data);
 
 // Reads a whole (small) file. Fails with the system's reason.
 Result<std::string> read_small_file(const std::string& path, size_t max_bytes);
