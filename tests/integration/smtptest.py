@@ -308,6 +308,8 @@ class Responder:
         self.sock.bind((LOOPBACK, self.port))
         self.sock.listen(16)
         self.stopping = False
+        self.sessions = 0  # connections whose dialogue is still running
+        self.settled = threading.Condition()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -318,7 +320,12 @@ class Responder:
         except OSError:
             pass
 
-    def log_commands(self):
+    def log_commands(self, settle=2.0):
+        """The command verbs received. Waits (at most `settle` seconds) for the
+        dialogues still running to end: a client that has exited may have
+        sent its last command (QUIT) before this thread read it."""
+        with self.settled:
+            self.settled.wait_for(lambda: self.sessions == 0, timeout=settle)
         return [l.split(" ")[0].split(":")[0].upper() for l in self.log if not l.startswith("<")]
 
     def _serve(self):
@@ -328,6 +335,8 @@ class Responder:
             except OSError:
                 return
             self.connections += 1
+            with self.settled:
+                self.sessions += 1
             threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
     def _send(self, conn, reply):
@@ -399,6 +408,9 @@ class Responder:
                 conn.close()
             except OSError:
                 pass
+            with self.settled:
+                self.sessions -= 1
+                self.settled.notify_all()
 
     def _start_tls(self, conn):
         conn = self.certs.server_context(self.cert, *self.tls_options).wrap_socket(
