@@ -112,6 +112,8 @@ int send_command(const cli::Invocation& inv, Io& io) {
     message::ComposeContext ctx;
     ctx.stdin_fd = io.stdin_fd;
     ctx.hostname = util::local_hostname();
+    if (const passwd* pw = getpwuid(getuid()))
+        ctx.login = pw->pw_name;
     auto prepared = message::prepare_message(inv.message, settings, ctx);
     if (!prepared)
         return output::report_failure(io, Schema::send, inv.json, prepared.error(), diagnosis::Class::input);

@@ -411,7 +411,8 @@ std::vector<KeyInfo> make_keys() {
                                      "/etc/aliases format"),
         wire_key<&Settings::domain>("domain", "DOMAIN",
                                     "qualify local names (recipients without an alias, -f root) "
-                                    "in every mode: root@DOMAIN",
+                                    "in every mode: root@DOMAIN; sendmail mode sends a message "
+                                    "that names no sender as LOGIN@DOMAIN",
                                     check_domain),
         bool_key<&Settings::queue>("queue", "keep a message that failed temporarily in the queue "
                                             "and exit 0; `smtpsend queue flush` sends it later"),

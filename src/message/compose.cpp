@@ -517,11 +517,22 @@ util::Result<PreparedMessage> compose_from_message(const MessageRequest& req,
         envelope_sender = **sender;
     } else if (header_from) {
         envelope_sender = *header_from;
+    } else if (local && !ctx.login.empty() && !settings.domain.value.empty()) {
+        // mailx writes no From: and gives no -f; Postfix sends such mail as
+        // login@myorigin, and the From header below says the same.
+        auto qualified = ascii_domain(ctx.login + "@" + settings.domain.value);
+        if (!qualified)
+            return make_error("the login name " + util::quote(ctx.login) + " with domain (" +
+                                  settings.domain.origin.describe() + "): " + qualified.error().message,
+                              "set `from` to the sender address", util::ErrorKind::config);
+        envelope_sender = Address{"", *qualified};
     }
     if (!envelope_sender)
         return make_error("no sender address: the message has no From: header and none is set",
-                          "give --from ADDRESS (sendmail: -f ADDRESS), or set SMTPSEND_FROM or "
-                          "`from` in a profile",
+                          local ? "set `from` in the system file, or `domain` to send as "
+                                  "LOGIN@DOMAIN (sendmail: -f ADDRESS for one message)"
+                                : "give --from ADDRESS (sendmail: -f ADDRESS), or set SMTPSEND_FROM or "
+                                  "`from` in a profile",
                           util::ErrorKind::config);
     msg.envelope.from = envelope_sender->addr_spec;
     if (msg.envelope.from.find('@') == std::string::npos)

@@ -52,6 +52,10 @@ struct ComposeContext {
     int stdin_fd = 0;
     std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
     std::string hostname;              // for Message-ID when the sender has no domain
+    // The caller's login name. Sendmail mode sends as LOGIN@domain when
+    // nothing else names a sender (no -f, `from` or full From header), as
+    // Postfix does with login@myorigin; empty: never.
+    std::string login;
     // Where to say how to end the body when it is typed at a terminal
     // (stdin a tty), as mail(1) does; -1 for nowhere.
     int notice_fd = 2;

@@ -47,12 +47,12 @@ class InstalledSendmail(SmtpTestCase):
         with open(os.path.join(t, "0001-fix.patch"), "w") as f:
             f.write(PATCH)
 
-    def run_installed(self, commands):
+    def run_installed(self, commands, from_line="from = root@example.org\n"):
         """Runs shell `commands` as root in a namespace with the installed layout."""
         t = self.tmp
         config = ("server = smtp://127.0.0.1:%d\ncafile = %s\nuser = alice@example.com\n"
-                  "password_file = /etc/smtpsend/password\nfrom = root@example.org\ndomain = example.org\nqueue_dir = %s/queue\n"
-                  "retries = 0\ntimeout = 10\n" % (self.server.port, self.certs.cafile, t))
+                  "password_file = /etc/smtpsend/password\n%sdomain = example.org\nqueue_dir = %s/queue\n"
+                  "retries = 0\ntimeout = 10\n" % (self.server.port, self.certs.cafile, from_line, t))
         script = r"""
 set -e
 T=%(t)s
@@ -118,6 +118,17 @@ cd $T
         self.assertEqual(m["mail_from"], "root@example.org")  # `from`: mailx writes no From: header
         self.assertEqual(msg["Subject"], "mailx report")
         self.assertIn("disk is full", msg.get_content())
+
+    @unittest.skipUnless(HAVE_MAILX, "s-nail (mailx) is not installed (tests/setup.sh installs it)")
+    def test_mailx_without_from_in_the_system_file_sends_as_login_at_domain(self):
+        # As Postfix (login@myorigin): mailx gives neither a From: header nor -f.
+        p = self.run_installed("printf 'disk is full\\n' | s-nail -n -s 'mailx report' lead@example.com",
+                               from_line="")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        m, msg = self.received()
+        self.assertEqual(m["mail_from"], "root@example.org")
+        self.assertEqual(msg["From"], "root@example.org")
+        self.assertEqual(msg["Subject"], "mailx report")
 
     @unittest.skipUnless(HAVE_MUTT, "mutt is not installed (tests/setup.sh installs it)")
     def test_mutt_with_its_built_in_sendmail(self):

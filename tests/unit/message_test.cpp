@@ -621,3 +621,50 @@ TEST_CASE("sendmail mode: input without a header field is the body, with the hea
     CHECK(text.find("\r\nMessage-ID: " + m->message_id + "\r\n\r\ntest\r\n") != std::string::npos);
     CHECK(text.substr(text.size() - 10) == "\r\n\r\ntest\r\n");
 }
+
+TEST_CASE("sendmail mode without any sender goes as LOGIN@domain, as Postfix does") {
+    // mailx writes no From: and gives no -f; Postfix sends as login@myorigin.
+    struct Row {
+        const char* input;
+        bool sendmail_mode;
+        const char* domain;
+        const char* envelope; // "" = fails with "no sender address"
+        const char* from_header;
+    };
+    for (const Row& row : std::initializer_list<Row>{
+             {"Subject: x\n\nbody\n", true, "example.org", "bob@example.org", "From: bob@example.org\r\n"},
+             {"body alone\n", true, "example.org", "bob@example.org", "From: bob@example.org\r\n"},
+             // cron's bare From: the header is qualified, the envelope is the login
+             {"From: root (Cron Daemon)\nSubject: x\n\nbody\n", true, "example.org", "bob@example.org",
+              "From: Cron Daemon <root@example.org>\r\n"},
+             // a full From header still gives the envelope sender
+             {"From: App <app@example.com>\n\nbody\n", true, "example.org", "app@example.com",
+              "From: App <app@example.com>\r\n"},
+             // no domain: no guess at one
+             {"Subject: x\n\nbody\n", true, "", "", ""},
+             // the composer does not invent a sender
+             {"Subject: x\n\nbody\n", false, "example.org", "", ""},
+         }) {
+        CAPTURE(row.input, row.sendmail_mode, row.domain);
+        MessageRequest req;
+        req.complete_message = row.sendmail_mode;
+        req.to = {"dev@example.com"};
+        req.body_file = write_temp(row.input);
+        config::Settings s;
+        if (*row.domain)
+            s.domain.assign(row.domain, config::Origin::flag("--domain"));
+        ComposeContext ctx;
+        ctx.login = "bob";
+        auto m = prepare_message(req, s, ctx);
+        if (!*row.envelope) {
+            REQUIRE_FALSE(m);
+            CHECK(m.error().kind == util::ErrorKind::config);
+            CHECK(m.error().message.rfind("no sender address", 0) == 0);
+            continue;
+        }
+        REQUIRE(m);
+        CHECK(m->envelope.from == row.envelope);
+        std::string text = wire(*m);
+        CHECK(text.find(row.from_header) != std::string::npos);
+    }
+}
