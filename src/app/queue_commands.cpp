@@ -87,24 +87,22 @@ std::string header_block(message::MessageSource& source) {
 // Root's flush first takes other users' mail from incoming/ into the queue
 // (docs/sendmail.md, "Other users' mail"): the sender is the file's owner,
 // the settings are root's own (never the submitter's); the entry goes
-// through the normal flush below. An entry is removed once it is in the
-// queue; a refused one is reported (syslog and stderr) and never read again.
+// through the normal flush below. Each entry is claimed first (renamed into
+// root's claimed/ under the queue id it gets), then queued under that id,
+// then its claim is removed: a message is in exactly one of incoming/,
+// claimed/ or the queue, and a claim whose queue entry exists is never
+// queued again (never sent twice). A refused one is reported (syslog and
+// stderr) and never read again.
 template <typename Problem>
 void take_incoming(Io& io, const queue::Queue& q, const config::Loaded& flush_settings, long now,
                    const delivery::Hooks& hooks, Problem& problem) {
     auto opened = queue::Queue::open(q.dir(), now);
     if (!opened)
         return;
-    const std::string dir = queue::incoming_dir(q.dir());
-    // Created on the first flush of root's queue (mode 1733, like Postfix's
-    // maildrop), and the queue folder made searchable (0711) to reach it.
-    struct stat st {};
-    if (lstat(q.dir().c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0) {
-        if (mkdir(dir.c_str(), 01733) == 0)
-            chmod(dir.c_str(), 01733); // the umask took bits off
-        if ((st.st_mode & 0011) != 0011)
-            chmod(q.dir().c_str(), (st.st_mode & 07777) | 0011);
-    }
+    // Created on the first flush of root's queue (incoming/ and incoming.tmp/
+    // mode 1733, like Postfix's maildrop; claimed/ 0700), and the queue folder
+    // made searchable (0711) to reach them.
+    queue::create_incoming_dirs(q.dir());
     // One intake at a time (the timer and the path unit may overlap): an
     // entry is queued once.
     int lock = open((q.dir() + "/.incoming.lock").c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -117,11 +115,11 @@ void take_incoming(Io& io, const queue::Queue& q, const config::Loaded& flush_se
         int fd;
         ~Unlock() { close(fd); }
     } unlock{lock};
-    auto in = queue::take_incoming(dir, q.dir() + "/failed", now);
+    auto in = queue::take_incoming(*opened, now);
     auto syslog = [&](const std::string& name, const std::string& outcome, const std::string& text,
                       const std::string& from) {
         log::Record rec;
-        rec.queue_id = "incoming/" + name;
+        rec.queue_id = name.rfind("claimed/", 0) == 0 ? name : "incoming/" + name;
         rec.outcome = outcome;
         rec.from = from;
         rec.reply = text;
@@ -135,20 +133,25 @@ void take_incoming(Io& io, const queue::Queue& q, const config::Loaded& flush_se
         problem(none, in.status.error());
         return;
     }
+    auto label = [](const std::string& name) { return name.rfind("claimed/", 0) == 0 ? name : "incoming/" + name; };
     for (const auto& r : in.refused) {
         syslog(r.name, "refused", r.reason + "; " + r.action, "");
         queue::Entry bad;
-        bad.id = "incoming/" + r.name;
+        bad.id = label(r.name);
         problem(bad, util::make_error("refused: " + r.reason + "; " + r.action, "", util::ErrorKind::io));
     }
+    for (const auto& h : in.held)
+        hooks.warn(h.name + ": " + h.reason + " (its queue entry is held until it is removed)");
     for (auto& t : in.taken) {
+        const std::string name = t.name.empty() ? "claimed/" + t.claim : t.name;
         const passwd* pw = getpwuid(t.owner);
         queue::Entry e;
-        e.id = "incoming/" + t.name;
+        e.id = label(name);
         auto refuse = [&](const util::Error& err) {
-            std::string to = q.dir() + "/failed/incoming-" + t.name + ".bad";
-            std::string action = rename((dir + "/" + t.name).c_str(), to.c_str()) == 0 ? "moved to " + to : "kept";
-            syslog(t.name, "refused", err.message + "; " + action, pw ? pw->pw_name : "");
+            std::string to = q.dir() + "/failed/incoming-" + (t.name.empty() ? t.claim : t.name) + ".bad";
+            std::string from = queue::incoming_dirs(q.dir()).claimed + "/" + t.claim;
+            std::string action = rename(from.c_str(), to.c_str()) == 0 ? "moved to " + to : "kept";
+            syslog(name, "refused", err.message + "; " + action, pw ? pw->pw_name : "");
             problem(e, util::make_error("refused: " + err.message + "; " + action, err.hint, err.kind));
         };
         if (!pw) {
@@ -180,19 +183,25 @@ void take_incoming(Io& io, const queue::Queue& q, const config::Loaded& flush_se
                           std::to_string(t.owner) + ")";
         e.created = now;
         e.next_attempt = now;
-        auto id = opened->add(e, *prepared->source, now);
+        queue::Entry adding = e;
+        adding.id = t.claim; // the claim names its queue entry
+        auto id = opened->add(adding, *prepared->source, now);
         if (!id) {
-            problem(e, id.error()); // kept in incoming/ for the next flush
+            problem(e, id.error()); // kept in claimed/: the next flush queues it
             continue;
         }
-        if (auto removed = queue::remove_incoming(dir, t.name); !removed)
-            hooks.warn(removed.error().message + " (it is queued as " + *id + ")");
-        syslog(t.name, "taken", "queued as " + *id, e.from);
-        io.err << "smtpsend: incoming/" << output::printable(t.name) << " from " << pw->pw_name << ": queued as " << *id << "\n";
+        if (auto released = queue::release_claim(q.dir(), t.claim); !released)
+            hooks.warn(released.error().message + " (it is queued as " + *id +
+                       " and held until that file is removed)");
+        syslog(name, "taken", "queued as " + *id, e.from);
+        io.err << "smtpsend: " << output::printable(label(name)) << " from " << pw->pw_name << ": queued as " << *id
+               << "\n";
     }
-    if (in.left > 0) {
-        syslog("", "deferred", std::to_string(in.left) + " entries left for the next flush", "");
-        io.err << "smtpsend: incoming/: " << in.left << " entries left for the next flush\n";
+    if (in.left > 0 || in.unread) {
+        std::string text = std::to_string(in.left) + " entries" + (in.unread ? " and names not read yet" : "") +
+                           " left for the next flush";
+        syslog("", "deferred", text, "");
+        io.err << "smtpsend: incoming/: " << text << "\n";
     }
 }
 
@@ -274,6 +283,14 @@ int flush(const cli::Invocation& inv, Io& io, const delivery::Policy& base, cons
     for (auto entry : scan.entries) {
         if (!inv.profile.empty() && entry.profile != inv.profile)
             continue;
+        // Taken from incoming/, its claim not removed yet: sent once that file is
+        // gone (the next intake removes it), else a later intake would queue it again.
+        if (queue::claim_pending(q.dir(), entry.id)) {
+            problem(entry, util::make_error("held: its claim " + queue::incoming_dirs(q.dir()).claimed + "/" +
+                                                entry.id + " cannot be removed yet",
+                                            "it is sent once that file is removed", util::ErrorKind::io));
+            continue;
+        }
         auto lock = q.lock(entry.id);
         if (!lock) {
             ++skipped; // another flush holds it, or it is gone
@@ -439,7 +456,11 @@ int queue_command(const cli::Invocation& inv, Io& io) {
         return 0;
     }
     case cli::Command::queue_drop: {
-        // Whatever its state: a damaged entry can be removed too.
+        // Whatever its state: a damaged entry can be removed too. Its
+        // incoming/ claim first: a claim without its entry would be queued again.
+        if (auto st = queue::release_claim(q.dir(), inv.queue_id); !st)
+            return output::report_failure(io, Schema::queue, inv.json, st.error(), diagnosis::Class::io,
+                                          inv.queue_id);
         if (auto st = q.drop(inv.queue_id); !st)
             return output::report_failure(io, Schema::queue, inv.json, st.error(), diagnosis::Class::io,
                                           inv.queue_id);

@@ -21,7 +21,7 @@ namespace {
 // Only when the caller has no settings of its own (no user file, -C, flag or
 // SMTPSEND_ variable: what it chose would be dropped) and cannot read the
 // password file of the system settings (root:mail 640), and the system's
-// incoming/ folder exists (docs/sendmail.md, "Other users' mail").
+// incoming/ and incoming.tmp/ folders exist (docs/sendmail.md, "Other users' mail").
 std::optional<std::string> incoming_for(const cli::Invocation& inv, const config::Loaded& loaded) {
     const auto& s = loaded.settings;
     if (!inv.message.complete_message || inv.dry_run || geteuid() == 0 || !inv.settings.empty() ||
@@ -36,16 +36,19 @@ std::optional<std::string> incoming_for(const cli::Invocation& inv, const config
     if (!s.password_file.set || s.password_file.origin.kind != config::Origin::Kind::file ||
         access(s.password_file.value.c_str(), R_OK) == 0 || errno != EACCES)
         return std::nullopt;
-    std::string dir = queue::incoming_dir(s.queue_dir.set && !s.queue_dir.value.empty() ? s.queue_dir.value
-                                                                                      : queue::kSystemDir);
-    if (access(dir.c_str(), W_OK | X_OK) != 0)
+    const std::string queue_dir = s.queue_dir.set && !s.queue_dir.value.empty() ? s.queue_dir.value
+                                                                                 : queue::kSystemDir;
+    if (access(queue::incoming_dir(queue_dir).c_str(), W_OK | X_OK) != 0 ||
+        access(queue::incoming_tmp_dir(queue_dir).c_str(), W_OK | X_OK) != 0)
         return std::nullopt;
-    return dir;
+    return queue_dir;
 }
 
 // Checks the message as root's flush will (the same request, the sender
-// the caller's login name), then writes it to incoming/. Exit 0: accepted.
-int submit_incoming(const cli::Invocation& inv, Io& io, const config::Loaded& loaded, const std::string& dir) {
+// the caller's login name), then writes it to incoming.tmp/ and renames it
+// into incoming/ of `queue_dir`. Exit 0: accepted.
+int submit_incoming(const cli::Invocation& inv, Io& io, const config::Loaded& loaded, const std::string& queue_dir) {
+    const std::string dir = queue::incoming_dir(queue_dir);
     using output::Schema;
     const passwd* pw = getpwuid(getuid());
     if (!pw)
@@ -79,7 +82,7 @@ int submit_incoming(const cli::Invocation& inv, Io& io, const config::Loaded& lo
     if (!whole)
         return output::report_failure(io, Schema::send, inv.json, whole.error(), diagnosis::Class::io);
     sub.message = std::move(*whole);
-    auto name = queue::submit(dir, sub);
+    auto name = queue::submit(queue::incoming_tmp_dir(queue_dir), dir, sub);
     if (!name)
         return output::report_failure(io, Schema::send, inv.json, name.error(), diagnosis::Class::io);
     log::Record rec;

@@ -432,7 +432,9 @@ void sort_entries(std::vector<Entry>& v) {
     });
 }
 
-std::string new_id(long now) {
+} // namespace
+
+std::string new_entry_id(long now) {
     std::time_t t = now;
     std::tm tm{};
     gmtime_r(&t, &tm);
@@ -440,6 +442,8 @@ std::string new_id(long now) {
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     return std::string(stamp) + "-" + util::random_hex(4);
 }
+
+namespace {
 
 // Removes a path of the queue without following it; a folder with what it
 // holds. Ok when it is already gone.
@@ -557,7 +561,15 @@ util::Result<std::string> Queue::add(Entry entry, message::MessageSource& source
         cleaned_ = true;
         clean_tmp(now);
     }
-    entry.id = new_id(now);
+    if (entry.id.empty()) {
+        entry.id = new_entry_id(now);
+    } else {
+        struct stat st {};
+        if (!valid_id(entry.id))
+            return make_error("an invalid queue id \"" + entry.id + "\"", "", util::ErrorKind::io);
+        if (lstat(entry_path(entry.id).c_str(), &st) == 0)
+            return make_error("the queue entry " + entry.id + " exists", "", util::ErrorKind::io);
+    }
     if (entry.created == 0)
         entry.created = now;
     // The message first: an entry is complete once its JSON exists.

@@ -90,6 +90,10 @@ std::string default_dir(const util::Environment& env);
 
 class Queue;
 
+// A new entry id for `now` (unix seconds): YYYYMMDDTHHMMSSZ-XXXX, sorting by
+// time, with a random part.
+std::string new_entry_id(long now);
+
 // Holds an entry for delivery; released when destroyed.
 class Lock {
   public:
@@ -132,7 +136,10 @@ class Queue {
     // (kind "io") when anything cannot be written; nothing half-written stays.
     // Uses the current time for the id and a missing `created`.
     util::Result<std::string> add(Entry entry, message::MessageSource& source);
-    // The same with the time given (unix seconds) instead of the clock.
+    // The same with the time given (unix seconds) instead of the clock. An
+    // `entry.id` that is set is the id to use (an incoming/ claim's, so that
+    // the claim names its queue entry); fails (kind "io") when an entry of
+    // that id exists.
     util::Result<std::string> add(Entry entry, message::MessageSource& source, long now);
     // Every entry of the queue folder, sendable ones apart from bad ones.
     // An entry is bad when its .json cannot be read or parsed, has an unknown

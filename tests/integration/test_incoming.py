@@ -5,6 +5,7 @@ never stop the rest. Needs root (entries owned by another uid)."""
 
 import os
 import stat
+import subprocess
 import unittest
 
 from smtptest import SmtpTestCase
@@ -127,6 +128,69 @@ class Incoming(SmtpTestCase):
         self.assertEqual(["incoming-0004-claims-root.bad", "incoming-0005-garbage.bad",
                           "incoming-0006-truncated.bad", "incoming-0007-root-owned.bad",
                           "incoming-0008-oversized.bad"], failed)
+
+    def chattr(self, flag, path):
+        r = subprocess.run(["chattr", flag, path], capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("chattr %s not supported here: %s" % (flag, r.stderr.decode(errors="replace").strip()))
+        if flag.startswith("+"):
+            self.addCleanup(subprocess.run, ["chattr", "-" + flag[1:], path])
+
+    def test_an_entry_that_cannot_leave_incoming_is_never_sent_twice(self):
+        # Removal from incoming/ fails (an append-only folder): before, each flush queued and sent it again.
+        self.plant("0001-good", entry(NOBODY))
+        self.chattr("+a", self.incoming)
+        self.flush()
+        self.flush()
+        self.assertEqual(0, len(self.server.messages))
+        subprocess.run(["chattr", "-a", self.incoming], check=True)
+        r = self.flush()
+        self.assertEqual(0, r.code, r)
+        self.assertEqual(1, len(self.server.messages))
+        self.assertEqual([], os.listdir(self.incoming))
+
+    def test_a_claim_that_cannot_be_removed_holds_its_entry_and_it_goes_once(self):
+        self.plant("0001-good", entry(NOBODY))
+        claimed = os.path.join(self.queue, "claimed")
+        os.makedirs(claimed, mode=0o700, exist_ok=True)
+        self.chattr("+a", claimed)
+        r = self.flush()
+        self.assertEqual(0, len(self.server.messages), r)
+        self.assertEqual([], os.listdir(self.incoming))
+        self.assertIn("held: its claim", r.stderr)
+        self.flush()
+        self.assertEqual(0, len(self.server.messages))
+        subprocess.run(["chattr", "-a", claimed], check=True)
+        r = self.flush()
+        self.assertEqual(0, r.code, r)
+        self.assertEqual(1, len(self.server.messages))
+        self.assertEqual([], os.listdir(claimed))
+
+    def test_a_queue_add_that_fails_leaves_incoming_empty_and_the_next_flush_sends_it_once(self):
+        # Before, the entry stayed in incoming/: the path unit started the flush again and again.
+        self.plant("0001-good", entry(NOBODY))
+        self.flush()  # makes the queue's tmp/
+        self.assertEqual(1, len(self.server.messages))
+        self.plant("0002-good", entry(NOBODY))
+        self.chattr("+i", os.path.join(self.queue, "tmp"))
+        r = self.flush()
+        self.assertNotEqual(0, r.code, r)
+        self.assertEqual([], os.listdir(self.incoming))
+        self.assertEqual(1, len(self.server.messages))
+        subprocess.run(["chattr", "-i", os.path.join(self.queue, "tmp")], check=True)
+        r = self.flush()
+        self.assertEqual(0, r.code, r)
+        self.assertEqual(2, len(self.server.messages))
+        self.assertEqual([], os.listdir(os.path.join(self.queue, "claimed")))
+
+    def test_a_hidden_name_in_incoming_is_dealt_with_and_the_folder_left_empty(self):
+        # Before, a hidden name was "being written" and kept incoming/ non-empty for an hour.
+        self.plant(".dotfile", b"junk")
+        self.plant(".hidden-good", entry(NOBODY))
+        r = self.flush()
+        self.assertEqual(74, r.code, r)
+        self.assertEqual(1, len(self.server.messages))
+        self.assertEqual([], os.listdir(self.incoming))
 
 
 if __name__ == "__main__":

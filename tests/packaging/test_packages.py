@@ -180,6 +180,28 @@ class CronExample(unittest.TestCase):
         self.assertEqual(r.stdout, "smtpsend: queue flush: 0 delivered, 0 kept, 1 failed\n")
 
 
+class Units(unittest.TestCase):
+    """The queue units (docs/queue.md, "Units"): a start limit on the service, so a path unit
+    that starts it while incoming/ stays non-empty cannot spin; the folders in tmpfiles. Fast."""
+
+    def read(self, name):
+        with open(os.path.join(ROOT, "packaging", "systemd", name)) as f:
+            return [l.strip() for l in f if l.strip() and not l.startswith("#")]
+
+    def test_the_service_has_a_start_limit(self):
+        lines = self.read("smtpsend-queue.service")
+        unit = lines[:lines.index("[Service]")]
+        self.assertIn("StartLimitIntervalSec=60s", unit)
+        self.assertIn("StartLimitBurst=10", unit)
+
+    def test_tmpfiles_makes_every_spool_folder(self):
+        lines = self.read("smtpsend.tmpfiles")
+        for line in ("d /var/spool/smtpsend/incoming 1733 root root -",
+                     "d /var/spool/smtpsend/incoming.tmp 1733 root root -",
+                     "d /var/spool/smtpsend/claimed 0700 root root -"):
+            self.assertIn(line, lines)
+
+
 class CmakeInstall(unittest.TestCase):
     def test_cmake_install_places_everything_under_the_prefix(self):
         dest = tempfile.mkdtemp(prefix="smtpsend-install-")

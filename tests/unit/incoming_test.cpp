@@ -1,7 +1,9 @@
 // queue/incoming: the entry format and root's intake of hostile entries.
 #include "queue/incoming.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -14,18 +16,42 @@ using namespace smtpsend;
 namespace fs = std::filesystem;
 
 namespace {
+// A queue folder with incoming/ and incoming.tmp/ (root's, as the flush makes them).
 struct Spool {
     std::string root =
         std::string(std::getenv("TMPDIR")) + "/incoming-" + std::to_string(std::rand());
     std::string dir = root + "/incoming";
+    std::string tmp = root + "/incoming.tmp";
+    std::string claimed = root + "/claimed";
     std::string failed = root + "/failed";
+    queue::Queue q{root};
     Spool() {
         fs::create_directories(dir);
+        fs::create_directories(tmp);
         fs::create_directories(failed);
+        chmod(root.c_str(), 0711);
         chmod(dir.c_str(), 01733);
+        chmod(tmp.c_str(), 01733);
     }
     ~Spool() { fs::remove_all(root); }
+    queue::Intake take(long now = time(nullptr), const queue::IntakeBudget &budget = {}) const {
+        return queue::take_incoming(q, now, budget);
+    }
+    std::vector<std::string> names(const std::string &folder) const {
+        std::vector<std::string> out;
+        for (const auto &e : fs::directory_iterator(folder))
+            out.push_back(e.path().filename().string());
+        std::sort(out.begin(), out.end());
+        return out;
+    }
 };
+// What became of each refused name.
+std::map<std::string, std::pair<std::string, std::string>> refused_by_name(const queue::Intake &in) {
+    std::map<std::string, std::pair<std::string, std::string>> out;
+    for (const auto &r : in.refused)
+        out[r.name] = {r.reason, r.action};
+    return out;
+}
 queue::Submission sample(uid_t uid) {
     queue::Submission s;
     s.uid = uid;
@@ -95,10 +121,13 @@ TEST_CASE("incoming: a recipient with a line break cannot add a line", "[incomin
     CHECK_FALSE(queue::encode_submission(s));
 }
 
-TEST_CASE("incoming: submit writes one entry that take_incoming returns", "[incoming]") {
+TEST_CASE("incoming: submit writes one entry that take_incoming claims", "[incoming]") {
     Spool sp;
-    auto name = queue::submit(sp.dir, sample(getuid()));
+    auto name = queue::submit(sp.tmp, sp.dir, sample(getuid()));
     REQUIRE(name);
+    // Written in incoming.tmp/, renamed into incoming/ complete.
+    CHECK(sp.names(sp.tmp).empty());
+    CHECK(sp.names(sp.dir) == std::vector<std::string>{*name});
     struct stat st {};
     REQUIRE(stat((sp.dir + "/" + *name).c_str(), &st) == 0);
     CHECK((st.st_mode & 07777) == 0600);
@@ -106,15 +135,19 @@ TEST_CASE("incoming: submit writes one entry that take_incoming returns", "[inco
     // The uid line says ours; make it claim the owner.
     auto s = sample(other_uid);
     write_file(sp.dir + "/" + *name, *queue::encode_submission(s));
-    auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+    auto in = sp.take();
     REQUIRE(in.status);
     REQUIRE(in.refused.empty());
     REQUIRE(in.taken.size() == 1);
     CHECK(in.taken[0].name == *name);
     CHECK(in.taken[0].owner == other_uid);
     CHECK(in.taken[0].submission.message == s.message);
-    REQUIRE(queue::remove_incoming(sp.dir, *name));
-    CHECK_FALSE(fs::exists(sp.dir + "/" + *name));
+    // Claimed: out of incoming/, in root's claimed/ under its queue id.
+    CHECK(sp.names(sp.dir).empty());
+    CHECK(sp.names(sp.claimed) == std::vector<std::string>{in.taken[0].claim});
+    CHECK((fs::status(sp.claimed).permissions() & fs::perms::mask) == fs::perms::owner_all);
+    REQUIRE(queue::release_claim(sp.root, in.taken[0].claim));
+    CHECK(sp.names(sp.claimed).empty());
 }
 
 TEST_CASE("incoming: hostile entries, each with its outcome", "[incoming]") {
@@ -148,84 +181,110 @@ TEST_CASE("incoming: hostile entries, each with its outcome", "[incoming]") {
     chown((sp.dir + "/8-oversized").c_str(), other_uid, other_uid);
     chmod((sp.dir + "/8-oversized").c_str(), 0600);
     planted("9-good", good, other_uid);
-    planted(".writing", good, other_uid); // being written: left alone
+    write_file(sp.tmp + "/.writing", good); // being written, in incoming.tmp/: left alone
 
-    auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+    auto in = sp.take();
     REQUIRE(in.status);
     REQUIRE(in.taken.size() == 1);
     CHECK(in.taken[0].name == "9-good");
-    REQUIRE(in.refused.size() == 8);
     auto bad = [&](const std::string &n) {
         return "moved to " + sp.failed + "/incoming-" + n + ".bad";
     };
-    CHECK(in.refused[0].name == "1-symlink");
-    CHECK(in.refused[0].reason == "a symbolic link (never followed)");
-    CHECK(in.refused[0].action == "removed");
-    CHECK(in.refused[1].name == "2-hardlink");
-    CHECK(in.refused[1].reason == "2 hard links (never read)");
-    CHECK(in.refused[1].action == "removed");
-    CHECK(in.refused[2].name == "3-fifo");
-    CHECK(in.refused[2].reason == "a fifo, not a regular file");
-    CHECK(in.refused[2].action == "removed");
-    CHECK(in.refused[3].reason == "owned by uid 65534 but it says uid 0");
-    CHECK(in.refused[3].action == bad("4-claims-root"));
-    CHECK(in.refused[4].reason ==
-          "damaged: not an entry: the first line is not \"smtpsend-incoming 1\"");
-    CHECK(in.refused[4].action == bad("5-garbage"));
-    CHECK(in.refused[5].reason == "damaged: the message is 18 bytes, the entry says 21: truncated");
-    CHECK(in.refused[6].reason == "owned by root: root never submits through incoming/");
-    CHECK(in.refused[7].reason == "33554434 bytes, more than the limit of 33554432 bytes");
-    CHECK(in.refused[7].action == bad("8-oversized"));
+    using Outcome = std::pair<std::string, std::string>;
+    auto refused = refused_by_name(in);
+    CHECK(refused.size() == 8);
+    CHECK(refused["1-symlink"] == Outcome{"a symbolic link (never followed)", "removed"});
+    CHECK(refused["2-hardlink"] == Outcome{"2 hard links (never read)", "removed"});
+    CHECK(refused["3-fifo"] == Outcome{"a fifo, not a regular file", "removed"});
+    CHECK(refused["4-claims-root"] ==
+          Outcome{"owned by uid 65534 but it says uid 0", bad("4-claims-root")});
+    CHECK(refused["5-garbage"] ==
+          Outcome{"damaged: not an entry: the first line is not \"smtpsend-incoming 1\"",
+                  bad("5-garbage")});
+    CHECK(refused["6-truncated"] ==
+          Outcome{"damaged: the message is 18 bytes, the entry says 21: truncated",
+                  bad("6-truncated")});
+    CHECK(refused["7-root-owned"] ==
+          Outcome{"owned by root: root never submits through incoming/", bad("7-root-owned")});
+    CHECK(refused["8-oversized"] ==
+          Outcome{"33554434 bytes, more than the limit of 33554432 bytes", bad("8-oversized")});
     // The link targets are untouched; only the names in incoming/ went.
     CHECK(fs::exists(secret));
     CHECK(fs::hard_link_count(secret) == 1);
-    for (auto n :
-         {"1-symlink", "2-hardlink", "3-fifo", "4-claims-root", "5-garbage", "8-oversized"})
-        CHECK_FALSE(fs::exists(fs::symlink_status(sp.dir + "/" + n)));
-    CHECK(fs::exists(sp.dir + "/.writing"));
-    CHECK(fs::exists(sp.dir + "/9-good")); // removed by the caller once queued
+    CHECK(sp.names(sp.dir).empty());
+    CHECK(fs::exists(sp.tmp + "/.writing"));
+    // The good one waits in claimed/ for the caller to queue it.
+    CHECK(sp.names(sp.claimed) == std::vector<std::string>{in.taken[0].claim});
 }
 
 TEST_CASE("incoming: a folder others can read, or a symbolic link, is refused", "[incoming]") {
     Spool sp;
     chmod(sp.dir.c_str(), 01777);
-    auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+    auto in = sp.take();
     REQUIRE_FALSE(in.status);
     CHECK(in.status.error().kind == util::ErrorKind::config);
+    chmod(sp.dir.c_str(), 01733);
+    chmod(sp.tmp.c_str(), 01777);
+    CHECK_FALSE(sp.take().status);
+    chmod(sp.tmp.c_str(), 01733);
     fs::remove(sp.dir);
     fs::create_directory_symlink(sp.failed, sp.dir);
-    CHECK_FALSE(queue::take_incoming(sp.dir, sp.failed, time(nullptr)).status);
+    CHECK_FALSE(sp.take().status);
 }
 
 TEST_CASE("incoming: nothing a user leaves keeps the folder non-empty for ever", "[incoming]") {
     // The path unit starts the flush while incoming/ is not empty: what the
     // flush leaves there starts it again and again, until systemd's start
-    // limit stops the unit and no one's mail is flushed. An entry being
-    // written has a hidden name for seconds; one whose mtime its owner set
-    // ahead would be "being written" for ever; a folder was kept.
+    // limit stops the unit and no one's mail is flushed. Every name in
+    // incoming/ is complete (entries are written in incoming.tmp/), so a
+    // hidden name there is an entry like any other: dealt with, never left.
     Spool sp;
     fs::create_directories(sp.dir + "/folder/inside");
     fs::create_directories(sp.dir + "/.hidden-folder");
-    const std::string future = sp.dir + "/.future", fresh = sp.dir + "/.fresh";
-    write_file(future, "x");
-    write_file(fresh, "x");
+    write_file(sp.dir + "/.hidden", "x");
+    chown((sp.dir + "/.hidden").c_str(), other_uid, other_uid);
+    chmod((sp.dir + "/.hidden").c_str(), 0600);
     const long now = time(nullptr);
-    struct timespec times[2] = {{now + 7200, 0}, {now + 7200, 0}};
-    REQUIRE(utimensat(AT_FDCWD, future.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
-    auto in = queue::take_incoming(sp.dir, sp.failed, now);
+    auto in = sp.take(now);
     REQUIRE(in.status);
-    CHECK_FALSE(fs::exists(future));
-    CHECK(fs::exists(fresh));
-    CHECK_FALSE(fs::exists(sp.dir + "/folder"));
-    CHECK_FALSE(fs::exists(sp.dir + "/.hidden-folder"));
+    CHECK(sp.names(sp.dir).empty());
+    CHECK(sp.names(sp.claimed).empty());
     // Moved aside, never descended into as root.
     CHECK(fs::exists(sp.failed + "/incoming-folder.bad/inside"));
     CHECK(fs::exists(sp.failed + "/incoming-.hidden-folder.bad"));
-    REQUIRE(in.refused.size() == 2);
-    CHECK(in.refused[0].name == ".hidden-folder");
-    CHECK(in.refused[0].reason == "a folder");
-    CHECK(in.refused[0].action == "moved to " + sp.failed + "/incoming-.hidden-folder.bad");
-    CHECK(in.refused[1].name == "folder");
+    CHECK(fs::exists(sp.failed + "/incoming-.hidden.bad"));
+    using Outcome = std::pair<std::string, std::string>;
+    auto refused = refused_by_name(in);
+    CHECK(refused.size() == 3);
+    CHECK(refused[".hidden-folder"] ==
+          Outcome{"a folder", "moved to " + sp.failed + "/incoming-.hidden-folder.bad"});
+    CHECK(refused["folder"].first == "a folder");
+    CHECK(refused[".hidden"] ==
+          Outcome{"damaged: truncated: no blank line after the entry's lines",
+                  "moved to " + sp.failed + "/incoming-.hidden.bad"});
+}
+
+TEST_CASE("incoming: incoming.tmp/ keeps what is being written, not what was left", "[incoming]") {
+    // A writer's file: removed an hour after its last write (the writer
+    // died), or at once when dated more than 5 minutes ahead (its owner set
+    // the mtime); a link or fifo at once; a folder moved aside.
+    Spool sp;
+    const long now = time(nullptr);
+    auto dated = [&](const std::string &name, long when) {
+        write_file(sp.tmp + "/" + name, "x");
+        struct timespec times[2] = {{when, 0}, {when, 0}};
+        REQUIRE(utimensat(AT_FDCWD, (sp.tmp + "/" + name).c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+    };
+    dated(".fresh", now - 10);
+    dated(".future", now + 7200);
+    dated(".stale", now - 3601);
+    REQUIRE(symlink("/etc/passwd", (sp.tmp + "/link").c_str()) == 0);
+    REQUIRE(mkfifo((sp.tmp + "/fifo").c_str(), 0600) == 0);
+    fs::create_directories(sp.tmp + "/folder/inside");
+    auto in = sp.take(now);
+    REQUIRE(in.status);
+    CHECK(sp.names(sp.tmp) == std::vector<std::string>{".fresh"});
+    CHECK(fs::exists(sp.failed + "/incoming-tmp-folder.bad/inside"));
 }
 
 TEST_CASE("incoming: an entry others may read or write is refused", "[incoming]") {
@@ -242,7 +301,7 @@ TEST_CASE("incoming: an entry others may read or write is refused", "[incoming]"
         write_file(sp.dir + "/" + name, *queue::encode_submission(sample(other_uid)));
         chown((sp.dir + "/" + name).c_str(), other_uid, other_uid);
         chmod((sp.dir + "/" + name).c_str(), mode);
-        auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+        auto in = sp.take();
         REQUIRE(in.status);
         CHECK(in.taken.empty());
         REQUIRE(in.refused.size() == 1);
@@ -257,10 +316,19 @@ TEST_CASE("incoming: an entry others may read or write is refused", "[incoming]"
     write_file(sp.dir + "/2-0400", *queue::encode_submission(sample(other_uid)));
     chown((sp.dir + "/2-0400").c_str(), other_uid, other_uid);
     chmod((sp.dir + "/2-0400").c_str(), 0400); // a umask of 0277: still only the owner's
-    auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+    auto in = sp.take();
     CHECK(in.refused.empty());
     CHECK(in.taken.size() == 1);
 }
+
+namespace {
+void plant_good(const Spool &sp, const std::string &name, uid_t uid) {
+    write_file(sp.dir + "/" + name, *queue::encode_submission(sample(uid)));
+    chown((sp.dir + "/" + name).c_str(), uid, uid);
+    chmod((sp.dir + "/" + name).c_str(), 0600);
+}
+} // namespace
+
 TEST_CASE("incoming: one intake takes a bounded number of entries and bytes", "[incoming]") {
     // Every taken entry is held in memory until it is queued: without a
     // bound, a user's thousand 32 MiB entries would need 32 GB of root's
@@ -270,33 +338,97 @@ TEST_CASE("incoming: one intake takes a bounded number of entries and bytes", "[
         return;
     }
     Spool sp;
-    const std::string good = *queue::encode_submission(sample(other_uid));
-    auto plant = [&](const std::string &name) {
-        write_file(sp.dir + "/" + name, good);
-        chown((sp.dir + "/" + name).c_str(), other_uid, other_uid);
-        chmod((sp.dir + "/" + name).c_str(), 0600);
-    };
+    const size_t size = queue::encode_submission(sample(other_uid))->size();
     for (int i = 0; i < 5; ++i)
-        plant(std::to_string(i) + "-good");
+        plant_good(sp, std::to_string(i) + "-good", other_uid);
     SECTION("entries") {
-        auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr), {3, 1 << 20});
+        auto in = sp.take(time(nullptr), {3, 1 << 20});
         REQUIRE(in.taken.size() == 3);
         CHECK(in.taken[2].name == "2-good");
         CHECK(in.left == 2);
+        CHECK_FALSE(in.unread);
+        CHECK(sp.names(sp.dir) == std::vector<std::string>{"3-good", "4-good"});
     }
     SECTION("bytes: the first entry always, then while they fit") {
-        auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr),
-                                       {100, 2 * good.size() + 1});
+        auto in = sp.take(time(nullptr), {100, 2 * size + 1});
         REQUIRE(in.taken.size() == 2);
         CHECK(in.left == 3);
-        auto one = queue::take_incoming(sp.dir, sp.failed, time(nullptr), {100, 1});
+        // The next intake first takes what is claimed and not queued: one fits.
+        auto one = sp.take(time(nullptr), {100, 1});
         CHECK(one.taken.size() == 1);
+        CHECK(one.taken[0].name.empty());
     }
     SECTION("the default: 100 entries, 64 MiB") {
         for (int i = 5; i < 101; ++i)
-            plant(std::to_string(1000 + i) + "-good");
-        auto in = queue::take_incoming(sp.dir, sp.failed, time(nullptr));
+            plant_good(sp, std::to_string(1000 + i) + "-good", other_uid);
+        auto in = sp.take();
         CHECK(in.taken.size() == 100);
         CHECK(in.left == 1);
     }
+}
+
+TEST_CASE("incoming: entries are taken round-robin by owner", "[incoming]") {
+    // Users choose their names: one user's entries named to sort first would
+    // fill every intake's budget, and another's would wait for ever.
+    if (geteuid() != 0) {
+        WARN("skipped: needs root (chown to another uid)");
+        return;
+    }
+    Spool sp;
+    constexpr uid_t other = other_uid - 1;
+    for (int i = 0; i < 150; ++i)
+        plant_good(sp, "0000-" + std::to_string(1000 + i), other_uid);
+    plant_good(sp, "9999-late", other);
+    auto in = sp.take();
+    REQUIRE(in.taken.size() == 100);
+    CHECK(in.left == 51);
+    // The other user's one entry is taken at its first turn: the second.
+    CHECK(in.taken[0].name == "0000-1000");
+    CHECK(in.taken[1].name == "9999-late");
+    CHECK(in.taken[1].owner == other);
+    CHECK(in.taken[2].name == "0000-1001");
+}
+
+TEST_CASE("incoming: the folder is read no further than the name budget", "[incoming]") {
+    if (geteuid() != 0) {
+        WARN("skipped: needs root (chown to another uid)");
+        return;
+    }
+    Spool sp;
+    for (int i = 0; i < 5; ++i)
+        plant_good(sp, std::to_string(i) + "-good", other_uid);
+    auto in = sp.take(time(nullptr), {100, 64 << 20, 3});
+    CHECK(in.taken.size() == 3);
+    CHECK(in.left == 0);
+    CHECK(in.unread);
+    CHECK(sp.names(sp.dir).size() == 2);
+}
+
+TEST_CASE("incoming: a claim is queued once", "[incoming]") {
+    // A flush claims an entry (a rename into claimed/, named by the queue id
+    // it gets), queues it under that id, then removes the claim. Stopped
+    // before queuing, the next intake takes the claim again; stopped after,
+    // the claim is only removed: never queued twice.
+    if (geteuid() != 0) {
+        WARN("skipped: needs root (chown to another uid)");
+        return;
+    }
+    Spool sp;
+    plant_good(sp, "1-first", other_uid);
+    plant_good(sp, "2-second", other_uid);
+    auto in = sp.take();
+    REQUIRE(in.taken.size() == 2);
+    const std::string queued = in.taken[0].claim, not_queued = in.taken[1].claim;
+    // The first was queued (its entry exists), then the flush stopped.
+    write_file(sp.q.entry_path(queued), "{}");
+    auto again = sp.take();
+    REQUIRE(again.status);
+    CHECK(again.released == std::vector<std::string>{queued});
+    REQUIRE(again.taken.size() == 1);
+    CHECK(again.taken[0].claim == not_queued);
+    CHECK(again.taken[0].name.empty());
+    CHECK(again.taken[0].submission.message == sample(other_uid).message);
+    CHECK(sp.names(sp.claimed) == std::vector<std::string>{not_queued});
+    CHECK(queue::claim_pending(sp.root, not_queued));
+    CHECK_FALSE(queue::claim_pending(sp.root, queued));
 }
