@@ -437,6 +437,12 @@ std::vector<ErrorRule> make_error_rules() {
          "no reply from {where} within {timeout} s at stage {stage}", {H::raise_timeout}},
         {E::closed, When::always, C::network, true,
          "the server closed the connection at stage {stage}", {H::closed_retry}},
+        // Temporary: a server that only asks for a certificate (and takes
+        // none) may have closed for another reason; the hint names it.
+        {E::closed_after_cert_request, When::always, C::network, true,
+         "{where} closed the connection right after the TLS handshake, in which it asked for a "
+         "client certificate",
+         {H::client_cert_maybe, H::closed_retry}},
         {E::tls_wrong_version, When::always, C::config, false,
          "TLS was spoken to {where}, which expects plain SMTP first (STARTTLS)",
          {H::use_starttls_port}},

@@ -258,6 +258,14 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     }
     if (dlg.saw_garbage() && !reply_here)
         out.error = NetError::protocol;
+    // Closed before the first reply over TLS (the greeting on smtps://, the
+    // EHLO after STARTTLS) by a server that had asked for a client
+    // certificate: it may have refused ours, or our having none.
+    const bool first_read_after_tls =
+        out.tls_active &&
+        (implicit_tls ? !dlg.greeted() : dlg.last_reply_stage() == Stage::starttls);
+    if (out.error == NetError::closed && st.client_cert_requested && first_read_after_tls)
+        out.error = NetError::closed_after_cert_request;
     // The whole message went out but no final reply came back.
     if (stage == Stage::end_of_data && !reply_here &&
         (out.error == NetError::timeout || out.error == NetError::closed))
