@@ -453,6 +453,10 @@ std::vector<ErrorRule> make_error_rules() {
          "the server's key is not one pinned_pubkey trusts", {H::pin_update}},
         {E::tls_version, When::always, C::tls, false,
          "{where} does not speak TLS {tls_min} or newer (tls_min = {tls_min})", {H::tls_min}},
+        {E::tls_handshake_refused, When::always, C::tls, false,
+         "{where} refused the TLS handshake (alert \"handshake failure\"): no TLS version or "
+         "cipher in common, or it requires a client certificate",
+         {H::handshake_refused, H::client_cert_maybe}},
         {E::tls_handshake, When::always, C::tls, false, "the TLS handshake with {where} failed",
          {H::handshake}},
         {E::cert_untrusted, When::always, C::tls, false,

@@ -201,6 +201,14 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
         out.stage = Stage::tls;
         return;
     }
+    // The generic alert (TLS 1.2 servers send it for a missing client
+    // certificate too: TLS 1.2 has no alert of its own for that).
+    if ((rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR) &&
+        errbuf.find("alert handshake failure") != std::string::npos) {
+        out.error = NetError::tls_handshake_refused;
+        out.stage = Stage::tls;
+        return;
+    }
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
         out.error = NetError::resolve;

@@ -48,6 +48,8 @@ enum class NetError {
                           // client certificate, before the first reply over TLS (TLS 1.3
                           // servers check it after the handshake; many send no alert)
     tls_handshake,        // TLS negotiation failed
+    tls_handshake_refused, // the server's generic alert "handshake failure": no version or
+                          // cipher in common, or (TLS 1.2) a client certificate it requires
     tls_wrong_version,    // TLS spoken to a plain-text port
     tls_version,          // no TLS version both sides accept (tls_min)
     pin_mismatch,         // the server's key is not one of pinned_pubkey

@@ -382,6 +382,47 @@ class ClientCertificateClosed(SmtpTestCase):
         self.assertEqual(len(server.messages), 1)
 
 
+class HandshakeFailureAlert(SmtpTestCase):
+    """TLS 1.2's generic alert "handshake failure" (OpenSSL: "sslv3 alert
+    handshake failure"): no cipher in common, or a client certificate the
+    server requires (TLS 1.2 has no alert of its own for that)."""
+
+    # A TLS 1.2 server whose only cipher has no encryption: no client offers it.
+    NO_SHARED_CIPHER = dict(tls_max="TLSv1_2", ciphers="ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")
+
+    def send(self, server, scheme):
+        return self.run_smtpsend(["--json", "-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme=scheme))
+
+    def check_refused(self, r, server):
+        self.assertExit(r, 78)
+        e = r.json()["error"]
+        self.assertEqual((e["class"], e["stage"], e["temporary"]), ("tls", "tls", False))
+        self.assertEqual(e["summary"], "127.0.0.1:%d refused the TLS handshake (alert \"handshake failure\"): "
+                                       "no TLS version or cipher in common, or it requires a client "
+                                       "certificate" % server.port)
+        self.assertEqual(e["hints"], [
+            "check tls_min = 1.2 (default): the server may allow only other TLS versions or ciphers; "
+            "smtpsend check shows the handshake",
+            "if the server requires a client certificate, set client_cert and client_key "
+            "(--client-cert, --client-key): PEM files of a certificate the server's CA issued"])
+        self.assertEqual(server.messages, [])
+
+    def test_no_shared_cipher_over_smtps(self):
+        server = self.responder(implicit_tls=True, **self.NO_SHARED_CIPHER)
+        self.check_refused(self.send(server, "smtps"), server)
+        self.assertEqual(server.log, [])
+
+    def test_no_shared_cipher_over_starttls(self):
+        server = self.responder(**self.NO_SHARED_CIPHER)
+        self.check_refused(self.send(server, "smtp"), server)
+        self.assertEqual(server.log_commands(), ["EHLO", "STARTTLS"])
+
+    def test_no_client_certificate_tls12(self):
+        server = self.responder(implicit_tls=True, require_client_cert=True, tls_max="TLSv1_2")
+        self.check_refused(self.send(server, "smtps"), server)
+
+
 class TlsMinimum(SmtpTestCase):
     def send(self, server, *args, **extra):
         return self.run_smtpsend(list(args) + ["-s", "hi", "dev@example.com"], stdin=b"body\n",
