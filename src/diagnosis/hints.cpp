@@ -421,6 +421,21 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
                    : "client_cert = " + c.client_cert + " was not accepted: give client_cert and "
                      "client_key of a certificate the server's CA issued");
         break;
+    case Hint::handshake_refused:
+        add(d, "check tls_min = " + c.tls_min +
+                   (c.tls_min_origin.empty() ? std::string() : " (" + c.tls_min_origin + ")") +
+                   ": the server may allow only other TLS versions or ciphers; smtpsend check "
+                   "shows the "
+                   "handshake");
+        break;
+    case Hint::client_cert_maybe:
+        add(d,
+            c.client_cert.empty()
+                ? "if the server requires a client certificate, set client_cert and client_key "
+                  "(--client-cert, --client-key): PEM files of a certificate the server's CA issued"
+                : "the server may not accept client_cert = " + c.client_cert +
+                      ": give client_cert and client_key of a certificate the server's CA issued");
+        break;
     case Hint::proxy_name:
         add(d, "check the host name in proxy = " + c.proxy + " (" + c.proxy_origin + ")");
         break;

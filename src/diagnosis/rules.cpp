@@ -437,6 +437,12 @@ std::vector<ErrorRule> make_error_rules() {
          "no reply from {where} within {timeout} s at stage {stage}", {H::raise_timeout}},
         {E::closed, When::always, C::network, true,
          "the server closed the connection at stage {stage}", {H::closed_retry}},
+        // Temporary: a server that only asks for a certificate (and takes
+        // none) may have closed for another reason; the hint names it.
+        {E::closed_after_cert_request, When::always, C::network, true,
+         "{where} closed the connection right after the TLS handshake, in which it asked for a "
+         "client certificate",
+         {H::client_cert_maybe, H::closed_retry}},
         {E::tls_wrong_version, When::always, C::config, false,
          "TLS was spoken to {where}, which expects plain SMTP first (STARTTLS)",
          {H::use_starttls_port}},
@@ -447,6 +453,10 @@ std::vector<ErrorRule> make_error_rules() {
          "the server's key is not one pinned_pubkey trusts", {H::pin_update}},
         {E::tls_version, When::always, C::tls, false,
          "{where} does not speak TLS {tls_min} or newer (tls_min = {tls_min})", {H::tls_min}},
+        {E::tls_handshake_refused, When::always, C::tls, false,
+         "{where} refused the TLS handshake (alert \"handshake failure\"): no TLS version or "
+         "cipher in common, or it requires a client certificate",
+         {H::handshake_refused, H::client_cert_maybe}},
         {E::tls_handshake, When::always, C::tls, false, "the TLS handshake with {where} failed",
          {H::handshake}},
         {E::cert_untrusted, When::always, C::tls, false,

@@ -28,7 +28,7 @@ enum class Hint {
     check_server_name, check_port, network_path, timeout_implicit, raise_timeout,
     closed_retry, use_starttls_port, handshake, cafile, cert_name, cert_renew, cert_chain,
     starttls_missing, plain_only_local, choose_auth, auth_missing, remove_user, not_smtp,
-    client_cert_file, client_cert_refused, source_address, tls_min, pin_update, libcurl_version, proxy_name, proxy_running, proxy_login, proxy_reach, proxy_scheme,
+    client_cert_file, client_cert_refused, client_cert_maybe, handshake_refused, source_address, tls_min, pin_update, libcurl_version, proxy_name, proxy_running, proxy_login, proxy_reach, proxy_scheme,
 };
 
 enum class Temp { no, yes, by_code }; // by_code: temporary when the reply is 4xx

@@ -51,6 +51,15 @@ int debug_callback(CURL*, curl_infotype type, char* data, size_t size, void* use
         break;
     case CURLINFO_SSL_DATA_IN:
     case CURLINFO_SSL_DATA_OUT:
+        // OpenSSL's message callback hands libcurl each handshake message
+        // whole: type (13 = CertificateRequest), 24-bit length, body.
+        if (type == CURLINFO_SSL_DATA_IN && size >= 4 &&
+            static_cast<unsigned char>(data[0]) == 13) {
+            auto *u = reinterpret_cast<const unsigned char *>(data);
+            size_t length = (size_t{u[1]} << 16) | (size_t{u[2]} << 8) | u[3];
+            if (length == size - 4)
+                st->client_cert_requested = true;
+        }
         // The TLS handshake moving; later records carry commands and
         // replies, which count as above.
         if (st->dialogue->stage() == Stage::connect || st->dialogue->stage() == Stage::tls)

@@ -21,6 +21,9 @@ struct TransferState {
     bool aborted_read_error = false;
     std::string read_error;
     bool body_started = false;
+    // The server's TLS handshake asked for a client certificate (a
+    // CertificateRequest message came in).
+    bool client_cert_requested = false;
     std::string server_key;      // "sha256//BASE64", from libcurl's note when a pin is set
     std::string tls_description; // "TLSv1.3 / TLS_AES_256_GCM_SHA384", from libcurl's notes
     const std::function<void(uint64_t, uint64_t)>* on_progress = nullptr; // null: no progress

@@ -201,6 +201,14 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
         out.stage = Stage::tls;
         return;
     }
+    // The generic alert (TLS 1.2 servers send it for a missing client
+    // certificate too: TLS 1.2 has no alert of its own for that).
+    if ((rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR) &&
+        errbuf.find("alert handshake failure") != std::string::npos) {
+        out.error = NetError::tls_handshake_refused;
+        out.stage = Stage::tls;
+        return;
+    }
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
         out.error = NetError::resolve;
@@ -258,6 +266,14 @@ void conclude(Outcome& out, CURLcode rc, CURL* h, const TransferState& st, const
     }
     if (dlg.saw_garbage() && !reply_here)
         out.error = NetError::protocol;
+    // Closed before the first reply over TLS (the greeting on smtps://, the
+    // EHLO after STARTTLS) by a server that had asked for a client
+    // certificate: it may have refused ours, or our having none.
+    const bool first_read_after_tls =
+        out.tls_active &&
+        (implicit_tls ? !dlg.greeted() : dlg.last_reply_stage() == Stage::starttls);
+    if (out.error == NetError::closed && st.client_cert_requested && first_read_after_tls)
+        out.error = NetError::closed_after_cert_request;
     // The whole message went out but no final reply came back.
     if (stage == Stage::end_of_data && !reply_here &&
         (out.error == NetError::timeout || out.error == NetError::closed))

@@ -82,7 +82,9 @@ std::string net_error_name(NetError e) {
     case NetError::connect_failed: return "connect-failed";
     case NetError::timeout: return "timeout";
     case NetError::closed: return "closed";
+    case NetError::closed_after_cert_request: return "closed-after-cert-request";
     case NetError::tls_handshake: return "tls-handshake";
+    case NetError::tls_handshake_refused: return "tls-handshake-refused";
     case NetError::tls_wrong_version: return "tls-wrong-version";
     case NetError::cert_untrusted: return "cert-untrusted";
     case NetError::cert_name: return "cert-name";

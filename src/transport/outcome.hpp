@@ -44,7 +44,12 @@ enum class NetError {
     connect_failed,       // other connect failure (unreachable, ...)
     timeout,              // a wait ran out (connect or reply)
     closed,               // the server closed the connection
+    closed_after_cert_request, // closed right after a TLS handshake that asked for a
+                          // client certificate, before the first reply over TLS (TLS 1.3
+                          // servers check it after the handshake; many send no alert)
     tls_handshake,        // TLS negotiation failed
+    tls_handshake_refused, // the server's generic alert "handshake failure": no version or
+                          // cipher in common, or (TLS 1.2) a client certificate it requires
     tls_wrong_version,    // TLS spoken to a plain-text port
     tls_version,          // no TLS version both sides accept (tls_min)
     pin_mismatch,         // the server's key is not one of pinned_pubkey

@@ -101,10 +101,12 @@ class Certificates:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         return (cert_path, key_path)
 
-    def server_context(self, which="good", require_client_cert=False, tls_max=None):
+    def server_context(self, which="good", require_client_cert=False, tls_max=None, ciphers=None):
         cert, key = getattr(self, which)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
+        if ciphers:  # OpenSSL's cipher list for TLS 1.2 (TLS 1.3's suites are not affected)
+            ctx.set_ciphers(ciphers)
         if tls_max:  # "TLSv1_2": the newest version this server speaks
             ctx.maximum_version = getattr(ssl.TLSVersion, tls_max)
         if require_client_cert:
@@ -291,9 +293,9 @@ class Responder:
     in `log`; `log_commands()` gives just the command verbs."""
 
     def __init__(self, certs=None, script=None, implicit_tls=False, cert="good", port=None,
-                 rcvbuf=None, tls_max=None, require_client_cert=False):
+                 rcvbuf=None, tls_max=None, require_client_cert=False, ciphers=None):
         self.script = dict(script or {})
-        self.tls_options = (require_client_cert, tls_max)
+        self.tls_options = (require_client_cert, tls_max, ciphers)
         self.certs = certs
         self.cert = cert
         self.implicit_tls = implicit_tls

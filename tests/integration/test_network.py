@@ -325,6 +325,104 @@ class ClientCertificateRefused(SmtpTestCase):
         self.check_refused(r, server, "client_cert = %s (env SMTPSEND_CLIENT_CERT) was not accepted" % cert)
 
 
+class ClientCertificateClosed(SmtpTestCase):
+    """aiosmtpd (asyncio's TLS) drops the connection after a failed
+    certificate check without sending the alert, as servers that close at
+    once do (the alert, if any, is destroyed by the reset): with TLS 1.3 the
+    client's handshake has already ended, so libcurl sees only a closed
+    connection at its first read. The server had asked for a certificate:
+    75 (it may be transient), with a hint naming client_cert."""
+
+    def send(self, server, scheme="smtp", **extra):
+        return self.run_smtpsend(["--json", "-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme=scheme, **extra))
+
+    def check_closed(self, r, server, stage, hint):
+        self.assertExit(r, 75)
+        e = r.json()["error"]
+        self.assertEqual((e["class"], e["stage"], e["temporary"]), ("network", stage, True))
+        self.assertEqual(e["summary"], "127.0.0.1:%d closed the connection right after the TLS handshake, "
+                                       "in which it asked for a client certificate" % server.port)
+        self.assertEqual(e["hints"][0], hint)
+        self.assertEqual(server.messages, [])
+
+    def test_none_over_starttls(self):
+        server = self.aio(require_client_cert=True)
+        self.check_closed(self.send(server), server, "ehlo",
+                          "if the server requires a client certificate, set client_cert and client_key "
+                          "(--client-cert, --client-key): PEM files of a certificate the server's CA issued")
+
+    def test_none_over_implicit_tls(self):
+        server = self.aio(implicit_tls=True, require_client_cert=True)
+        self.check_closed(self.send(server, scheme="smtps"), server, "greeting",
+                          "if the server requires a client certificate, set client_cert and client_key "
+                          "(--client-cert, --client-key): PEM files of a certificate the server's CA issued")
+
+    def test_certificate_of_another_ca_over_starttls(self):
+        import tempfile
+        from smtptest import Certificates
+        cert, key = Certificates(tempfile.mkdtemp(dir=self.tmp)).client()
+        server = self.aio(require_client_cert=True)
+        r = self.send(server, SMTPSEND_CLIENT_CERT=cert, SMTPSEND_CLIENT_KEY=key)
+        self.check_closed(r, server, "ehlo",
+                          "the server may not accept client_cert = %s (env SMTPSEND_CLIENT_CERT): give "
+                          "client_cert and client_key of a certificate the server's CA issued" % cert)
+
+    def test_a_server_that_asks_for_none_and_closes_is_a_plain_close(self):
+        server = self.responder({"ehlo_tls": "CLOSE"})
+        r = self.send(server)
+        self.assertExit(r, 75)
+        self.assertEqual(r.json()["error"]["summary"], "the server closed the connection at stage ehlo")
+
+    def test_the_right_certificate_over_starttls_is_accepted(self):
+        server = self.aio(require_client_cert=True)
+        cert, key = self.certs.client()
+        r = self.send(server, SMTPSEND_CLIENT_CERT=cert, SMTPSEND_CLIENT_KEY=key)
+        self.assertExit(r, 0)
+        self.assertEqual(len(server.messages), 1)
+
+
+class HandshakeFailureAlert(SmtpTestCase):
+    """TLS 1.2's generic alert "handshake failure" (OpenSSL: "sslv3 alert
+    handshake failure"): no cipher in common, or a client certificate the
+    server requires (TLS 1.2 has no alert of its own for that)."""
+
+    # A TLS 1.2 server whose only cipher has no encryption: no client offers it.
+    NO_SHARED_CIPHER = dict(tls_max="TLSv1_2", ciphers="ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")
+
+    def send(self, server, scheme):
+        return self.run_smtpsend(["--json", "-s", "hi", "dev@example.com"], stdin=b"body\n",
+                                 **self.server_env(server, scheme=scheme))
+
+    def check_refused(self, r, server):
+        self.assertExit(r, 78)
+        e = r.json()["error"]
+        self.assertEqual((e["class"], e["stage"], e["temporary"]), ("tls", "tls", False))
+        self.assertEqual(e["summary"], "127.0.0.1:%d refused the TLS handshake (alert \"handshake failure\"): "
+                                       "no TLS version or cipher in common, or it requires a client "
+                                       "certificate" % server.port)
+        self.assertEqual(e["hints"], [
+            "check tls_min = 1.2 (default): the server may allow only other TLS versions or ciphers; "
+            "smtpsend check shows the handshake",
+            "if the server requires a client certificate, set client_cert and client_key "
+            "(--client-cert, --client-key): PEM files of a certificate the server's CA issued"])
+        self.assertEqual(server.messages, [])
+
+    def test_no_shared_cipher_over_smtps(self):
+        server = self.responder(implicit_tls=True, **self.NO_SHARED_CIPHER)
+        self.check_refused(self.send(server, "smtps"), server)
+        self.assertEqual(server.log, [])
+
+    def test_no_shared_cipher_over_starttls(self):
+        server = self.responder(**self.NO_SHARED_CIPHER)
+        self.check_refused(self.send(server, "smtp"), server)
+        self.assertEqual(server.log_commands(), ["EHLO", "STARTTLS"])
+
+    def test_no_client_certificate_tls12(self):
+        server = self.responder(implicit_tls=True, require_client_cert=True, tls_max="TLSv1_2")
+        self.check_refused(self.send(server, "smtps"), server)
+
+
 class TlsMinimum(SmtpTestCase):
     def send(self, server, *args, **extra):
         return self.run_smtpsend(list(args) + ["-s", "hi", "dev@example.com"], stdin=b"body\n",

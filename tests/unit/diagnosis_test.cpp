@@ -516,6 +516,61 @@ TEST_CASE("a refused or missing client certificate is tls, 78, with a hint namin
     }
 }
 
+TEST_CASE("a close right after a handshake that asked for a client certificate is 75, naming "
+          "client_cert") {
+    for (bool configured : {false, true}) {
+        SECTION(configured ? "one configured" : "none configured") {
+            Context ctx;
+            ctx.host = "relay.example.com";
+            ctx.port = 587;
+            if (configured)
+                ctx.client_cert = "/etc/ssl/me.pem (flag --client-cert)";
+            auto d = diagnose(Stage::ehlo, std::nullopt, NetError::closed_after_cert_request, ctx);
+            CHECK(d.cls == Class::network);
+            CHECK(d.temporary);
+            CHECK(d.exit_code == ExitCode::tempfail);
+            CHECK(d.summary ==
+                  "relay.example.com:587 closed the connection right after the TLS handshake, "
+                  "in which it asked for a client certificate");
+            REQUIRE(!d.hints.empty());
+            CHECK(d.hints[0] ==
+                  (configured ? "the server may not accept client_cert = /etc/ssl/me.pem (flag "
+                                "--client-cert): give client_cert and client_key of a "
+                                "certificate the server's CA issued"
+                              : "if the server requires a client certificate, set client_cert and "
+                                "client_key (--client-cert, --client-key): PEM files of a "
+                                "certificate the server's CA issued"));
+            CHECK(any_hint(d, "retry later"));
+        }
+    }
+}
+
+TEST_CASE("the handshake failure alert is tls, 78, naming tls_min, client_cert and check") {
+    Context ctx;
+    ctx.host = "relay.example.com";
+    ctx.port = 465;
+    ctx.tls_min = "1.2";
+    ctx.tls_min_origin = "default";
+    auto d = diagnose(Stage::tls, std::nullopt, NetError::tls_handshake_refused, ctx);
+    CHECK(d.cls == Class::tls);
+    CHECK(!d.temporary);
+    CHECK(d.exit_code == ExitCode::config);
+    CHECK(d.summary ==
+          "relay.example.com:465 refused the TLS handshake (alert \"handshake failure\"): no TLS "
+          "version or cipher in common, or it requires a client certificate");
+    REQUIRE(d.hints.size() == 2);
+    CHECK(d.hints[0] ==
+          "check tls_min = 1.2 (default): the server may allow only other TLS versions or "
+          "ciphers; smtpsend check shows the handshake");
+    CHECK(d.hints[1] ==
+          "if the server requires a client certificate, set client_cert and client_key "
+          "(--client-cert, --client-key): PEM files of a certificate the server's CA issued");
+    ctx.client_cert = "/etc/ssl/me.pem (flag --client-cert)";
+    d = diagnose(Stage::tls, std::nullopt, NetError::tls_handshake_refused, ctx);
+    CHECK(any_hint(d,
+                   "the server may not accept client_cert = /etc/ssl/me.pem (flag --client-cert)"));
+}
+
 TEST_CASE("no TLS version in common is tls, 78, with a hint naming tls_min") {
     Context ctx;
     ctx.host = "relay.example.com";
