@@ -323,6 +323,8 @@ int batch_command(const cli::Invocation& inv, Io& io) {
     };
     if (progress)
         progress->update(counts);
+    if (parallel && progress) // a slow message does not freeze the rate and the time left
+        parallel->set_on_tick([&progress] { progress->tick(); }, output::ProgressLine::interval_ms);
     if (parallel)
         parallel->set_on_slow_down([&io, &clear_progress](const diagnosis::Diagnosis& d, size_t n, long pause_ms) {
             clear_progress();

@@ -842,6 +842,8 @@ void Parallel::pump() {
         long wait = next_due < 0 ? -1 : static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms()));
         if (busy_lanes > 1) // one lane must not hold up the others' transfers
             wait = wait < 0 ? 20 : std::min(wait, 20L);
+        if (on_tick_)
+            wait = wait < 0 ? tick_ms_ : std::min(wait, tick_ms_);
         for (size_t server = 0; server < lanes_.size(); ++server) {
             Lane& lane = lanes_[server];
             if (!busy(lane))
@@ -860,9 +862,12 @@ void Parallel::pump() {
             }
         }
     } else if (next_due >= 0) {
-        clock_->sleep_ms(static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms())));
+        long wait = static_cast<long>(std::max<int64_t>(0, next_due - clock_->now_ms()));
+        clock_->sleep_ms(on_tick_ ? std::min(wait, tick_ms_) : wait);
     }
     emit();
+    if (on_tick_)
+        on_tick_();
 }
 
 } // namespace smtpsend::delivery

@@ -293,6 +293,13 @@ class Parallel {
         on_slow_down_ = std::move(fn);
     }
     static constexpr long recover_after = 20;
+    // `fn` runs after each round of the pool, and at least every `every_ms`
+    // while the batch waits (on a transfer, a back-off, the rate or a pause):
+    // the progress line redraws on the clock. The waits stay blocking.
+    void set_on_tick(std::function<void()> fn, long every_ms) {
+        on_tick_ = std::move(fn);
+        tick_ms_ = every_ms;
+    }
 
   private:
     struct Item;
@@ -320,6 +327,8 @@ class Parallel {
     int slow_downs_ = 0;
     long sent_since_slow_down_ = 0;
     std::function<void(const diagnosis::Diagnosis&, size_t, long)> on_slow_down_;
+    std::function<void()> on_tick_;
+    long tick_ms_ = 0;
     void note(const Attempt& a);
     // Its Delivery decides: settled, or due again after the wait.
     void record(Item& it, const Attempt& a);

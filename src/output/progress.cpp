@@ -55,6 +55,11 @@ void ProgressLine::update(const BatchCounts &counts) {
     draw(now);
 }
 
+void ProgressLine::tick() {
+    if (last_draw_ >= 0)
+        update(counts_);
+}
+
 void ProgressLine::draw(int64_t now) {
     last_draw_ = now;
     shown_ = true;

@@ -1,6 +1,7 @@
 // The batch progress line on a terminal:
 //   412/1000 sent, 3 queued, 1 failed, 38 msg/s, 0:14 left
-// drawn in place on stderr (\r), at most four times a second, erased at the end.
+// drawn in place on stderr (\r), at most four times a second, erased at the end;
+// redrawn on the clock (tick) while a message is slow.
 #pragma once
 
 #include "util/system.hpp"
@@ -37,6 +38,10 @@ class ProgressLine {
     // Draws the line for `counts`: at once the first time and after clear(),
     // else when interval_ms have passed since the last draw.
     void update(const BatchCounts &counts);
+    // Draws the line again for the last counts as update() would (after
+    // interval_ms, or at once after clear()), so the rate and the time left
+    // move on while no result comes in. Nothing before the first update().
+    void tick();
     // Erases the line, when it is drawn ("\r" and ESC [K).
     void clear();
 

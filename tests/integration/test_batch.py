@@ -330,12 +330,12 @@ class Progress(SmtpTestCase):
                     f.write(json.dumps({"to": "dev%d@example.com" % i, "subject": "m%d" % i, "body": "b"}) + "\n")
         return path
 
-    def on_terminal(self, server, args, stdin=subprocess.DEVNULL, server_url=None, **env):
+    def on_terminal(self, server, args, stdin=subprocess.DEVNULL, server_url=None, connections=1, **env):
         """Runs batch with stderr on a pseudo-terminal (raw: no \\n to \\r\\n);
         returns (exit code, stdout, what the terminal showed)."""
         master, slave = pty.openpty()
         tty.setraw(slave)
-        proc = subprocess.Popen([BIN, "batch", "--connections", "1"] + args, stdin=stdin,
+        proc = subprocess.Popen([BIN, "batch", "--connections", str(connections)] + args, stdin=stdin,
                                 stdout=subprocess.PIPE, stderr=slave,
                                 env=self.env(**self.server_env(server, **({"SMTPSEND_SERVER": server_url}
                                                                           if server_url else {})), **env))
@@ -370,6 +370,17 @@ class Progress(SmtpTestCase):
         # Nothing but the drawings, the erasing and the summary that stays.
         self.assertEqual(PROGRESS.sub("", shown), "\r\x1b[Ksmtpsend: batch: 3 of 3 sent or queued\n")
         self.assertEqual(len(server.messages), 3)
+
+    def test_over_several_connections_a_slow_message_redraws_the_line_on_the_clock(self):
+        # One message whose end of data takes 1.5 s: no result comes in, the line is drawn
+        # again every 250 ms (the rate and time left move on); before, it was drawn once.
+        server = self.responder({"eod": ["SLEEP:1.5", "250 2.0.0 Ok: queued as 1"]})
+        code, out, shown = self.on_terminal(server, [self.input_file(1)], connections=2)
+        self.assertEqual(code, 0, shown)
+        counts = [m.group(1) for m in PROGRESS.finditer(shown)]
+        self.assertGreaterEqual(counts.count("0"), 3, repr(shown))
+        self.assertLessEqual(set(counts), {"0", "1"}, repr(shown))  # "1/1" is drawn when 250 ms have passed
+        self.assertEqual(PROGRESS.sub("", shown), "\r\x1b[Ksmtpsend: batch: 1 of 1 sent or queued\n")
 
     def test_a_failure_line_erases_the_progress_line_first(self):
         server = self.slow()

@@ -54,6 +54,11 @@ struct PoolScript {
     size_t most_busy = 0;
     int pools_made = 0;
     std::vector<size_t> reconnects;
+    // A slow transfer: so many run() calls end at their wait with nothing
+    // ended, moving `clock` on by the wait (none when the wait is unbounded).
+    int idle_runs = 0;
+    util::FakeClock* clock = nullptr;
+    std::vector<long> waits; // every run()'s wait
 };
 
 class FakePool final : public transport::Pool {
@@ -68,8 +73,14 @@ class FakePool final : public transport::Pool {
         s_.busy.emplace_back(slot, envelope.recipients.at(0));
         s_.most_busy = std::max(s_.most_busy, s_.busy.size());
     }
-    std::vector<std::pair<size_t, Outcome>> run(long) override {
+    std::vector<std::pair<size_t, Outcome>> run(long wait) override {
         REQUIRE(!s_.busy.empty());
+        s_.waits.push_back(wait);
+        if (s_.idle_runs > 0 && wait >= 0) {
+            --s_.idle_runs;
+            s_.clock->ms += wait;
+            return {};
+        }
         auto last = std::max_element(s_.busy.begin(), s_.busy.end());
         auto [slot, to] = *last;
         s_.busy.erase(last);
@@ -100,8 +111,11 @@ struct Batch {
     size_t most_busy_after_slow_down = 0;
     std::optional<bool> smtputf8; // what the capability probe finds (nothing: unreachable)
     int probes = 0;
+    std::vector<int64_t> ticks; // the clock at each on_tick, when tick_ms > 0
+    long tick_ms = 0;
 
     Batch() {
+        script.clock = &clock;
         policy.retries = 1;
         policy.retry_wait = 5;
         delivery::Plan plan;
@@ -130,6 +144,8 @@ struct Batch {
             return std::unique_ptr<transport::Pool>(new FakePool(script, n));
         }, connections, policy, rate, max_per_connection);
         bool slowed = false;
+        if (tick_ms > 0)
+            parallel.set_on_tick([this] { ticks.push_back(clock.ms); }, tick_ms);
         parallel.set_on_slow_down([&](const diagnosis::Diagnosis& d, size_t n, long pause_ms) {
             slowed = true;
             script.most_busy = 0; // counted again from the next start
@@ -174,6 +190,44 @@ TEST_CASE("parallel: messages start in input order and are reported in it, whate
     for (int i = 0; i < 7; ++i)
         CHECK(b.reported[static_cast<size_t>(i)] == to[static_cast<size_t>(i)] + " sent 0");
     CHECK(b.clock.sleeps.empty());
+}
+
+TEST_CASE("parallel: without a tick a slow transfer is waited for unbounded (the old behaviour)") {
+    Batch b;
+    b.script.idle_runs = 3; // never used: the wait is unbounded
+    b.script.outcomes["a@x.test"] = {sent_to("a@x.test")};
+    b.run(2, {"a@x.test"});
+    CHECK(b.script.waits == std::vector<long>{-1});
+    CHECK(b.ticks.empty());
+}
+
+TEST_CASE("parallel: with a tick a slow transfer is waited for in tick-long blocking waits, a tick after each") {
+    Batch b;
+    b.tick_ms = 250;
+    b.script.idle_runs = 3; // the message takes 750 ms and a bit
+    b.script.outcomes["a@x.test"] = {sent_to("a@x.test")};
+    b.run(2, {"a@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0"});
+    CHECK(b.script.waits == std::vector<long>{250, 250, 250, 250});
+    CHECK(b.ticks == std::vector<int64_t>{250, 500, 750, 750});
+    CHECK(b.clock.sleeps.empty()); // the pool waited, nothing slept beside it
+}
+
+TEST_CASE("parallel: with a tick a back-off is slept in tick-long pieces, a tick after each") {
+    Batch b;
+    b.tick_ms = 250;
+    b.script.outcomes["a@x.test"] = {refused_connection("a@x.test"), sent_to("a@x.test")};
+    b.run(1, {"a@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0"});
+    REQUIRE(b.clock.sleeps.size() >= 16); // the back-off is 4 to 6 s
+    long slept = 0;
+    for (long s : b.clock.sleeps) {
+        CHECK(s <= 250);
+        slept += s;
+    }
+    CHECK(slept >= 4000);
+    CHECK(slept <= 6000);
+    CHECK(b.ticks.size() == b.clock.sleeps.size() + 2); // each sleep, and the two transfers
 }
 
 TEST_CASE("parallel: a temporary failure is retried after its back-off, as deliver() decides") {

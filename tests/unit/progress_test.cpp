@@ -66,3 +66,30 @@ TEST_CASE("the batch progress line is drawn in place at most four times a second
     line.update({2, 0, 1}); // after clear(): drawn at once
     CHECK(err.str() == "\r2/4 sent, 0 queued, 1 failed, 12 msg/s, 0:00 left\x1b[K");
 }
+
+TEST_CASE("the batch progress line is redrawn on the clock while no result comes in", "[progress]") {
+    std::ostringstream err;
+    util::FakeClock clock;
+    output::ProgressLine line(err, clock, 100);
+    line.tick(); // before the first update: nothing
+    CHECK(err.str().empty());
+    line.update({0, 0, 0});
+    clock.ms = 2000;
+    line.update({1, 0, 0});
+    err.str("");
+    clock.ms += 249;
+    line.tick(); // within 250 ms of the last draw: not drawn
+    CHECK(err.str().empty());
+    clock.ms += 1;
+    line.tick(); // the same count, a lower rate, a later end
+    CHECK(err.str() == "\r1/100 sent, 0 queued, 0 failed, 0.44 msg/s, 3:43 left\x1b[K");
+    err.str("");
+    clock.ms += 2250; // a slow message: the rate keeps falling
+    line.tick();
+    CHECK(err.str() == "\r1/100 sent, 0 queued, 0 failed, 0.22 msg/s, 7:26 left\x1b[K");
+    err.str("");
+    line.clear(); // another line on stderr (a retry's warning)
+    clock.ms += 10;
+    line.tick(); // the line comes back at once
+    CHECK(err.str() == "\r\x1b[K\r1/100 sent, 0 queued, 0 failed, 0.22 msg/s, 7:26 left\x1b[K");
+}
