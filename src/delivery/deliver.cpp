@@ -564,7 +564,7 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
         return std::nullopt;
     ++retry_;
     if (hooks_.on_retry && temporary_failure_)
-        hooks_.on_retry(session_.plan().server_count() > 1 ? retry_ : r.attempts, allowed_, wait,
+        hooks_.on_retry(retry_, allowed_, wait, // real retries only: resends on a new connection are not
                         *temporary_failure_);
     return wait;
 }

@@ -958,3 +958,17 @@ TEST_CASE("fallback: a server paused by a rate reply is skipped by the fallback 
         CHECK(d.server() == 0);
     }
 }
+
+TEST_CASE("policy: a resend after a per-connection limit is not a retry: the retry line counts real retries") {
+    Run run;
+    run.policy.retries = 1;
+    Outcome closing = outcome(Outcome::Status::failed, transport::Stage::mail, {}, {"a@x.test"});
+    closing.reply = reply("421 4.7.0 Max message per connection reached, closing");
+    run.script.outcomes.push_back(closing);
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    run.script.outcomes.push_back(sent_to({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    REQUIRE(run.retries.size() == 1);
+    CHECK(run.retries[0].substr(0, 4) == "1/2 ");
+}
