@@ -326,12 +326,19 @@ int batch_command(const cli::Invocation& inv, Io& io) {
     if (parallel && progress) // a slow message does not freeze the rate and the time left
         parallel->set_on_tick([&progress] { progress->tick(); }, output::ProgressLine::interval_ms);
     if (parallel)
-        parallel->set_on_slow_down([&io, &clear_progress](const diagnosis::Diagnosis& d, size_t n, long pause_ms) {
+        parallel->set_on_slow_down([&io, &clear_progress, &session](size_t server, const diagnosis::Diagnosis& d,
+                                                                     size_t n, long pause_ms) {
+            // With fallback servers the line names the server (each has its own slow-down).
+            const auto& servers = session.plan();
+            const bool several = servers.server_count() > 1;
             clear_progress();
-            io.err << "smtpsend: batch: server asked to slow down: "
-                   << (d.reply ? util::one_line(d.reply->text()) : d.summary) << "; now " << n
-                   << (n == 1 ? " connection" : " connections") << ", pausing " << std::max(1L, (pause_ms + 500) / 1000)
-                   << "s\n" << std::flush;
+            io.err << "smtpsend: batch: " << (several ? servers.server(server) : std::string("server"))
+                   << " asked to slow down: " << (d.reply ? util::one_line(d.reply->text()) : d.summary)
+                   << "; now " << n << (n == 1 ? " connection" : " connections") << (several ? " to it" : "")
+                   << ", pausing " << std::max(1L, (pause_ms + 500) / 1000) << "s";
+            if (server + 1 < servers.server_count())
+                io.err << "; meanwhile messages go on to " << servers.server(server + 1);
+            io.err << "\n" << std::flush;
         });
     auto handle = [&](const Input& input) {
         ++count;

@@ -397,6 +397,24 @@ bool Delivery::may_fall_back(const Attempt& attempt) {
     return connection_stage && !o.reply;
 }
 
+bool Delivery::skip_server(const Diagnosis& why) {
+    const Plan& plan = session_.plan();
+    const bool nothing_accepted = r_.accepted.empty() && r_.uncertain.empty() && !unconfirmed_;
+    if (!nothing_accepted || server_ + 1 >= plan.server_count())
+        return false;
+    // The reply as this message would have heard it: failed before its RCPT.
+    Attempt as_heard;
+    as_heard.outcome.status = Outcome::Status::failed;
+    as_heard.outcome.stage = why.stage;
+    as_heard.outcome.reply = why.reply;
+    as_heard.diagnosis = why;
+    if (!may_fall_back(as_heard))
+        return false;
+    round_.emplace_back(plan.server(server_), why);
+    ++server_;
+    return true;
+}
+
 std::optional<long> Delivery::record(const message::Envelope& envelope, const Attempt& attempt) {
     const util::Clock& clock = *hooks_.clock;
     const std::string& user = session_.plan().credentials->user;
@@ -546,7 +564,7 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
         return std::nullopt;
     ++retry_;
     if (hooks_.on_retry && temporary_failure_)
-        hooks_.on_retry(session_.plan().server_count() > 1 ? retry_ : r.attempts, allowed_, wait,
+        hooks_.on_retry(retry_, allowed_, wait, // real retries only: resends on a new connection are not
                         *temporary_failure_);
     return wait;
 }
@@ -697,10 +715,11 @@ Parallel::Parallel(Session& session, PoolFactory factory, size_t connections, Po
                    double rate, long max_per_connection)
     : session_(session), factory_(std::move(factory)), connections_(std::max<size_t>(1, connections)),
       policy_(std::move(policy)), lanes_(session.plan().server_count()), rate_(rate),
-      max_per_connection_(max_per_connection), active_(connections_) {
+      max_per_connection_(max_per_connection) {
     for (auto& lane : lanes_) {
         lane.slots.assign(connections_, nullptr);
         lane.sent_on.assign(connections_, 0);
+        lane.active = connections_;
     }
 }
 
@@ -748,29 +767,30 @@ void Parallel::emit() {
     items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
-void Parallel::note(const Attempt& a) {
+void Parallel::note(size_t server, const Attempt& a) {
+    Lane& lane = lanes_.at(server);
     const int64_t now = clock_->now_ms();
     if (diagnosis::asks_to_slow_down(a.diagnosis)) {
-        sent_since_slow_down_ = 0;
-        if (paused_until_ > now)
-            return; // the same slow-down, heard on another connection
-        long pause = backoff_ms(policy_.retry_wait, slow_downs_++, 300);
-        active_ = std::max<size_t>(1, active_ / 2);
-        paused_until_ = now + pause;
+        lane.sent_since_slow_down = 0;
+        if (lane.paused_until > now)
+            return; // the same slow-down, heard on another connection to this server
+        long pause = backoff_ms(policy_.retry_wait, lane.slow_downs++, 300);
+        lane.active = std::max<size_t>(1, lane.active / 2);
+        lane.paused_until = now + pause;
+        lane.why = a.diagnosis;
         // The connections no longer used are closed (they hold a login).
-        for (auto& lane : lanes_)
-            if (lane.pool)
-                for (size_t i = active_; i < lane.slots.size(); ++i)
-                    if (!lane.slots[i])
-                        lane.pool->reconnect(i);
+        if (lane.pool)
+            for (size_t i = lane.active; i < lane.slots.size(); ++i)
+                if (!lane.slots[i])
+                    lane.pool->reconnect(i);
         if (on_slow_down_)
-            on_slow_down_(a.diagnosis, active_, pause);
+            on_slow_down_(server, a.diagnosis, lane.active, pause);
         return;
     }
-    if (a.diagnosis.cls == diagnosis::Class::ok && active_ < connections_ &&
-        ++sent_since_slow_down_ >= recover_after) {
-        ++active_;
-        sent_since_slow_down_ = 0;
+    if (a.diagnosis.cls == diagnosis::Class::ok && lane.active < connections_ &&
+        ++lane.sent_since_slow_down >= recover_after) {
+        ++lane.active;
+        lane.sent_since_slow_down = 0;
     }
 }
 
@@ -785,20 +805,28 @@ void Parallel::record(Item& it, const Attempt& a) {
 void Parallel::pump() {
     // Free connections take the first messages waiting, in input order;
     // each message goes to the connections of the server its Delivery is on.
+    // A server that asked to slow down takes nothing before its pause ends;
+    // its messages go on to the next server where the fallback rule lets them.
     const int64_t now = clock_->now_ms();
-    int64_t next_due = paused_until_ > now ? paused_until_ : -1;
+    int64_t next_due = -1;
+    auto due_at = [&next_due](int64_t t) { next_due = next_due < 0 ? t : std::min(next_due, t); };
     for (auto& p : items_) {
-        if (next_due >= 0 && paused_until_ > now)
-            break; // slowed down: nothing starts before the pause ends
         Item& it = *p;
         if (it.settled() || it.running)
             continue;
         if (it.not_before > now) {
-            next_due = next_due < 0 ? it.not_before : std::min(next_due, it.not_before);
+            due_at(it.not_before);
             continue;
         }
-        Lane& lane = lanes_.at(std::min(it.delivery->server(), lanes_.size() - 1));
-        const auto in_use = lane.slots.begin() + static_cast<std::ptrdiff_t>(active_);
+        size_t at = std::min(it.delivery->server(), lanes_.size() - 1);
+        while (lanes_[at].paused_until > now && it.delivery->skip_server(lanes_[at].why))
+            at = std::min(it.delivery->server(), lanes_.size() - 1);
+        Lane& lane = lanes_[at];
+        if (lane.paused_until > now) {
+            due_at(lane.paused_until); // slowed down, and it may not go elsewhere: it waits
+            continue;
+        }
+        const auto in_use = lane.slots.begin() + static_cast<std::ptrdiff_t>(lane.active);
         auto free = std::find(lane.slots.begin(), in_use, nullptr);
         if (free == in_use)
             continue; // its server's connections are busy; another server's may not be
@@ -806,8 +834,7 @@ void Parallel::pump() {
             limiter_.emplace(rate_, *clock_);
         if (limiter_) {
             if (long w = limiter_->wait_ms(); w > 0) {
-                int64_t due = clock_->now_ms() + w;
-                next_due = next_due < 0 ? due : std::min(next_due, due);
+                due_at(clock_->now_ms() + w);
                 break;
             }
         }
@@ -852,12 +879,12 @@ void Parallel::pump() {
                 Item& it = *lane.slots.at(slot);
                 lane.slots[slot] = nullptr;
                 ++lane.sent_on[slot];
-                if (slot >= active_)
+                if (slot >= lane.active)
                     lane.pool->reconnect(slot); // slowed down: this connection is no longer used
                 it.running = false;
                 session_.learn(outcome, server);
                 Attempt a = session_.attempt_for(it.envelope, std::move(outcome), server);
-                note(a);
+                note(server, a);
                 record(it, a);
             }
         }

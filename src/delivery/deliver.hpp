@@ -209,6 +209,14 @@ class Delivery {
     // refused, timeout, TLS handshake) or temporary (a 4xx greeting, MAIL
     // or RCPT); never after a permanent (5xx) reply.
     static bool may_fall_back(const Attempt& attempt);
+    // The batch over several connections: the next attempt's server has
+    // paused its connections after a rate reply (`why`, to another
+    // message). Moves this message on to the next server of the list, as
+    // if it had heard `why` itself, when the fallback rule (may_fall_back)
+    // allows it: nothing accepted yet and a server after this one. No
+    // attempt is made or logged; the skipped server's `why` is listed with
+    // the others when none takes the message. False: it waits for that server.
+    bool skip_server(const diagnosis::Diagnosis& why);
 
   private:
     long elapsed() const;
@@ -283,15 +291,19 @@ class Parallel {
     // Runs until every message added is settled and reported.
     void drain();
     // A reply that asks to slow down (diagnosis::asks_to_slow_down) on any
-    // connection slows the whole batch: its message is retried as deliver()
-    // decides, no message starts for the back-off (backoff_ms over
-    // retry_wait, longer at each further slow-down), and half the
-    // connections are used (at least one); each run of `recover_after`
-    // messages sent gives one back. `fn` hears of each slow-down once: the
-    // reply's diagnosis, the connections now used, the pause.
-    void set_on_slow_down(std::function<void(const diagnosis::Diagnosis&, size_t connections, long pause_ms)> fn) {
-        on_slow_down_ = std::move(fn);
-    }
+    // connection to a server slows that server's lane (each server of the
+    // list has its own): its message is retried as deliver() decides (or
+    // falls back at once), no message starts there for the back-off
+    // (backoff_ms over retry_wait, longer at each further slow-down of that
+    // server), and half its connections are used (at least one); each run
+    // of `recover_after` messages it took gives one back. Meanwhile a
+    // message due to go to that server goes on to the next one when the
+    // fallback rule allows it (Delivery::skip_server), else it waits. `fn`
+    // hears of each slow-down once: the server's index in the plan's list,
+    // the reply's diagnosis, the connections now used there, the pause.
+    using SlowDownFn = std::function<void(size_t server, const diagnosis::Diagnosis&, size_t connections,
+                                          long pause_ms)>;
+    void set_on_slow_down(SlowDownFn fn) { on_slow_down_ = std::move(fn); }
     static constexpr long recover_after = 20;
     // `fn` runs after each round of the pool, and at least every `every_ms`
     // while the batch waits (on a transfer, a back-off, the rate or a pause):
@@ -311,25 +323,28 @@ class Parallel {
     Policy policy_;
     const util::Clock* clock_ = &util::system_clock();
     std::vector<std::unique_ptr<Item>> items_; // in input order; reported ones removed from the front
-    // The connections to one server of the plan's list, made at need.
+    // The connections to one server of the plan's list, made at need, and
+    // that server's slow-down: connections in use, no start before
+    // paused_until (the reply that asked for it: `why`).
     struct Lane {
         std::unique_ptr<transport::Pool> pool;
         std::vector<Item*> slots;  // the message on each connection, or null
         std::vector<long> sent_on; // messages ended on each connection since it opened
+        size_t active = 1;
+        int64_t paused_until = 0;
+        int slow_downs = 0;
+        long sent_since_slow_down = 0;
+        diagnosis::Diagnosis why;
     };
     std::vector<Lane> lanes_; // one per server
     double rate_ = 0;
     long max_per_connection_ = 0;
     std::optional<RateLimiter> limiter_;
-    // The slow-down: connections in use, no start before paused_until_.
-    size_t active_ = 1;
-    int64_t paused_until_ = 0;
-    int slow_downs_ = 0;
-    long sent_since_slow_down_ = 0;
-    std::function<void(const diagnosis::Diagnosis&, size_t, long)> on_slow_down_;
+    SlowDownFn on_slow_down_;
     std::function<void()> on_tick_;
     long tick_ms_ = 0;
-    void note(const Attempt& a);
+    // The slow-down of server `server`'s lane, after an attempt there.
+    void note(size_t server, const Attempt& a);
     // Its Delivery decides: settled, or due again after the wait.
     void record(Item& it, const Attempt& a);
 };

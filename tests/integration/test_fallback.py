@@ -8,6 +8,7 @@ the list again. Every server listens on 127.0.0.1; a refused one is a free
 port nobody listens on."""
 import json
 import os
+import re
 import subprocess
 import unittest
 
@@ -196,6 +197,35 @@ class Fallback(FallbackCase):
         servers = [json.loads(l)["server"] for l in r.stdout.splitlines() if l.startswith("{")]
         self.assertEqual(servers, [url(second.port)] * 2)
         self.assertEqual(len(second.messages), 2)
+
+    def test_batch_a_first_server_that_rate_limits_everything_leaves_the_rest_to_the_second(self):
+        # The first server answers every MAIL with a rate reply. The two messages on its two
+        # connections when it says so fall back at once; its lane pauses (retry_wait 30 s),
+        # and while it does the other messages go straight to the second server, which keeps
+        # both its connections: nobody waits for the pause.
+        limited = self.responder({"mail": "421 4.7.0 rate limit exceeded, try again later"})
+        second = self.responder()
+        jobs = os.path.join(self.tmp, "jobs.jsonl")
+        with open(jobs, "w") as f:
+            for i in range(10):
+                f.write(json.dumps({"to": ["dev%d@example.com" % i], "subject": "s%d" % i, "body": "b\n"}) + "\n")
+        r = self.run_smtpsend(["batch", "--json", "--connections", "2", jobs], timeout=20,
+                              **self.fenv([limited.port, second.port], SMTPSEND_RETRY_WAIT="30"))
+        self.assertExit(r, 0)
+        results = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual([x["status"] for x in results], ["sent"] * 10, r.stdout)
+        self.assertEqual([x["server"] for x in results], [url(second.port)] * 10)
+        self.assertEqual([x["attempts"] for x in results], [2, 2] + [1] * 8)
+        self.assertEqual(len(second.messages), 10)
+        self.assertEqual(limited.messages, [])
+        self.assertEqual(limited.log_commands().count("MAIL"), 2)
+        notices = [l for l in r.stderr.splitlines() if "slow down" in l]
+        self.assertEqual(len(notices), 1, r.stderr)
+        self.assertRegex(notices[0], r"^smtpsend: batch: %s asked to slow down: "
+                                     r"421 4\.7\.0 rate limit exceeded, try again later; now 1 connection "
+                                     r"to it, pausing \d+s; meanwhile messages go on to %s$"
+                         % (re.escape(url(limited.port)), re.escape(url(second.port))))
+        self.assertEqual(r.stderr.count("): trying %s\n" % url(second.port)), 2, r.stderr)
 
     def test_sendmail_mode_falls_back_too(self):
         closed = free_port()

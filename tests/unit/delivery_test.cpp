@@ -889,3 +889,86 @@ TEST_CASE("policy: a 421 at MAIL on a new connection is the server's answer: wit
     CHECK(r.exit_code == ExitCode::tempfail);
     CHECK(r.attempts == 1);
 }
+
+TEST_CASE("fallback: a server paused by a rate reply is skipped by the fallback rule: only while "
+          "nothing was accepted, never past the last server, never for a 5xx") {
+    Script script;
+    auto session = session_for(script, std::nullopt, {2526});
+    util::FakeClock clock;
+    delivery::Policy policy;
+    policy.retries = 1;
+    policy.retry_wait = 5;
+    policy.queue_dir = std::string(std::getenv("TMPDIR")) + "/dq-skip";
+    delivery::Hooks hooks;
+    hooks.clock = &clock;
+    message::SegmentedSource source{{message::Segment::literal("Subject: t\r\n\r\nbody\r\n")}};
+    auto diagnosis_of = [&](const std::string& line) {
+        Outcome o = outcome(Outcome::Status::failed, transport::Stage::mail, {}, {"x@x.test"});
+        o.reply = reply(line);
+        return session.attempt_for(message::Envelope{"s@example.com", {"x@x.test"}}, o).diagnosis;
+    };
+    const auto rate = diagnosis_of("421 4.7.0 rate limit exceeded, try again later");
+    REQUIRE(diagnosis::asks_to_slow_down(rate));
+    auto job_to = [&](std::vector<std::string> to) {
+        delivery::Job job;
+        job.envelope = message::Envelope{"s@example.com", std::move(to)};
+        job.message_id = "<m@example.com>";
+        job.source = &source;
+        return job;
+    };
+    message::Envelope envelope;
+    long budget = 0;
+
+    SECTION("a fresh message goes on to the next server; none follows the last; no attempt is counted") {
+        auto job = job_to({"a@x.test"});
+        delivery::Delivery d(job, session, policy, hooks);
+        REQUIRE_FALSE(d.begin());
+        CHECK(d.skip_server(rate));
+        CHECK(d.server() == 1);
+        CHECK_FALSE(d.skip_server(rate));
+        CHECK(d.server() == 1);
+        // The second server fails too: both are listed, the skipped one with its rate reply.
+        REQUIRE(d.next(envelope, budget));
+        auto wait = d.record(envelope, session.attempt_for(envelope, refused({"a@x.test"}), 1));
+        REQUIRE(wait);
+        CHECK(d.server() == 0); // a retry walks the list again
+        auto r = d.finish();
+        CHECK(r.attempts == 1);
+        REQUIRE(r.server_failures.size() == 2);
+        CHECK(r.server_failures[0].first == "smtp://127.0.0.1:2525");
+        CHECK(r.server_failures[0].second.cls == diagnosis::Class::rate);
+        CHECK(r.server_failures[1].first == "smtp://127.0.0.1:2526");
+    }
+    SECTION("a message the first server took for some recipients stays with it (it waits)") {
+        auto job = job_to({"a@x.test", "b@x.test"});
+        delivery::Delivery d(job, session, policy, hooks);
+        REQUIRE_FALSE(d.begin());
+        REQUIRE(d.next(envelope, budget));
+        auto partial = outcome(Outcome::Status::partial, transport::Stage::end_of_data,
+                               {"250 2.1.5 Ok", "451 4.3.0 try again later"}, {"a@x.test", "b@x.test"});
+        REQUIRE(d.record(envelope, session.attempt_for(envelope, partial, 0)));
+        CHECK_FALSE(d.skip_server(rate));
+        CHECK(d.server() == 0);
+    }
+    SECTION("a permanent refusal is no reason to go elsewhere") {
+        auto job = job_to({"a@x.test"});
+        delivery::Delivery d(job, session, policy, hooks);
+        REQUIRE_FALSE(d.begin());
+        CHECK_FALSE(d.skip_server(diagnosis_of("554 5.7.1 sending rate exceeded, go away")));
+        CHECK(d.server() == 0);
+    }
+}
+
+TEST_CASE("policy: a resend after a per-connection limit is not a retry: the retry line counts real retries") {
+    Run run;
+    run.policy.retries = 1;
+    Outcome closing = outcome(Outcome::Status::failed, transport::Stage::mail, {}, {"a@x.test"});
+    closing.reply = reply("421 4.7.0 Max message per connection reached, closing");
+    run.script.outcomes.push_back(closing);
+    run.script.outcomes.push_back(refused({"a@x.test"}));
+    run.script.outcomes.push_back(sent_to({"a@x.test"}));
+    auto r = run.go({"a@x.test"});
+    CHECK(r.status == Status::sent);
+    REQUIRE(run.retries.size() == 1);
+    CHECK(run.retries[0].substr(0, 4) == "1/2 ");
+}

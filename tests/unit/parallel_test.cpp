@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <tuple>
 
 using namespace smtpsend;
 using delivery::Status;
@@ -46,12 +47,16 @@ Outcome unknown_user(const std::string& to) {
 }
 
 // Outcomes by recipient, played back in turn; the started messages end in
-// reverse slot order (the last connection first), one per run().
+// reverse slot order (the last connection first), one per run(). With
+// fallback servers each server has its own pool: outcomes keyed
+// "PORT recipient" are that server's (else the recipient's are).
 struct PoolScript {
     std::map<std::string, std::deque<Outcome>> outcomes;
     std::vector<std::string> started;        // recipient, in the order started
-    std::vector<std::pair<size_t, std::string>> busy; // slot -> recipient in flight
+    std::map<int, std::vector<std::string>> started_at; // by server port
+    std::vector<std::tuple<int, size_t, std::string>> busy; // port, slot, recipient in flight
     size_t most_busy = 0;
+    std::map<int, size_t> most_busy_at; // by server port
     int pools_made = 0;
     std::vector<size_t> reconnects;
     // A slow transfer: so many run() calls end at their wait with nothing
@@ -63,15 +68,19 @@ struct PoolScript {
 
 class FakePool final : public transport::Pool {
   public:
-    FakePool(PoolScript& s, size_t n) : s_(s), n_(n) {}
+    FakePool(PoolScript& s, size_t n, int port) : s_(s), n_(n), port_(port) {}
     size_t slots() const override { return n_; }
     void start(size_t slot, const message::Envelope& envelope, message::MessageSource&, long) override {
         REQUIRE(slot < n_);
-        for (auto& [busy_slot, _] : s_.busy)
-            REQUIRE(busy_slot != slot); // a connection carries one message at a time
+        for (auto& [port, busy_slot, _] : s_.busy)
+            REQUIRE((port != port_ || busy_slot != slot)); // a connection carries one message at a time
         s_.started.push_back(envelope.recipients.at(0));
-        s_.busy.emplace_back(slot, envelope.recipients.at(0));
+        s_.started_at[port_].push_back(envelope.recipients.at(0));
+        s_.busy.emplace_back(port_, slot, envelope.recipients.at(0));
         s_.most_busy = std::max(s_.most_busy, s_.busy.size());
+        size_t here = static_cast<size_t>(
+            std::count_if(s_.busy.begin(), s_.busy.end(), [this](const auto& b) { return std::get<0>(b) == port_; }));
+        s_.most_busy_at[port_] = std::max(s_.most_busy_at[port_], here);
     }
     std::vector<std::pair<size_t, Outcome>> run(long wait) override {
         REQUIRE(!s_.busy.empty());
@@ -81,10 +90,15 @@ class FakePool final : public transport::Pool {
             s_.clock->ms += wait;
             return {};
         }
-        auto last = std::max_element(s_.busy.begin(), s_.busy.end());
-        auto [slot, to] = *last;
+        auto last = s_.busy.end();
+        for (auto b = s_.busy.begin(); b != s_.busy.end(); ++b)
+            if (std::get<0>(*b) == port_ && (last == s_.busy.end() || std::get<1>(*b) > std::get<1>(*last)))
+                last = b;
+        REQUIRE(last != s_.busy.end());
+        auto [port, slot, to] = *last;
         s_.busy.erase(last);
-        auto& q = s_.outcomes[to];
+        auto own = s_.outcomes.find(std::to_string(port) + " " + to);
+        auto& q = own != s_.outcomes.end() && !own->second.empty() ? own->second : s_.outcomes[to];
         REQUIRE(!q.empty());
         Outcome o = q.front();
         q.pop_front();
@@ -95,6 +109,7 @@ class FakePool final : public transport::Pool {
   private:
     PoolScript& s_;
     size_t n_;
+    int port_;
 };
 
 struct Batch {
@@ -113,14 +128,21 @@ struct Batch {
     int probes = 0;
     std::vector<int64_t> ticks; // the clock at each on_tick, when tick_ms > 0
     long tick_ms = 0;
+    std::vector<std::string> slow_downs; // "server connections" of each slow-down
 
-    Batch() {
+    // `servers`: 127.0.0.1:2525, then fallback servers on 2526, 2527 ...
+    explicit Batch(int servers = 1) {
         script.clock = &clock;
         policy.retries = 1;
         policy.retry_wait = 5;
         delivery::Plan plan;
         plan.endpoint.host = "127.0.0.1";
         plan.endpoint.port = 2525;
+        for (int i = 1; i < servers; ++i) {
+            config::Endpoint fallback = plan.endpoint;
+            fallback.port = 2525 + i;
+            plan.fallbacks.push_back(fallback);
+        }
         plan.credentials = std::make_unique<config::Credentials>();
         session = std::make_unique<delivery::Session>(
             std::move(plan), [](const transport::TransportOptions&) -> std::unique_ptr<transport::Transport> {
@@ -139,14 +161,15 @@ struct Batch {
             });
     }
     void run(size_t connections, const std::vector<std::string>& to) {
-        delivery::Parallel parallel(*session, [this](const transport::TransportOptions&, size_t n) {
+        delivery::Parallel parallel(*session, [this](const transport::TransportOptions& o, size_t n) {
             ++script.pools_made;
-            return std::unique_ptr<transport::Pool>(new FakePool(script, n));
+            return std::unique_ptr<transport::Pool>(new FakePool(script, n, o.endpoint.port));
         }, connections, policy, rate, max_per_connection);
         bool slowed = false;
         if (tick_ms > 0)
             parallel.set_on_tick([this] { ticks.push_back(clock.ms); }, tick_ms);
-        parallel.set_on_slow_down([&](const diagnosis::Diagnosis& d, size_t n, long pause_ms) {
+        parallel.set_on_slow_down([&](size_t server, const diagnosis::Diagnosis& d, size_t n, long pause_ms) {
+            slow_downs.push_back(std::to_string(server) + " " + std::to_string(n));
             slowed = true;
             script.most_busy = 0; // counted again from the next start
             if (on_slow_down)
@@ -428,4 +451,34 @@ TEST_CASE("parallel: what a message's EHLO showed decides later non-ASCII addres
     b.run(1, {"a@x.test", "j\xc3\xbcrgen@x.test"});
     CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0", "j\xc3\xbcrgen@x.test sent 0"});
     CHECK(b.probes == 0);
+}
+
+TEST_CASE("parallel: a rate reply from the first server pauses only its lane; new messages go on to "
+          "the fallback server at once, which keeps all its connections") {
+    Batch b(2);
+    std::vector<std::string> to;
+    for (int i = 0; i < 8; ++i) {
+        to.push_back("r" + std::to_string(i) + "@x.test");
+        b.script.outcomes["2525 " + to.back()] = {rate_limited(to.back()), rate_limited(to.back())};
+        b.script.outcomes["2526 " + to.back()] = {sent_to(to.back())};
+    }
+    b.run(2, to);
+    REQUIRE(b.reported.size() == 8);
+    for (size_t i = 0; i < 8; ++i)
+        CHECK(b.reported[i] == to[i] + " sent 0");
+    // The two messages on the first server's connections when it answered; none after.
+    CHECK(b.script.started_at[2525] == std::vector<std::string>{"r0@x.test", "r1@x.test"});
+    CHECK(b.script.started_at[2526].size() == 8);
+    for (const auto& r : b.results)
+        CHECK(r.server == "smtp://127.0.0.1:2526");
+    // Those two were attempted there (the rate reply, then the fallback); the others skipped it.
+    CHECK(b.results[0].attempts == 2);
+    CHECK(b.results[1].attempts == 2);
+    CHECK(b.results[2].attempts == 1);
+    // One slow-down, of the first server; nobody waited for its pause, and the
+    // fallback server used both connections.
+    CHECK(b.slow_downs == std::vector<std::string>{"0 1"});
+    CHECK(b.clock.sleeps.empty());
+    CHECK(b.clock.ms == 0);
+    CHECK(b.script.most_busy_at[2526] == 2);
 }
