@@ -89,6 +89,19 @@ class DebianPackages(unittest.TestCase):
         depends = run(["dpkg-deb", "-f", self.main, "Depends"])
         self.assertIn("libcurl4", depends)
 
+    def test_the_path_unit_and_the_timer_are_enabled_the_service_is_not(self):
+        # The timer is what retries other users' mail in root's queue (docs/queue.md, Units).
+        control = tempfile.mkdtemp(prefix="smtpsend-control-")
+        try:
+            run(["dpkg-deb", "-e", self.main, control])
+            with open(os.path.join(control, "postinst")) as f:
+                postinst = f.read()
+        finally:
+            shutil.rmtree(control, ignore_errors=True)
+        for unit in ("smtpsend-queue.path", "smtpsend-queue.timer"):
+            self.assertIn("deb-systemd-helper enable '%s'" % unit, postinst)
+        self.assertNotIn("deb-systemd-helper enable 'smtpsend-queue.service'", postinst)
+
     def test_it_runs_from_a_fresh_root(self):
         root = tempfile.mkdtemp(prefix="smtpsend-root-")
         try:
