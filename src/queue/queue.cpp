@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -561,8 +562,9 @@ util::Result<std::string> Queue::add(Entry entry, message::MessageSource& source
         cleaned_ = true;
         clean_tmp(now);
     }
-    if (entry.id.empty()) {
-        entry.id = new_entry_id(now);
+    const bool id_given = !entry.id.empty();
+    if (!id_given) {
+        entry.id = id_source_(now);
     } else {
         struct stat st {};
         if (!valid_id(entry.id))
@@ -596,8 +598,27 @@ util::Result<std::string> Queue::add(Entry entry, message::MessageSource& source
     }
     if (st && fsync(*fd) != 0)
         st = io_error("cannot sync " + tmp);
-    if (st && rename(tmp.c_str(), message_path(entry.id).c_str()) != 0)
-        st = io_error("cannot rename " + tmp);
+    // The message takes its name only if no file has it (another entry made
+    // in the same second with the same random part, or one being written):
+    // a rename that replaced it would lose that message. A generated id is
+    // drawn again; a given one fails.
+    for (int tries = 0; st; ++tries) {
+        struct stat taken {};
+        if (lstat(entry_path(entry.id).c_str(), &taken) != 0) {
+            if (renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, message_path(entry.id).c_str(),
+                          RENAME_NOREPLACE) == 0)
+                break;
+            if (errno != EEXIST) {
+                st = io_error("cannot rename " + tmp);
+                break;
+            }
+        }
+        if (id_given || tries == 16) {
+            st = make_error("the queue entry " + entry.id + " exists", "", util::ErrorKind::io);
+            break;
+        }
+        entry.id = id_source_(now);
+    }
     close(*fd);
     if (!st) {
         unlink(tmp.c_str());

@@ -17,6 +17,7 @@
 #include "util/result.hpp"
 #include "util/system.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -141,6 +142,9 @@ class Queue {
     // the claim names its queue entry); fails (kind "io") when an entry of
     // that id exists.
     util::Result<std::string> add(Entry entry, message::MessageSource& source, long now);
+    // Where add() takes a new entry's id (new_entry_id): a test seam, so that
+    // ids can collide as they may by chance (the second plus 32 random bits).
+    void set_id_source(std::function<std::string(long now)> fn) { id_source_ = std::move(fn); }
     // Every entry of the queue folder, sendable ones apart from bad ones.
     // An entry is bad when its .json cannot be read or parsed, has an unknown
     // version, or holds an invalid field (an address that
@@ -198,6 +202,7 @@ class Queue {
     util::Status prepare() const;
     std::string dir_;
     mutable bool cleaned_ = false;
+    std::function<std::string(long)> id_source_ = new_entry_id;
 };
 
 } // namespace smtpsend::queue

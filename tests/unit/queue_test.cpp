@@ -627,3 +627,43 @@ TEST_CASE("can_update refuses an entry whose .json is a symbolic link") {
     CHECK(st.error().kind == util::ErrorKind::io);
     CHECK(fs::is_empty(q.dir() + "/tmp"));
 }
+
+TEST_CASE("a queue entry whose id is drawn again is never overwritten") {
+    // Ids are the second plus 32 random bits: two messages queued in the same
+    // second may draw the same one. The second takes another id; the first
+    // is kept.
+    queue::Queue q(temp_queue());
+    std::vector<std::string> ids{"20270115T080000Z-aaaaaaaa", "20270115T080000Z-aaaaaaaa",
+                                 "20270115T080000Z-bbbbbbbb"};
+    size_t drawn = 0;
+    q.set_id_source([&](long) { return ids.at(drawn++); });
+    auto first = text_source("Subject: first\r\n\r\nbody\r\n");
+    auto second = text_source("Subject: second\r\n\r\nbody\r\n");
+    auto a = q.add(valid_entry(), first, 1'800'000'000);
+    auto b = q.add(valid_entry(), second, 1'800'000'000);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*a == "20270115T080000Z-aaaaaaaa");
+    CHECK(*b == "20270115T080000Z-bbbbbbbb");
+    CHECK(q.list().size() == 2);
+    auto kept = q.open_message(*a);
+    REQUIRE(kept);
+    CHECK(*message::read_all(**kept) == "Subject: first\r\n\r\nbody\r\n");
+}
+
+TEST_CASE("a given queue id that a message file holds fails, and keeps that file") {
+    queue::Queue q(temp_queue());
+    auto first = text_source("Subject: first\r\n\r\nbody\r\n");
+    auto a = q.add(valid_entry(), first, 1'800'000'000);
+    REQUIRE(a);
+    // A message file without its entry yet (an add of another process in
+    // between its two renames).
+    fs::remove(q.entry_path(*a));
+    queue::Entry e = valid_entry();
+    e.id = *a;
+    auto second = text_source("Subject: second\r\n\r\nbody\r\n");
+    auto b = q.add(e, second, 1'800'000'000);
+    REQUIRE_FALSE(b);
+    CHECK(b.error().message == "the queue entry " + *a + " exists");
+    CHECK(read_text(q.message_path(*a)) == "Subject: first\r\n\r\nbody\r\n");
+}
