@@ -598,23 +598,26 @@ util::Result<std::string> Queue::add(Entry entry, message::MessageSource& source
     }
     if (st && fsync(*fd) != 0)
         st = io_error("cannot sync " + tmp);
-    // The message takes its name only if no file has it (another entry made
-    // in the same second with the same random part, or one being written):
-    // a rename that replaced it would lose that message. A generated id is
-    // drawn again; a given one fails.
+    // A generated id's message takes its name only if no file has it
+    // (another entry made in the same second with the same random part, or
+    // one being written): a rename that replaced it would lose that message;
+    // the id is drawn again. A given id is the caller's (an incoming/ claim,
+    // checked free when it was claimed, and checked above to have no entry):
+    // a message file there is what an interrupted add of that same claim
+    // left, and is replaced.
     for (int tries = 0; st; ++tries) {
         struct stat taken {};
-        if (lstat(entry_path(entry.id).c_str(), &taken) != 0) {
-            if (renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, message_path(entry.id).c_str(),
-                          RENAME_NOREPLACE) == 0)
+        const int flags = id_given ? 0 : RENAME_NOREPLACE;
+        if (id_given || lstat(entry_path(entry.id).c_str(), &taken) != 0) {
+            if (renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, message_path(entry.id).c_str(), flags) == 0)
                 break;
-            if (errno != EEXIST) {
+            if (errno != EEXIST || id_given) {
                 st = io_error("cannot rename " + tmp);
                 break;
             }
         }
-        if (id_given || tries == 16) {
-            st = make_error("the queue entry " + entry.id + " exists", "", util::ErrorKind::io);
+        if (tries == 16) {
+            st = make_error("no free queue id for the message", "", util::ErrorKind::io);
             break;
         }
         entry.id = id_source_(now);

@@ -651,19 +651,20 @@ TEST_CASE("a queue entry whose id is drawn again is never overwritten") {
     CHECK(*message::read_all(**kept) == "Subject: first\r\n\r\nbody\r\n");
 }
 
-TEST_CASE("a given queue id that a message file holds fails, and keeps that file") {
+TEST_CASE("a claim's add after an interrupted one completes: its message file is replaced") {
+    // An incoming/ claim names its queue id; an add of it that stopped between
+    // the message file and the entry file leaves the message alone, and the
+    // next flush adds the same claim again.
     queue::Queue q(temp_queue());
-    auto first = text_source("Subject: first\r\n\r\nbody\r\n");
-    auto a = q.add(valid_entry(), first, 1'800'000'000);
-    REQUIRE(a);
-    // A message file without its entry yet (an add of another process in
-    // between its two renames).
-    fs::remove(q.entry_path(*a));
     queue::Entry e = valid_entry();
-    e.id = *a;
-    auto second = text_source("Subject: second\r\n\r\nbody\r\n");
-    auto b = q.add(e, second, 1'800'000'000);
-    REQUIRE_FALSE(b);
-    CHECK(b.error().message == "the queue entry " + *a + " exists");
-    CHECK(read_text(q.message_path(*a)) == "Subject: first\r\n\r\nbody\r\n");
+    e.id = "20270115T080000Z-cccccccc";
+    auto first = text_source("Subject: claimed\r\n\r\nbody\r\n");
+    REQUIRE(q.add(e, first, 1'800'000'000));
+    fs::remove(q.entry_path(e.id)); // stopped before the entry file
+    auto again = text_source("Subject: claimed\r\n\r\nbody\r\n");
+    auto id = q.add(e, again, 1'800'000'000);
+    REQUIRE(id);
+    CHECK(*id == e.id);
+    CHECK(q.list().size() == 1);
+    CHECK(read_text(q.message_path(e.id)) == "Subject: claimed\r\n\r\nbody\r\n");
 }
