@@ -397,10 +397,13 @@ bool Delivery::may_fall_back(const Attempt& attempt) {
     return connection_stage && !o.reply;
 }
 
+bool Delivery::nothing_accepted() const {
+    return r_.accepted.empty() && r_.uncertain.empty() && !unconfirmed_;
+}
+
 bool Delivery::skip_server(const Diagnosis& why) {
     const Plan& plan = session_.plan();
-    const bool nothing_accepted = r_.accepted.empty() && r_.uncertain.empty() && !unconfirmed_;
-    if (!nothing_accepted || server_ + 1 >= plan.server_count())
+    if (!nothing_accepted() || server_ + 1 >= plan.server_count())
         return false;
     // The reply as this message would have heard it: failed before its RCPT.
     Attempt as_heard;
@@ -449,9 +452,8 @@ std::optional<long> Delivery::record(const message::Envelope& envelope, const At
     // Fallback servers: the next one at once, while none has accepted
     // anything. The same envelope is still owed.
     Attempt a = attempt;
-    const bool nothing_accepted = r.accepted.empty() && r.uncertain.empty() && !unconfirmed_;
     if (plan.server_count() > 1) {
-        const bool falls_back = nothing_accepted && may_fall_back(attempt);
+        const bool falls_back = nothing_accepted() && may_fall_back(attempt);
         if (falls_back)
             round_.emplace_back(r.server, attempt.diagnosis);
         if (falls_back && server_ + 1 < plan.server_count()) {

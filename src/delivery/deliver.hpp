@@ -220,6 +220,9 @@ class Delivery {
 
   private:
     long elapsed() const;
+    // No server has accepted (or maybe accepted) a recipient of this
+    // message yet: the condition of any move to the next server.
+    bool nothing_accepted() const;
     void warn(const std::string& w) const;
     Job& job_;
     const Session& session_;

@@ -425,8 +425,7 @@ void write_hint(Hint h, Diagnosis& d, const Context& c, const Reply* r, const st
         add(d, "check tls_min = " + c.tls_min +
                    (c.tls_min_origin.empty() ? std::string() : " (" + c.tls_min_origin + ")") +
                    ": the server may allow only other TLS versions or ciphers; smtpsend check "
-                   "shows the "
-                   "handshake");
+                   "shows the handshake");
         break;
     case Hint::client_cert_maybe:
         add(d,
