@@ -53,23 +53,35 @@ void BodyEncoder::qp_byte(unsigned char c, std::string& out) {
     }
 }
 
+// The output is written in place, not appended a piece at a time: this is
+// the loop a large attachment spends its CPU in.
 void BodyEncoder::base64_feed(std::string_view in, std::string& out) {
     static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // At most: four characters per three bytes, and a CRLF per line begun.
+    const size_t quads = (b64_count_ + in.size()) / 3;
+    const size_t start = out.size();
+    out.resize(start + quads * 4 + (quads * 4 / qp_line_limit + 1) * 2);
+    char* p = out.data() + start;
     for (char ch : in) {
         b64_pending_[b64_count_++] = static_cast<unsigned char>(ch);
         if (b64_count_ < 3)
             continue;
         unsigned v = (b64_pending_[0] << 16) | (b64_pending_[1] << 8) | b64_pending_[2];
-        char quad[4] = {table[(v >> 18) & 63], table[(v >> 12) & 63], table[(v >> 6) & 63],
-                        table[v & 63]};
-        out.append(quad, 4);
+        p[0] = table[(v >> 18) & 63];
+        p[1] = table[(v >> 12) & 63];
+        p[2] = table[(v >> 6) & 63];
+        p[3] = table[v & 63];
+        p += 4;
         b64_count_ = 0;
         column_ += 4;
         if (column_ >= qp_line_limit) {
-            out += "\r\n";
+            p[0] = '\r';
+            p[1] = '\n';
+            p += 2;
             column_ = 0;
         }
     }
+    out.resize(static_cast<size_t>(p - out.data()));
 }
 
 void BodyEncoder::feed(std::string_view in, std::string& out) {
@@ -77,26 +89,30 @@ void BodyEncoder::feed(std::string_view in, std::string& out) {
         base64_feed(in, out);
         return;
     }
-    for (char ch : in) {
-        unsigned char c = static_cast<unsigned char>(ch);
+    for (size_t i = 0; i < in.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(in[i]);
         if (c == '\n') {
             if (!prev_cr_)
                 newline(out);
             prev_cr_ = false;
             continue;
         }
-        if (prev_cr_) {
-            prev_cr_ = false; // the lone CR already ended its line
-        }
+        prev_cr_ = false; // a lone CR already ended its line
         if (c == '\r') {
             newline(out);
             prev_cr_ = true;
             continue;
         }
-        if (encoding_ == BodyEncoding::crlf)
-            out += ch;
-        else
+        if (encoding_ == BodyEncoding::crlf) {
+            // The rest of the line at once.
+            size_t end = i + 1;
+            while (end < in.size() && in[end] != '\r' && in[end] != '\n')
+                ++end;
+            out.append(in.data() + i, end - i);
+            i = end - 1;
+        } else {
             qp_byte(c, out);
+        }
     }
 }
 
@@ -190,17 +206,24 @@ util::Result<size_t> SegmentedSource::read(char* buf, size_t n) {
     return done;
 }
 
-util::Result<std::string> read_all(MessageSource& source) {
-    std::string out;
+util::Status read_chunks(MessageSource& source, const std::function<void(std::string_view)>& take) {
     char buf[65536];
     for (;;) {
         auto got = source.read(buf, sizeof buf);
         if (!got)
             return got.error();
         if (*got == 0)
-            return out;
-        out.append(buf, *got);
+            return util::Ok{};
+        take(std::string_view(buf, *got));
     }
+}
+
+util::Result<std::string> read_all(MessageSource& source) {
+    std::string out;
+    auto st = read_chunks(source, [&out](std::string_view chunk) { out.append(chunk); });
+    if (!st)
+        return st.error();
+    return out;
 }
 
 } // namespace smtpsend::message

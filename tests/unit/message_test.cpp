@@ -121,6 +121,40 @@ TEST_CASE("CRLF normalisation handles LF, CR and chunk boundaries") {
     CHECK(out == "a\r\nb\r\nc\r\nd\r\n");
 }
 
+// The base64 body written in place: the whole input in any chunking gives
+// the standard encoding in lines of 76 characters and a final CRLF.
+TEST_CASE("base64 bodies are the same in any chunking") {
+    std::string data;
+    for (int i = 0; i < 700; ++i)
+        data += static_cast<char>((i * 37 + 11) & 0xff);
+    for (size_t size : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{56}, size_t{57}, size_t{58}, size_t{114},
+                        size_t{700}}) {
+        std::string in = data.substr(0, size);
+        std::string whole = util::base64_encode(in), want;
+        for (size_t pos = 0; pos < whole.size(); pos += 76)
+            want += whole.substr(pos, 76) + "\r\n";
+        for (size_t chunk : {size_t{1}, size_t{2}, size_t{4}, size_t{57}, size_t{1000}}) {
+            CAPTURE(size, chunk);
+            BodyEncoder b64(BodyEncoding::base64);
+            std::string out;
+            for (size_t pos = 0; pos < in.size(); pos += chunk)
+                b64.feed(std::string_view(in).substr(pos, chunk), out);
+            b64.finish(out);
+            CHECK(out == want);
+        }
+    }
+}
+
+TEST_CASE("CRLF normalisation copies whole lines between line ends") {
+    std::string out;
+    BodyEncoder crlf(BodyEncoding::crlf);
+    crlf.feed("first line\r", out);
+    crlf.feed("\nsecond\n\nthird\rfourth", out);
+    crlf.feed(" goes on\r\r\n", out);
+    crlf.finish(out);
+    CHECK(out == "first line\r\nsecond\r\n\r\nthird\r\nfourth goes on\r\n\r\n");
+}
+
 TEST_CASE("composing from flags builds the headers and hides Bcc") {
     MessageRequest req;
     req.subject = "Build ☃ failed";
