@@ -7,8 +7,10 @@
 #include "util/result.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace smtpsend::message {
@@ -90,7 +92,11 @@ class SegmentedSource final : public MessageSource {
     size_t pending_pos_ = 0;
 };
 
-// Reads a whole source into a string (for --dry-run and tests).
+// Reads a source to its end a chunk at a time, handing each to `take`; the
+// message is never held whole (--dry-run prints a 200 MB attachment so).
+util::Status read_chunks(MessageSource& source, const std::function<void(std::string_view)>& take);
+
+// Reads a whole source into a string (for tests).
 util::Result<std::string> read_all(MessageSource& source);
 
 } // namespace smtpsend::message

@@ -226,9 +226,13 @@ delivery::Hooks delivery_hooks(Io& io, const std::string& prefix) {
              << std::flush;
     };
     h.on_dry_run = [out, err, start](const delivery::Job& job, const std::string& server) {
-        auto text = message::read_all(*job.source);
-        if (!text) {
-            *err << start << "cannot read the message: " << printable(text.error().message) << "\n";
+        // Read twice, a chunk at a time: for the size the header gives, then
+        // to print it; never the whole message in memory.
+        uint64_t size = 0;
+        auto counted = message::read_chunks(*job.source, [&size](std::string_view chunk) { size += chunk.size(); });
+        job.source->rewind();
+        if (!counted) {
+            *err << start << "cannot read the message: " << printable(counted.error().message) << "\n";
             return;
         }
         *out << "--- envelope (dry run: nothing was sent) ---\n";
@@ -237,10 +241,17 @@ delivery::Hooks delivery_hooks(Io& io, const std::string& prefix) {
         *out << "from: <" << job.envelope.from << ">\n";
         for (const auto& r : job.envelope.recipients)
             *out << "to: <" << r << ">\n";
-        *out << "--- message (" << text->size() << " bytes) ---\n" << *text;
-        if (!text->empty() && text->back() != '\n')
-            *out << "\n";
+        *out << "--- message (" << size << " bytes) ---\n";
+        char last = '\n';
+        auto printed = message::read_chunks(*job.source, [out, &last](std::string_view chunk) {
+            out->write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+            last = chunk.back();
+        });
         job.source->rewind();
+        if (last != '\n')
+            *out << "\n";
+        if (!printed)
+            *err << start << "cannot read the message: " << printable(printed.error().message) << "\n";
     };
     return h;
 }

@@ -5,9 +5,11 @@ import base64
 import email
 import email.policy
 import os
+import resource
+import subprocess
 import unittest
 
-from smtptest import SmtpTestCase
+from smtptest import BIN, SmtpTestCase
 
 
 def parse(content):
@@ -171,6 +173,35 @@ class StartTlsAndAuth(SmtpTestCase):
         self.assertEqual(server.messages, [])
         self.assertEqual(server.auth_attempts, [])
 
+
+    @unittest.skipIf(os.environ.get("ASAN_OPTIONS") or os.environ.get("SMTPSEND_TEST_WRAPPER"),
+                     "a sanitizer or valgrind reserves address space a data limit refuses")
+    def test_dry_run_prints_a_large_attachment_without_holding_it(self):
+        # 96 MiB of zeros (a sparse file) are 130 MiB of base64: more than a
+        # 64 MiB data limit lets the process hold at once. It held the whole
+        # message in a string and ended in std::bad_alloc.
+        attachment = os.path.join(self.tmp, "zeros.bin")
+        with open(attachment, "wb") as f:
+            f.truncate(96 << 20)
+        out_path = os.path.join(self.tmp, "dry-run.out")
+        limit = lambda: resource.setrlimit(resource.RLIMIT_DATA, (64 << 20, 64 << 20))  # noqa: E731
+        with open(out_path, "wb") as out:
+            proc = subprocess.run([BIN, "--dry-run", "-s", "big", "--attach", attachment, "dev@example.com"],
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
+                                  env=self.env(SMTPSEND_FROM="sender@example.com"), preexec_fn=limit,
+                                  timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(out_path, "rb") as f:
+            head = f.read(4096)
+            f.seek(-64, os.SEEK_END)
+            tail = f.read()
+        marker = b"--- message ("
+        start = head.index(marker)
+        size = int(head[start + len(marker):head.index(b" bytes) ---\n", start)])
+        body_at = head.index(b"\n", start) + 1
+        self.assertEqual(os.path.getsize(out_path) - body_at, size)
+        self.assertGreater(size, 130 << 20)
+        self.assertTrue(tail.endswith(b"--\r\n"), tail)
 
 class ReadRecipientsFromMessage(SmtpTestCase):
     def test_t_takes_recipients_from_headers_and_strips_bcc(self):
