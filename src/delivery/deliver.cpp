@@ -19,14 +19,11 @@ TransportFactory curl_transport_factory() {
 }
 
 CapabilityProbe curl_capability_probe() {
-    return [](const transport::TransportOptions& o) -> std::optional<transport::Capabilities> {
+    return [](const transport::TransportOptions& o) {
         transport::TransportOptions quiet = o;
         quiet.credentials = nullptr; // the capabilities are known before AUTH
         quiet.on_line = nullptr;
-        auto report = transport::make_curl_probe(quiet)->open();
-        if (!report.outcome.capabilities.seen)
-            return std::nullopt;
-        return report.outcome.capabilities;
+        return transport::make_curl_probe(quiet)->open().outcome;
     };
 }
 
@@ -61,9 +58,13 @@ std::optional<Attempt> Session::refuse_before_sending(const message::Envelope& e
     auto needs = message::check_smtputf8(envelope, false);
     if (needs)
         return std::nullopt;
-    if (!smtputf8 && probe_)
-        if (auto caps = probe_(plan_.options_for(server)))
-            smtputf8 = caps->smtputf8;
+    if (!smtputf8 && probe_) {
+        transport::Outcome asked = probe_(plan_.options_for(server));
+        if (asked.status != Outcome::Status::sent) // not reached: fails as the send would
+            return attempt_for(envelope, std::move(asked), server);
+        // Connected: no EHLO (a HELO server) is no SMTPUTF8.
+        smtputf8 = asked.capabilities.seen && asked.capabilities.smtputf8;
+    }
     if (!smtputf8 || *smtputf8)
         return std::nullopt;
     Attempt a;

@@ -26,9 +26,11 @@ using TransportFactory =
     std::function<std::unique_ptr<transport::Transport>(const transport::TransportOptions&)>;
 TransportFactory curl_transport_factory();
 
-// Asks the server what it offers (EHLO) without sending anything; nothing
-// when it cannot be reached. A seam like TransportFactory.
-using CapabilityProbe = std::function<std::optional<transport::Capabilities>(const transport::TransportOptions&)>;
+// Asks the server what it offers (EHLO) without sending anything: the
+// outcome of connecting (status sent: connected, with the capabilities its
+// EHLO showed; failed: why it could not be asked). A seam like
+// TransportFactory.
+using CapabilityProbe = std::function<transport::Outcome(const transport::TransportOptions&)>;
 CapabilityProbe curl_capability_probe();
 
 // What one attempt produced.
@@ -52,7 +54,9 @@ class Session {
     // address with a non-ASCII local part needs SMTPUTF8: when the server's
     // capabilities are not known yet they are asked first (libcurl sends
     // MAIL right after EHLO), and without SMTPUTF8 the attempt fails (input,
-    // exit 65) before MAIL: such an address is never sent raw.
+    // exit 65) before MAIL: such an address is never sent raw. When they
+    // cannot be asked, the attempt fails as that connection did (a retry, the
+    // next server or the queue), without sending.
     // `server`: the index in the plan's server list (0: the first); each
     // server has its own connection.
     Attempt send(const message::Envelope& envelope, message::MessageSource& source,
@@ -60,7 +64,8 @@ class Session {
     // send()'s check before sending, for a caller that sends through
     // another transport (a Pool): the failed Attempt (input, 65, before
     // MAIL) when an address needs SMTPUTF8 and server `server` lacks it
-    // (asked once when not known yet), else nothing.
+    // (asked once when not known yet), or the failed connection when it
+    // could not be asked; else nothing.
     std::optional<Attempt> refuse_before_sending(const message::Envelope& envelope, size_t server = 0);
     // Keeps what an outcome's EHLO showed (SMTPUTF8) of server `server`.
     void learn(const transport::Outcome& outcome, size_t server = 0);

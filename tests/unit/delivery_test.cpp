@@ -49,6 +49,24 @@ class FakeTransport final : public transport::Transport {
     int port_;
 };
 
+// What the capability probe finds: a server with or without SMTPUTF8, or
+// (nothing) one that refuses the connection.
+Outcome probed(int& probes, std::optional<bool> smtputf8) {
+    ++probes;
+    Outcome o;
+    if (!smtputf8) {
+        o.status = Outcome::Status::failed;
+        o.stage = transport::Stage::connect;
+        o.error = transport::NetError::refused;
+        return o;
+    }
+    o.status = Outcome::Status::sent;
+    o.stage = transport::Stage::ehlo;
+    o.capabilities.seen = true;
+    o.capabilities.smtputf8 = *smtputf8;
+    return o;
+}
+
 // A session to 127.0.0.1:2525, then to each of `fallback_ports`.
 delivery::Session session_for(Script& script, std::optional<bool> smtputf8 = std::nullopt,
                               const std::vector<int>& fallback_ports = {}) {
@@ -68,15 +86,7 @@ delivery::Session session_for(Script& script, std::optional<bool> smtputf8 = std
             return std::unique_ptr<transport::Transport>(new FakeTransport(script, o.endpoint.port));
         },
         false,
-        [&script, smtputf8](const transport::TransportOptions&) -> std::optional<transport::Capabilities> {
-            ++script.probes;
-            if (!smtputf8)
-                return std::nullopt;
-            transport::Capabilities c;
-            c.seen = true;
-            c.smtputf8 = *smtputf8;
-            return c;
-        });
+        [&script, smtputf8](const transport::TransportOptions&) { return probed(script.probes, smtputf8); });
 }
 
 transport::Reply reply(const std::string& line) { return transport::make_reply({line}); }
@@ -430,6 +440,29 @@ TEST_CASE("policy: a non-ASCII local part to a server without SMTPUTF8 is refuse
     CHECK(r.exit_code == ExitCode::dataerr);
     CHECK(script.probes == 1);
     CHECK(script.transports_made == 0);
+}
+
+// The probe could not reach the server: the address was then sent raw when
+// the send's own connection got through to a server without SMTPUTF8.
+TEST_CASE("policy: a non-ASCII local part is not sent when the server could not be asked (75, retried)") {
+    Script script;
+    auto session = session_for(script, std::nullopt);
+    message::SegmentedSource source{{message::Segment::literal("Subject: t\r\n\r\nb\r\n")}};
+    delivery::Job job;
+    job.envelope = message::Envelope{"s@example.com", {"j\xc3\xb6rg@example.com"}};
+    job.source = &source;
+    util::FakeClock clock;
+    delivery::Hooks hooks;
+    hooks.clock = &clock;
+    delivery::Policy policy;
+    policy.retries = 1;
+    auto r = delivery::deliver(job, session, policy, hooks);
+    CHECK(r.status == Status::failed);
+    CHECK(r.exit_code == ExitCode::tempfail);
+    CHECK(r.attempts == 2);
+    CHECK(script.probes == 2);
+    CHECK(script.transports_made == 0);
+    CHECK(script.sent.empty());
 }
 
 TEST_CASE("policy: a non-ASCII local part goes to a server that offers SMTPUTF8; ASCII asks nothing") {

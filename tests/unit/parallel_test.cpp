@@ -150,14 +150,17 @@ struct Batch {
                 return nullptr;
             },
             false,
-            [this](const transport::TransportOptions&) -> std::optional<transport::Capabilities> {
+            [this](const transport::TransportOptions&) {
                 ++probes;
-                if (!smtputf8)
-                    return std::nullopt;
-                transport::Capabilities c;
-                c.seen = true;
-                c.smtputf8 = *smtputf8;
-                return c;
+                Outcome o;
+                if (!smtputf8) { // refused
+                    o.error = transport::NetError::refused;
+                    return o;
+                }
+                o.status = Outcome::Status::sent;
+                o.capabilities.seen = true;
+                o.capabilities.smtputf8 = *smtputf8;
+                return o;
             });
     }
     void run(size_t connections, const std::vector<std::string>& to) {
@@ -439,6 +442,17 @@ TEST_CASE("parallel: a non-ASCII local part to a server without SMTPUTF8 is refu
     CHECK(b.results[1].diagnosis->cls == diagnosis::Class::input);
     CHECK_FALSE(b.results[1].diagnosis->hints.empty());
     CHECK(b.probes == 1);
+}
+
+TEST_CASE("parallel: a non-ASCII local part whose server could not be asked is not sent (75 after its retry); "
+          "the others go") {
+    Batch b; // smtputf8 unknown: the probe's connection is refused
+    b.script.outcomes["a@x.test"] = {sent_to("a@x.test")};
+    b.run(2, {"a@x.test", "j\xc3\xbcrgen@x.test"});
+    CHECK(b.reported == std::vector<std::string>{"a@x.test sent 0", "j\xc3\xbcrgen@x.test failed 75"});
+    CHECK(b.script.started == std::vector<std::string>{"a@x.test"});
+    CHECK(b.results[1].attempts == 2);
+    CHECK(b.probes == 2);
 }
 
 TEST_CASE("parallel: what a message's EHLO showed decides later non-ASCII addresses without a probe") {
