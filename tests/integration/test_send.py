@@ -173,7 +173,6 @@ class StartTlsAndAuth(SmtpTestCase):
         self.assertEqual(server.messages, [])
         self.assertEqual(server.auth_attempts, [])
 
-
     @unittest.skipIf(os.environ.get("ASAN_OPTIONS") or os.environ.get("SMTPSEND_TEST_WRAPPER"),
                      "a sanitizer or valgrind reserves address space a data limit refuses")
     def test_dry_run_prints_a_large_attachment_without_holding_it(self):
@@ -202,6 +201,7 @@ class StartTlsAndAuth(SmtpTestCase):
         self.assertEqual(os.path.getsize(out_path) - body_at, size)
         self.assertGreater(size, 130 << 20)
         self.assertTrue(tail.endswith(b"--\r\n"), tail)
+
 
 class ReadRecipientsFromMessage(SmtpTestCase):
     def test_t_takes_recipients_from_headers_and_strips_bcc(self):

@@ -4,6 +4,8 @@
 #include "diagnosis/exit_codes.hpp"
 #include "message/body_source.hpp"
 
+#include "testutil.hpp"
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <deque>
@@ -49,24 +51,6 @@ class FakeTransport final : public transport::Transport {
     int port_;
 };
 
-// What the capability probe finds: a server with or without SMTPUTF8, or
-// (nothing) one that refuses the connection.
-Outcome probed(int& probes, std::optional<bool> smtputf8) {
-    ++probes;
-    Outcome o;
-    if (!smtputf8) {
-        o.status = Outcome::Status::failed;
-        o.stage = transport::Stage::connect;
-        o.error = transport::NetError::refused;
-        return o;
-    }
-    o.status = Outcome::Status::sent;
-    o.stage = transport::Stage::ehlo;
-    o.capabilities.seen = true;
-    o.capabilities.smtputf8 = *smtputf8;
-    return o;
-}
-
 // A session to 127.0.0.1:2525, then to each of `fallback_ports`.
 delivery::Session session_for(Script& script, std::optional<bool> smtputf8 = std::nullopt,
                               const std::vector<int>& fallback_ports = {}) {
@@ -86,7 +70,10 @@ delivery::Session session_for(Script& script, std::optional<bool> smtputf8 = std
             return std::unique_ptr<transport::Transport>(new FakeTransport(script, o.endpoint.port));
         },
         false,
-        [&script, smtputf8](const transport::TransportOptions&) { return probed(script.probes, smtputf8); });
+        [&script, smtputf8](const transport::TransportOptions&) {
+            ++script.probes;
+            return testutil::probed(smtputf8);
+        });
 }
 
 transport::Reply reply(const std::string& line) { return transport::make_reply({line}); }

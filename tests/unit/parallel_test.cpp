@@ -6,6 +6,8 @@
 #include "diagnosis/exit_codes.hpp"
 #include "message/body_source.hpp"
 
+#include "testutil.hpp"
+
 #include <catch2/catch.hpp>
 #include <deque>
 #include <map>
@@ -152,15 +154,7 @@ struct Batch {
             false,
             [this](const transport::TransportOptions&) {
                 ++probes;
-                Outcome o;
-                if (!smtputf8) { // refused
-                    o.error = transport::NetError::refused;
-                    return o;
-                }
-                o.status = Outcome::Status::sent;
-                o.capabilities.seen = true;
-                o.capabilities.smtputf8 = *smtputf8;
-                return o;
+                return testutil::probed(smtputf8);
             });
     }
     void run(size_t connections, const std::vector<std::string>& to) {

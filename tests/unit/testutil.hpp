@@ -3,6 +3,7 @@
 
 #include "transport/outcome.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,24 @@ inline smtpsend::transport::Reply reply_of(const std::string& text) {
         pos = eol + 1;
     }
     return smtpsend::transport::make_reply(lines);
+}
+
+// What a capability probe (delivery::CapabilityProbe) finds: a server with or
+// without SMTPUTF8, or (nothing) one that refuses the connection.
+inline smtpsend::transport::Outcome probed(std::optional<bool> smtputf8) {
+    using smtpsend::transport::Outcome;
+    Outcome o;
+    if (!smtputf8) {
+        o.status = Outcome::Status::failed;
+        o.stage = smtpsend::transport::Stage::connect;
+        o.error = smtpsend::transport::NetError::refused;
+        return o;
+    }
+    o.status = Outcome::Status::sent;
+    o.stage = smtpsend::transport::Stage::ehlo;
+    o.capabilities.seen = true;
+    o.capabilities.smtputf8 = *smtputf8;
+    return o;
 }
 
 // The folder of tests/data, from SMTPSEND_TESTDATA or the source tree.
